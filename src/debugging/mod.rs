@@ -1,0 +1,2 @@
+//! Debugging: what ran, where, and what it printed. Log files under the common log
+//! directory, run records in the store, and the status views over both.

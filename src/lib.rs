@@ -1,0 +1,29 @@
+//! scalegrease: schedule, deploy, run and debug batch jobs on a farm of worker machines,
+//! with no dedicated scheduler machine to operate.
+//!
+//! The library is split by scope, as the original design asked, so that one implementation
+//! can change without touching users:
+//!
+//! - [`dispatch`]: crontab parsing and validation, next fire times, launch and snatch.
+//! - [`arbitration`]: the overload guard, the random start delay, the per-slot claim.
+//! - [`deployment`]: artifact specs, Maven resolution, download and cache.
+//! - [`execution`]: runners, process supervision, signals and timeouts.
+//! - [`debugging`]: logs, run records and status.
+//! - [`store`]: one trait for the central store, with a directory and an etcd backend.
+//!
+//! The binaries in `src/bin/` only parse arguments, call into this library and map the
+//! result to an exit code (see [`exit`]).
+
+pub mod arbitration;
+pub mod config;
+pub mod debugging;
+pub mod deployment;
+pub mod dispatch;
+pub mod error;
+pub mod execution;
+pub mod exit;
+pub mod store;
+pub mod util;
+
+pub use config::Config;
+pub use error::Error;

@@ -1,0 +1,186 @@
+//! The central store: where greaselaunch publishes bundles, where greasesnatch reads them,
+//! where greaserun claims slots and writes run records. One small key-value trait, so the
+//! scopes above it never know which backend they talk to; a user changes `store` in
+//! config and nothing else.
+//!
+//! Keys are `/`-separated paths of segments made with [`segment`] (e.g.
+//! `bundles/com.example__jobs`, `claims/<job>/<slot>`). Values are opaque bytes (JSON in
+//! practice). Backends:
+//! - [`dir::DirStore`]: a directory on local disk or NFS (the default).
+//! - `etcd::EtcdStore` (cargo feature `etcd`): a raft-replicated etcd cluster.
+
+use std::time::Duration;
+
+use crate::config::StoreConfig;
+
+pub mod dir;
+
+/// One stored key and its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub value: Vec<u8>,
+}
+
+/// The outcome of [`Store::create`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    /// The key did not exist; it now holds our value.
+    Created,
+    /// The key already existed; this is its value (the other claimer's).
+    Exists(Vec<u8>),
+}
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "store {location} is unavailable: {reason} (check that it is mounted or that its endpoints are up)"
+    )]
+    Unavailable { location: String, reason: String },
+    #[error(
+        "store {location} has no marker file {marker}: refusing to act, since an unmounted or wrong store looks empty (create it with `greaselaunch --init-store`)"
+    )]
+    Unmarked { location: String, marker: String },
+    #[error("store {location}: cannot {op} {key}: {source}")]
+    Io {
+        location: String,
+        op: &'static str,
+        key: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid store key {key:?}: {why}")]
+    BadKey { key: String, why: String },
+    #[error("invalid store setting {value:?}: {why}")]
+    BadSetting { value: String, why: String },
+}
+
+/// A store backend. Implementations are safe to share between threads.
+///
+/// Contract, for every backend:
+/// - `put` and `create` are atomic: a reader sees the old value, the new one, or none,
+///   never a partial one.
+/// - `create` succeeds for exactly one of any number of concurrent callers, across hosts.
+/// - `ttl` is a hint: backends with leases expire the key; others keep it until
+///   [`Store::prune`] removes it.
+/// - Every operation but `init` fails with [`StoreError::Unmarked`] on a store that was
+///   never initialised, and with [`StoreError::Unavailable`] when unreachable.
+pub trait Store: Send + Sync {
+    /// Where the store is, for messages (never credentials).
+    fn location(&self) -> String;
+    /// Creates the store (writes its marker) if it does not exist yet. Idempotent.
+    fn init(&self) -> Result<(), StoreError>;
+    /// Checks the store is reachable and marked.
+    fn check(&self) -> Result<(), StoreError>;
+    /// Reads one key.
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Writes one key, replacing any value.
+    fn put(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), StoreError>;
+    /// Writes one key only if it does not exist.
+    fn create(&self, key: &str, value: &[u8], ttl: Option<Duration>)
+    -> Result<Created, StoreError>;
+    /// Deletes one key; `Ok(false)` if it did not exist.
+    fn delete(&self, key: &str) -> Result<bool, StoreError>;
+    /// All entries whose key starts with `prefix` + `/` (or equals `prefix`), sorted by key.
+    /// Backends that can do so read them in one consistent snapshot.
+    fn list(&self, prefix: &str) -> Result<Vec<Entry>, StoreError>;
+    /// Only the keys under `prefix`, sorted (cheaper than [`Store::list`] where it matters).
+    fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+    /// Removes entries under `prefix` last written more than `older_than` ago. Backends
+    /// whose keys expire by lease may do nothing. Returns how many were removed.
+    fn prune(&self, prefix: &str, older_than: Duration) -> Result<usize, StoreError>;
+}
+
+/// Makes a key segment from any text: keeps `[A-Za-z0-9._:@+=,-]`, percent-encodes the
+/// rest, and never starts with a dot (so directory-store temp files cannot collide).
+pub fn segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, b) in text.bytes().enumerate() {
+        let keep = b.is_ascii_alphanumeric() || b"_:@+=,-".contains(&b) || (b == b'.' && i > 0);
+        if keep {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if out.is_empty() {
+        out.push_str("%00");
+    }
+    out
+}
+
+/// Checks a key is made of non-empty segments that [`segment`] could have produced.
+pub fn check_key(key: &str) -> Result<(), StoreError> {
+    let bad = |why: &str| StoreError::BadKey {
+        key: key.to_string(),
+        why: why.to_string(),
+    };
+    if key.is_empty() {
+        return Err(bad("empty key"));
+    }
+    for seg in key.split('/') {
+        if seg.is_empty() || seg.starts_with('.') {
+            return Err(bad("segments must be non-empty and not start with a dot"));
+        }
+        if !seg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_:@+=,.%-".contains(&b))
+        {
+            return Err(bad("segments may hold only A-Z a-z 0-9 _ : @ + = , . % -"));
+        }
+    }
+    Ok(())
+}
+
+/// Opens the store a setting names: a path or `dir://` URL, or `etcd://` (feature `etcd`).
+pub fn open(cfg: &StoreConfig) -> Result<Box<dyn Store>, StoreError> {
+    let url = cfg.url.as_str();
+    if let Some(path) = url.strip_prefix("dir://") {
+        return Ok(Box::new(dir::DirStore::new(path)));
+    }
+    if url.starts_with("etcd://") || url.starts_with("etcds://") {
+        return open_etcd(cfg);
+    }
+    if url.contains("://") {
+        return Err(StoreError::BadSetting {
+            value: url.to_string(),
+            why: "use a directory path, dir:///path or etcd://host:port[,host:port]/prefix".into(),
+        });
+    }
+    if url.is_empty() {
+        return Err(StoreError::BadSetting {
+            value: url.to_string(),
+            why: "empty store location".into(),
+        });
+    }
+    Ok(Box::new(dir::DirStore::new(url)))
+}
+
+#[cfg(not(feature = "etcd"))]
+fn open_etcd(cfg: &StoreConfig) -> Result<Box<dyn Store>, StoreError> {
+    Err(StoreError::BadSetting {
+        value: cfg.url.clone(),
+        why: "this build has no etcd support (rebuild with `--features etcd`)".into(),
+    })
+}
+
+#[cfg(feature = "etcd")]
+fn open_etcd(cfg: &StoreConfig) -> Result<Box<dyn Store>, StoreError> {
+    Ok(Box::new(etcd::EtcdStore::connect(cfg)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_valid_keys() {
+        for t in ["com.example:jobs", ".hidden", "a/b", "space here", "", "ü"] {
+            let s = segment(t);
+            check_key(&s).unwrap_or_else(|e| panic!("{t:?} -> {s:?}: {e}"));
+        }
+        assert_eq!(segment("com.example:jobs"), "com.example:jobs");
+        assert_eq!(segment("a/b"), "a%2Fb");
+    }
+}

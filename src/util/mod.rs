@@ -1,0 +1,8 @@
+//! Small helpers used across scopes: atomic file writes, host names, randomness,
+//! durations and environment-variable expansion. Nothing here knows about jobs.
+
+pub mod duration;
+pub mod env;
+pub mod fs;
+pub mod host;
+pub mod random;

@@ -1,0 +1,160 @@
+//! Test harness: a temp dir per test with its own config, store, cron dir, log dir and
+//! Maven cache; commands for the real binaries; polling with a deadline (never a fixed
+//! sleep); and skips that say why.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A test's private world. Dropping it removes everything.
+pub struct World {
+    pub dir: tempfile::TempDir,
+    /// The config every command gets through `SCALEGREASE_CONFIG`.
+    pub config: serde_json::Value,
+}
+
+impl World {
+    /// A world with a laptop-style config: everything under the temp dir, no delay.
+    pub fn new() -> World {
+        let dir = tempfile::Builder::new()
+            .prefix("sg-test-")
+            .tempdir()
+            .expect("temp dir");
+        let p = dir.path();
+        for sub in ["store", "cron.d", "logs", "m2", "work"] {
+            std::fs::create_dir_all(p.join(sub)).unwrap();
+        }
+        let config = serde_json::json!({
+            "common": {"file_logger": p.join("logs")},
+            "launch": {"crontab_etc_crond": p.join("cron.d"), "crontab_unique_prefix": "sgtest"},
+            "maven": {"repositories": [], "cache_dir": p.join("m2")},
+            "guard": {"max_load_per_cpu": 1000.0, "max_running": 1000, "min_available_memory_mb": 0, "max_delay_s": 0},
+            "store": p.join("store"),
+        });
+        let w = World { dir, config };
+        w.write_config();
+        w
+    }
+
+    /// The temp dir.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A path inside the temp dir.
+    pub fn join(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// The config file's path.
+    pub fn config_path(&self) -> PathBuf {
+        self.join("scalegrease.json")
+    }
+
+    /// Changes the config with `f` and rewrites the file.
+    pub fn configure(&mut self, f: impl FnOnce(&mut serde_json::Value)) {
+        f(&mut self.config);
+        self.write_config();
+    }
+
+    fn write_config(&self) {
+        std::fs::write(
+            self.config_path(),
+            serde_json::to_string_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
+    }
+
+    /// A command for one of the crate's binaries, run in `work/`, with this world's config
+    /// and a clean scalegrease environment.
+    pub fn cmd(&self, bin: &str) -> assert_cmd::Command {
+        let mut c = assert_cmd::Command::new(bin_path(bin));
+        c.current_dir(self.join("work"))
+            .env("SCALEGREASE_CONFIG", self.config_path())
+            .env_remove("SCALEGREASE_STORE")
+            .env_remove("SCALEGREASE_HOSTNAME")
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info");
+        c
+    }
+
+    /// Like [`World::cmd`] but a plain `std::process::Command`, for background processes.
+    pub fn spawn_cmd(&self, bin: &str) -> Command {
+        let mut c = Command::new(bin_path(bin));
+        c.current_dir(self.join("work"))
+            .env("SCALEGREASE_CONFIG", self.config_path())
+            .env_remove("SCALEGREASE_STORE")
+            .env_remove("SCALEGREASE_HOSTNAME")
+            .env("NO_COLOR", "1");
+        c
+    }
+
+    /// Writes a file under the temp dir, creating parents; returns its path.
+    pub fn write(&self, rel: &str, content: &str) -> PathBuf {
+        let p = self.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+}
+
+/// The path of one of the crate's binaries.
+pub fn bin_path(bin: &str) -> PathBuf {
+    PathBuf::from(match bin {
+        "greaserun" => env!("CARGO_BIN_EXE_greaserun"),
+        "greaselaunch" => env!("CARGO_BIN_EXE_greaselaunch"),
+        "greasesnatch" => env!("CARGO_BIN_EXE_greasesnatch"),
+        "greasestatus" => env!("CARGO_BIN_EXE_greasestatus"),
+        other => panic!("unknown binary {other}"),
+    })
+}
+
+/// Polls `f` every few milliseconds (backing off to 200 ms) until it returns `Some` or
+/// `deadline` passes; panics with `what` on timeout.
+pub fn wait_for<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if start.elapsed() > deadline {
+            panic!("timed out after {deadline:?} waiting for {what}");
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
+}
+
+/// Whether `program` is on PATH.
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// Skips the calling test with a message when `program` is missing: returns true to skip.
+/// Under CI (`CI=true`) a missing tool is a failure instead, because `scripts/setup`
+/// installs everything the suite needs.
+pub fn skip_without(program: &str) -> bool {
+    if have(program) {
+        return false;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{program} is not installed; run scripts/setup");
+    }
+    eprintln!("SKIPPED: {program} is not installed (scripts/setup installs it)");
+    true
+}
+
+/// stdout and stderr of an output as text, for assertion messages.
+pub fn text(out: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -1,0 +1,6 @@
+//! The integration tests: one binary, one module per feature, all driving the real
+//! binaries (`CARGO_BIN_EXE_*`) through the small harness in `harness/`.
+
+mod harness;
+
+mod config;
