@@ -383,10 +383,10 @@ impl EtcdStore {
         let window = (secs / 20).min(60);
         if window > 0 {
             let leases = self.leases.lock().expect("lease cache");
-            if let Some((id, at)) = leases.get(&secs) {
-                if at.elapsed() < Duration::from_secs(window as u64) {
-                    return Ok(*id);
-                }
+            if let Some((id, at)) = leases.get(&secs)
+                && at.elapsed() < Duration::from_secs(window as u64)
+            {
+                return Ok(*id);
             }
         }
         let asked = Instant::now();
