@@ -239,6 +239,18 @@ impl EtcdStore {
         });
         let client = match connected {
             Ok(Ok(c)) => c,
+            Ok(Err(e)) if !retryable(&e) => {
+                // Authentication is the only request made here: a refusal is a setting.
+                return Err(bad(
+                    &url.location(),
+                    format!(
+                        "etcd refused user {:?}: {} (check store.user and the password in ${})",
+                        cfg.user.as_deref().unwrap_or_default(),
+                        describe(&e),
+                        cfg.password_env.as_deref().unwrap_or_default()
+                    ),
+                ));
+            }
             Ok(Err(e)) => {
                 return Err(StoreError::Unavailable {
                     location: url.location(),
