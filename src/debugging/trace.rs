@@ -101,10 +101,8 @@ impl<S: Subscriber> Layer<S> for ToolLayer {
             let label = if label == "warn" { "warning" } else { &label };
             let _ = writeln!(std::io::stderr().lock(), "{tool}: {label}: {}", v.text);
         }
-        if to_file {
-            if let Some(f) = LOG_FILE.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-                let _ = f.write_all(log_line(level.as_str(), tool, &v.text).as_bytes());
-            }
+        if to_file && let Some(f) = LOG_FILE.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            let _ = f.write_all(log_line(level.as_str(), tool, &v.text).as_bytes());
         }
     }
 }
