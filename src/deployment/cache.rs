@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::DeployError;
 use super::metadata::build_of;
-use super::spec::{Coordinates, version_kind, VersionKind};
+use super::spec::{Coordinates, VersionKind, version_kind};
 use super::version::MavenVersion;
 
 /// The cache directory.
@@ -71,10 +71,10 @@ impl Cache {
         for fv in self.file_versions(c, &dir) {
             if fv == base {
                 plain = true;
-            } else if let Some(key) = build_of(base, &fv) {
-                if best.as_ref().is_none_or(|(k, _)| key > *k) {
-                    best = Some((key, fv));
-                }
+            } else if let Some(key) = build_of(base, &fv)
+                && best.as_ref().is_none_or(|(k, _)| key > *k)
+            {
+                best = Some((key, fv));
             }
         }
         best.map(|(_, fv)| fv)
@@ -97,10 +97,7 @@ impl Cache {
             let file_version = match version_kind(&v) {
                 VersionKind::Snapshot if release_only => None,
                 VersionKind::Snapshot => self.newest_snapshot_build(c, &v),
-                VersionKind::Fixed => self
-                    .path(&c.file_path(&v, &v))
-                    .is_file()
-                    .then(|| v.clone()),
+                VersionKind::Fixed => self.path(&c.file_path(&v, &v)).is_file().then(|| v.clone()),
                 _ => None,
             };
             if let Some(fv) = file_version {
@@ -140,12 +137,11 @@ impl Cache {
 /// The directory version of a file version: `1.0-20261123.063745-1` lives in
 /// `1.0-SNAPSHOT`; anything else in its own directory.
 pub fn base_version(file_version: &str) -> String {
-    if super::metadata::timestamp_of(file_version).is_some() {
-        if let Some((rest, _build)) = file_version.rsplit_once('-') {
-            if let Some((stem, _ts)) = rest.rsplit_once('-') {
-                return format!("{stem}-SNAPSHOT");
-            }
-        }
+    if super::metadata::timestamp_of(file_version).is_some()
+        && let Some((rest, _build)) = file_version.rsplit_once('-')
+        && let Some((stem, _ts)) = rest.rsplit_once('-')
+    {
+        return format!("{stem}-SNAPSHOT");
     }
     file_version.to_string()
 }
@@ -168,10 +164,22 @@ mod tests {
         touch(r, &format!("{d}/1.9/job-1.9-jar-with-dependencies.jar"));
         touch(r, &format!("{d}/1.10/job-1.10-jar-with-dependencies.jar"));
         touch(r, &format!("{d}/1.11/job-1.11.pom"));
-        touch(r, &format!("{d}/2.0-SNAPSHOT/job-2.0-20261123.063745-1-jar-with-dependencies.jar"));
-        touch(r, &format!("{d}/2.0-SNAPSHOT/job-2.0-20261123.070000-2-jar-with-dependencies.jar"));
-        touch(r, &format!("{d}/2.0-SNAPSHOT/job-2.0-20261124.000000-3.jar"));
-        touch(r, &format!("{d}/2.0-SNAPSHOT/job-2.0-SNAPSHOT-jar-with-dependencies.jar"));
+        touch(
+            r,
+            &format!("{d}/2.0-SNAPSHOT/job-2.0-20261123.063745-1-jar-with-dependencies.jar"),
+        );
+        touch(
+            r,
+            &format!("{d}/2.0-SNAPSHOT/job-2.0-20261123.070000-2-jar-with-dependencies.jar"),
+        );
+        touch(
+            r,
+            &format!("{d}/2.0-SNAPSHOT/job-2.0-20261124.000000-3.jar"),
+        );
+        touch(
+            r,
+            &format!("{d}/2.0-SNAPSHOT/job-2.0-SNAPSHOT-jar-with-dependencies.jar"),
+        );
         let cache = Cache::new(r);
         let c = Coordinates::parse("com.example:job").unwrap();
         assert_eq!(
@@ -184,15 +192,23 @@ mod tests {
         );
         let main = Coordinates::parse("com.example:job:2.0-SNAPSHOT:jar:").unwrap();
         assert_eq!(
-            cache.newest_snapshot_build(&main, "2.0-SNAPSHOT").as_deref(),
+            cache
+                .newest_snapshot_build(&main, "2.0-SNAPSHOT")
+                .as_deref(),
             Some("2.0-20261124.000000-3")
         );
-        touch(r, &format!("{d}/3.0-SNAPSHOT/job-3.0-SNAPSHOT-jar-with-dependencies.jar"));
+        touch(
+            r,
+            &format!("{d}/3.0-SNAPSHOT/job-3.0-SNAPSHOT-jar-with-dependencies.jar"),
+        );
         assert_eq!(
             cache.newest_snapshot_build(&c, "3.0-SNAPSHOT").as_deref(),
             Some("3.0-SNAPSHOT")
         );
-        assert_eq!(cache.newest_version(&Coordinates::parse("x:y").unwrap(), false), None);
+        assert_eq!(
+            cache.newest_version(&Coordinates::parse("x:y").unwrap(), false),
+            None
+        );
     }
 
     #[test]

@@ -194,12 +194,10 @@ fn progress_bar(wanted: bool, url: &str) -> Option<indicatif::ProgressBar> {
     )
     .ok()?;
     let name = url.rsplit('/').next().unwrap_or(url).to_string();
-    let bar = indicatif::ProgressBar::with_draw_target(
-        None,
-        indicatif::ProgressDrawTarget::stderr(),
-    )
-    .with_style(style)
-    .with_message(name);
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr())
+            .with_style(style)
+            .with_message(name);
     Some(bar)
 }
 
@@ -223,7 +221,11 @@ mod tests {
             password_env: None,
             credentials_file: None,
         };
-        Repo::new(&r, &super::super::repository::agent(&config::Maven::default())).unwrap()
+        Repo::new(
+            &r,
+            &super::super::repository::agent(&config::Maven::default()),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -237,7 +239,10 @@ mod tests {
             hex: "f572d396fae9206628714fb2ce00f72e94f2258f".into(),
         };
         let dest = dst.path().join("a.jar");
-        assert_eq!(download(&repo, "a.jar", &dest, Some(&good), 2, false).unwrap(), 6);
+        assert_eq!(
+            download(&repo, "a.jar", &dest, Some(&good), 2, false).unwrap(),
+            6
+        );
         assert_eq!(read_all(File::open(&dest).unwrap()), b"hello\n");
         let bad = Expected {
             hex: "0".repeat(40),
@@ -245,7 +250,10 @@ mod tests {
         };
         let dest2 = dst.path().join("b.jar");
         let e = download(&repo, "a.jar", &dest2, Some(&bad), 2, false).unwrap_err();
-        assert!(matches!(e, Failure::Fatal(DeployError::ChecksumMismatch { .. })), "{e:?}");
+        assert!(
+            matches!(e, Failure::Fatal(DeployError::ChecksumMismatch { .. })),
+            "{e:?}"
+        );
         assert!(!dest2.exists());
         // No temp files left behind.
         assert_eq!(fs::read_dir(dst.path()).unwrap().count(), 1);

@@ -290,9 +290,19 @@ impl Resolver {
             if expected.is_none() {
                 warn!("{url}: the repository publishes no .sha512, .sha256 or .sha1: not verified");
             }
-            match download::download(repo, rel, path, expected.as_ref(), self.attempts, self.progress) {
+            match download::download(
+                repo,
+                rel,
+                path,
+                expected.as_ref(),
+                self.attempts,
+                self.progress,
+            ) {
                 Ok(bytes) => {
-                    info!("{}: downloaded {bytes} bytes from {url}", c.with_version(fv));
+                    info!(
+                        "{}: downloaded {bytes} bytes from {url}",
+                        c.with_version(fv)
+                    );
                     return Ok(url);
                 }
                 Err(Failure::NotFound) => {}
@@ -354,7 +364,11 @@ impl Resolver {
                         return Err(Failure::Unreachable(e.to_string()));
                     }
                     let pause = repository::backoff(failures);
-                    warn!("{}: {e}; retrying in {} ms", repo.url_of(rel), pause.as_millis());
+                    warn!(
+                        "{}: {e}; retrying in {} ms",
+                        repo.url_of(rel),
+                        pause.as_millis()
+                    );
                     std::thread::sleep(pause);
                 }
             }
@@ -385,7 +399,8 @@ impl Resolver {
                         }
                         Err(reason) => {
                             warn!("invalid maven-metadata.xml at {url}: {reason}");
-                            a.error.get_or_insert(DeployError::BadMetadata { url, reason });
+                            a.error
+                                .get_or_insert(DeployError::BadMetadata { url, reason });
                         }
                     }
                 }
@@ -409,7 +424,7 @@ impl Resolver {
     /// this classifier and extension.
     fn snapshot(&self, c: &Coordinates, base: &str) -> Result<Resolved, DeployError> {
         if let Some(why) = self.no_network() {
-            return self.from_cache(c, Some(base), false, why, None);
+            return self.cached_newest(c, Some(base), false, why, None);
         }
         let rel = format!("{}/maven-metadata.xml", c.version_dir(base));
         let answers = self.metadata(&rel, |m| {
@@ -439,7 +454,7 @@ impl Resolver {
     /// `LATEST` / `RELEASE`: from the artifact-level metadata of every repository, merged.
     fn newest(&self, c: &Coordinates, release_only: bool) -> Result<Resolved, DeployError> {
         if let Some(why) = self.no_network() {
-            return self.from_cache(c, None, release_only, why, None);
+            return self.cached_newest(c, None, release_only, why, None);
         }
         let rel = format!("{}/maven-metadata.xml", c.artifact_dir());
         let answers = self.metadata(&rel, |m| m.newest(release_only));
@@ -474,7 +489,7 @@ impl Resolver {
         release_only: bool,
     ) -> Result<Resolved, DeployError> {
         match self.fixed(c, fv, prefer) {
-            Err(DeployError::Unavailable { errors, .. }) => self.from_cache(
+            Err(DeployError::Unavailable { errors, .. }) => self.cached_newest(
                 c,
                 snapshot_base,
                 release_only,
@@ -494,7 +509,7 @@ impl Resolver {
         answers: Answers<T>,
     ) -> Result<Resolved, DeployError> {
         if !answers.unreachable.is_empty() {
-            return self.from_cache(
+            return self.cached_newest(
                 c,
                 snapshot_base,
                 release_only,
@@ -513,7 +528,7 @@ impl Resolver {
 
     /// The newest cached version for a moving version. `errors` is `Some` when this is a
     /// fallback from unreachable repositories (warned about), `None` for offline use.
-    fn from_cache(
+    fn cached_newest(
         &self,
         c: &Coordinates,
         snapshot_base: Option<&str>,

@@ -153,7 +153,9 @@ impl Repo {
     pub fn open(&self, rel: &str, offset: u64) -> Result<Opened, FetchError> {
         match &self.kind {
             Kind::File(root) => open_file(&root.join(rel), offset),
-            Kind::Http { agent, auth } => open_http(agent, auth.as_deref(), &self.url_of(rel), offset),
+            Kind::Http { agent, auth } => {
+                open_http(agent, auth.as_deref(), &self.url_of(rel), offset)
+            }
         }
     }
 
@@ -179,7 +181,10 @@ fn open_file(path: &std::path::Path, offset: u64) -> Result<Opened, FetchError> 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(FetchError::NotFound),
         Err(e) => return Err(FetchError::Fatal(e.to_string())),
     };
-    let len = f.metadata().map_err(|e| FetchError::Fatal(e.to_string()))?.len();
+    let len = f
+        .metadata()
+        .map_err(|e| FetchError::Fatal(e.to_string()))?
+        .len();
     if !f.metadata().map(|m| m.is_file()).unwrap_or(false) {
         return Err(FetchError::NotFound);
     }
@@ -312,15 +317,15 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         let hexval = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%' {
-            if let (Some(h), Some(l)) = (
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) = (
                 b.get(i + 1).and_then(|&c| hexval(c)),
                 b.get(i + 2).and_then(|&c| hexval(c)),
-            ) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;
@@ -365,7 +370,9 @@ fn basic(user_pass: &str) -> String {
 /// Backoff before retry number `attempt` (1-based): exponential from 250 ms, capped at
 /// 10 s, with full jitter in its upper half.
 pub fn backoff(attempt: u32) -> Duration {
-    let base = 250u64.saturating_mul(1 << attempt.saturating_sub(1).min(6)).min(10_000);
+    let base = 250u64
+        .saturating_mul(1 << attempt.saturating_sub(1).min(6))
+        .min(10_000);
     let jittered = base as f64 * (0.5 + 0.5 * crate::util::random::unit());
     Duration::from_millis(jittered as u64)
 }
@@ -385,7 +392,10 @@ mod tests {
 
     #[test]
     fn basic_auth_encoding() {
-        assert_eq!(basic("Aladdin:open sesame"), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        assert_eq!(
+            basic("Aladdin:open sesame"),
+            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
         assert_eq!(basic("a:b"), "Basic YTpi");
         assert_eq!(basic("ab:c"), "Basic YWI6Yw==");
     }
@@ -393,15 +403,23 @@ mod tests {
     #[test]
     fn credentials_never_in_urls() {
         let agent = agent(&config::Maven::default());
-        let r = Repo::new(&repo("https://bob:s3cr%21t@repo.example.com/maven2/"), &agent).unwrap();
+        let r = Repo::new(
+            &repo("https://bob:s3cr%21t@repo.example.com/maven2/"),
+            &agent,
+        )
+        .unwrap();
         assert_eq!(r.url(), "https://repo.example.com/maven2");
         assert!(!format!("{r:?}").contains("s3cr"));
         match &r.kind {
-            Kind::Http { auth, .. } => assert_eq!(auth.as_deref(), Some(basic("bob:s3cr!t").as_str())),
+            Kind::Http { auth, .. } => {
+                assert_eq!(auth.as_deref(), Some(basic("bob:s3cr!t").as_str()))
+            }
             Kind::File(_) => unreachable!(),
         }
         assert_eq!(redact("http://u:p@h/x"), "http://***@h/x");
-        let e = Repo::new(&repo("ftp://u:pw@h/x"), &agent).unwrap_err().to_string();
+        let e = Repo::new(&repo("ftp://u:pw@h/x"), &agent)
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("pw"), "{e}");
     }
 
@@ -420,7 +438,9 @@ mod tests {
         r.credentials_file = Some(f.to_str().unwrap().into());
         let repo = Repo::new(&r, &agent).unwrap();
         match &repo.kind {
-            Kind::Http { auth, .. } => assert_eq!(auth.as_deref(), Some(basic("alice:pa:ss").as_str())),
+            Kind::Http { auth, .. } => {
+                assert_eq!(auth.as_deref(), Some(basic("alice:pa:ss").as_str()))
+            }
             Kind::File(_) => unreachable!(),
         }
     }

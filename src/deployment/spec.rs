@@ -151,7 +151,11 @@ impl Coordinates {
     /// The path relative to a repository root of this artifact's file: `base` is the
     /// version directory's version, `file_version` the one in the file name.
     pub fn file_path(&self, base: &str, file_version: &str) -> String {
-        format!("{}/{}", self.version_dir(base), self.file_name(file_version))
+        format!(
+            "{}/{}",
+            self.version_dir(base),
+            self.file_name(file_version)
+        )
     }
 
     /// These coordinates with another version.
