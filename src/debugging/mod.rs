@@ -2,3 +2,4 @@
 //! directory, run records in the store, and the status views over both.
 
 pub mod log;
+pub mod trace;

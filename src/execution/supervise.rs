@@ -43,12 +43,10 @@ pub fn run(prepared: Prepared, sup: &Supervision, log: &mut JobLog) -> Result<Ou
     result
 }
 
-fn note(log: &mut JobLog, level: &str, text: &str) {
-    match level {
-        "WARNING" | "ERROR" => tracing::warn!("{text}"),
-        _ => tracing::info!("{text}"),
-    }
-    log.message(level, text);
+/// greaserun's own messages about the job go through `tracing`: the binaries' subscriber
+/// prints them on stderr and tees them into the job log (`debugging::trace`).
+fn note(text: &str) {
+    tracing::warn!("{text}");
 }
 
 fn spawn_error(program: &str, e: io::Error) -> ExecError {
@@ -127,11 +125,9 @@ impl Sink<'_> {
             && let Err(e) = write_stdout(data)
         {
             self.stdout_ok = false;
-            note(
-                self.log,
-                "WARNING",
-                &format!("cannot write the job's output to stdout ({e}); it still goes to the log"),
-            );
+            note(&format!(
+                "cannot write the job's output to stdout ({e}); it still goes to the log"
+            ));
         }
         self.tail.push(data);
         self.log.job_output(stream, data);
@@ -163,11 +159,7 @@ fn pump<R: Read>(pipe: &mut R, buf: &mut [u8], stream: Stream, sink: &mut Sink) 
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
             Err(e) => {
-                note(
-                    sink.log,
-                    "WARNING",
-                    &format!("cannot read the job's output: {e}"),
-                );
+                note(&format!("cannot read the job's output: {e}"));
                 return false;
             }
         }
@@ -204,7 +196,6 @@ fn supervise(p: &Prepared, sup: &Supervision, log: &mut JobLog) -> Result<Outcom
     if let Some(cwd) = &p.cwd {
         cmd.current_dir(cwd);
     }
-    log.message("INFO", &format!("running: {}", p.command_line()));
     let started = chrono::Utc::now();
     let t0 = Instant::now();
     let mut child = cmd.spawn().map_err(|e| spawn_error(&p.argv[0], e))?;
@@ -213,7 +204,7 @@ fn supervise(p: &Prepared, sup: &Supervision, log: &mut JobLog) -> Result<Outcom
         leader: Pid::from_raw(pid as i32),
         done: false,
     };
-    log.message("INFO", &format!("job started: pid {pid}"));
+    tracing::debug!("job started: pid {pid}");
     let mut out: Option<ChildStdout> = child.stdout.take();
     let mut err: Option<ChildStderr> = child.stderr.take();
     let mut buf = vec![0u8; READ_BUF];
@@ -236,14 +227,10 @@ fn supervise(p: &Prepared, sup: &Supervision, log: &mut JobLog) -> Result<Outcom
             if sig == nix::libc::SIGCHLD {
                 continue;
             }
-            note(
-                sink.log,
-                "WARNING",
-                &format!(
-                    "received {}: passing it to the job's process group {pid}",
-                    signal_name(sig)
-                ),
-            );
+            note(&format!(
+                "received {}: passing it to the job's process group {pid}",
+                signal_name(sig)
+            ));
             if let Ok(s) = Signal::try_from(sig) {
                 group.signal(s);
             }
@@ -256,27 +243,19 @@ fn supervise(p: &Prepared, sup: &Supervision, log: &mut JobLog) -> Result<Outcom
             && now >= d
         {
             timed_out = true;
-            note(
-                sink.log,
-                "WARNING",
-                &format!(
-                    "timed out after {}: sending SIGTERM to the job's process group {pid}",
-                    crate::util::duration::format(sup.timeout.unwrap_or_default())
-                ),
-            );
+            note(&format!(
+                "timed out after {}: sending SIGTERM to the job's process group {pid}",
+                crate::util::duration::format(sup.timeout.unwrap_or_default())
+            ));
             group.signal(Signal::SIGTERM);
             term_at = Some(now);
         }
         let alive = leader.is_none() || group.alive();
         if leader.is_some() {
             if alive && term_at.is_none() {
-                note(
-                    sink.log,
-                    "WARNING",
-                    &format!(
-                        "the job exited but left processes in its group {pid}: sending SIGTERM"
-                    ),
-                );
+                note(&format!(
+                    "the job exited but left processes in its group {pid}: sending SIGTERM"
+                ));
                 group.signal(Signal::SIGTERM);
                 term_at = Some(now);
             } else if !alive {
@@ -292,14 +271,10 @@ fn supervise(p: &Prepared, sup: &Supervision, log: &mut JobLog) -> Result<Outcom
             && alive
             && now >= t + grace
         {
-            note(
-                sink.log,
-                "WARNING",
-                &format!(
-                    "the job's process group {pid} is still there {} after SIGTERM: sending SIGKILL",
-                    crate::util::duration::format(grace)
-                ),
-            );
+            note(&format!(
+                "the job's process group {pid} is still there {} after SIGTERM: sending SIGKILL",
+                crate::util::duration::format(grace)
+            ));
             group.signal(Signal::SIGKILL);
             kill_at = Some(now);
             give_up_at = Some(now + grace);
@@ -307,11 +282,7 @@ fn supervise(p: &Prepared, sup: &Supervision, log: &mut JobLog) -> Result<Outcom
         if let Some(g) = give_up_at
             && now >= g
         {
-            note(
-                sink.log,
-                "WARNING",
-                "not waiting any longer for the job's output or processes",
-            );
+            note("not waiting any longer for the job's output or processes");
             break;
         }
 
@@ -395,19 +366,6 @@ fn supervise(p: &Prepared, sup: &Supervision, log: &mut JobLog) -> Result<Outcom
     drop(out);
     drop(err);
     sink.log.finish_output();
-    let took = (t0.elapsed().as_millis() as f64) / 1000.0;
-    let how = match status {
-        Status::Exited(c) => format!("exited with status {c}"),
-        Status::Signaled(n) => format!("was killed by {} (exit {})", signal_name(n), 128 + n),
-        Status::TimedOut => "timed out (exit 124)".to_string(),
-    };
-    let level = if status == Status::Exited(0) {
-        "INFO"
-    } else {
-        "WARNING"
-    };
-    sink.log
-        .message(level, &format!("job {how} after {took:.3}s"));
     Ok(Outcome {
         status,
         tail: sink.tail.to_vec(),
@@ -492,11 +450,6 @@ mod tests {
         assert!(text.contains(" OUT:job out\n"), "{text}");
         assert!(text.contains(" ERR:job err\n"), "{text}");
         assert!(text.contains(" OUT:job partial\n"), "{text}");
-        assert!(
-            text.contains(" INFO:greaserun running: /bin/sh -c "),
-            "{text}"
-        );
-        assert!(text.contains("job exited with status 3"), "{text}");
         assert!(o.ended >= o.started);
     }
 
