@@ -3,6 +3,7 @@
 //! [`Error::exit_code`] (the codes are in [`crate::exit`]).
 
 use crate::config::ConfigError;
+use crate::dispatch::error::DispatchError;
 use crate::exit;
 use crate::store::StoreError;
 
@@ -13,6 +14,8 @@ pub enum Error {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Dispatch(#[from] DispatchError),
 }
 
 impl Error {
@@ -21,6 +24,7 @@ impl Error {
         match self {
             Error::Config(_) => exit::CONFIG,
             Error::Store(e) => store_exit_code(e),
+            Error::Dispatch(e) => e.exit_code(),
         }
     }
 }
@@ -44,6 +48,9 @@ pub fn exit_code_of(err: &anyhow::Error) -> i32 {
         }
         if let Some(e) = cause.downcast_ref::<ConfigError>() {
             return Error::Config(clone_config_kind(e)).exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<DispatchError>() {
+            return e.exit_code();
         }
         if let Some(e) = cause.downcast_ref::<StoreError>() {
             return store_exit_code(e);

@@ -4,3 +4,6 @@
 
 pub mod crontab;
 pub mod schedule;
+pub mod error;
+pub mod project;
+pub mod bundle;
