@@ -7,3 +7,5 @@ pub mod schedule;
 pub mod error;
 pub mod project;
 pub mod bundle;
+pub mod launch;
+pub mod snatch;
