@@ -231,6 +231,15 @@ pub fn publish(store: &dyn Store, b: &Bundle) -> Result<(), DispatchError> {
     Ok(())
 }
 
+/// Whether `cfg` names a directory store whose root does not exist yet: the first publish
+/// creates it. A root that exists without its marker is refused instead (it may be an
+/// unmounted share).
+pub fn is_new_dir_store(cfg: &crate::config::StoreConfig) -> bool {
+    let url = cfg.url.as_str();
+    let path = url.strip_prefix("dir://").unwrap_or(url);
+    !path.contains("://") && !path.is_empty() && !Path::new(path).exists()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
