@@ -4,3 +4,5 @@
 mod harness;
 
 mod config;
+mod crontab;
+mod launch;
