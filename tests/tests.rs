@@ -6,3 +6,4 @@ mod harness;
 mod config;
 mod crontab;
 mod launch;
+mod snatch;
