@@ -7,3 +7,4 @@ mod config;
 mod crontab;
 mod launch;
 mod snatch;
+mod status;

@@ -98,7 +98,7 @@ fn run() -> anyhow::Result<i32> {
                     Some(z) => z,
                     None => return usage(format!("unknown time zone {t:?} for --tz")),
                 },
-                None => Zone::Local,
+                None => Zone::host(),
             };
             let at = match parse_at(g, zone) {
                 Ok(at) => at,
@@ -125,7 +125,7 @@ fn run() -> anyhow::Result<i32> {
         }
         None => {
             let config = load_config(g)?;
-            let at = match parse_at(g, Zone::Local) {
+            let at = match parse_at(g, Zone::host()) {
                 Ok(at) => at,
                 Err(e) => return usage(e),
             };
@@ -145,7 +145,7 @@ fn run() -> anyhow::Result<i32> {
                     eprintln!("greasestatus: warning: {e}; revisions and launch times are not shown");
                     Default::default()
                 });
-            let projects = status::installed(&cron_dir, &prefix, &bundles, at, Zone::Local)?;
+            let projects = status::installed(&cron_dir, &prefix, &bundles, at, Zone::host())?;
             if g.json {
                 print_json(&serde_json::json!({
                     "at": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

@@ -23,12 +23,39 @@ use super::crontab::{Field, When};
 /// A time zone: the host's or a named one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Zone {
-    /// The host's zone (`TZ`, else `/etc/localtime`).
+    /// The host's zone through chrono's `Local` (used only when [`Zone::host`] cannot
+    /// name it, e.g. a POSIX `TZ` rule string).
     Local,
     Named(chrono_tz::Tz),
 }
 
 impl Zone {
+    /// The host's zone as a named zone when it can be told (`TZ` naming an IANA zone,
+    /// else `/etc/timezone`, else the `/etc/localtime` link), else [`Zone::Local`].
+    /// A named zone is preferred because chrono's `Local` resolves wall-clock times in
+    /// DST gaps and overlaps with the wrong offset.
+    pub fn host() -> Zone {
+        if let Ok(tz) = std::env::var("TZ") {
+            let name = tz.trim_start_matches(':');
+            let name = name.strip_prefix("/usr/share/zoneinfo/").unwrap_or(name);
+            return Zone::named(name).unwrap_or(Zone::Local);
+        }
+        if let Some(z) = std::fs::read_to_string("/etc/timezone")
+            .ok()
+            .and_then(|t| Zone::named(t.trim()))
+        {
+            return z;
+        }
+        std::fs::read_link("/etc/localtime")
+            .ok()
+            .and_then(|p| {
+                let p = p.to_string_lossy().into_owned();
+                let i = p.find("zoneinfo/")?;
+                Zone::named(&p[i + "zoneinfo/".len()..])
+            })
+            .unwrap_or(Zone::Local)
+    }
+
     /// A zone by IANA name; `None` if unknown.
     pub fn named(name: &str) -> Option<Zone> {
         name.parse().ok().map(Zone::Named)
