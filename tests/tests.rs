@@ -8,3 +8,4 @@ mod crontab;
 mod launch;
 mod snatch;
 mod status;
+mod cron_daemon;

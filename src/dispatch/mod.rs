@@ -9,3 +9,6 @@ pub mod project;
 pub mod bundle;
 pub mod launch;
 pub mod snatch;
+
+#[cfg(test)]
+mod proptests;
