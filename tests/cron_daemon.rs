@@ -51,10 +51,16 @@ fn cron_runs_what_greasesnatch_installed() {
         // Debian's cron daemonises itself; it keeps running for later tests.
         let st = Command::new("cron").status().expect("start cron");
         assert!(st.success(), "cron failed to start");
-        wait_for("cron to start", Duration::from_secs(10), || cron_running().then_some(()));
+        wait_for("cron to start", Duration::from_secs(10), || {
+            cron_running().then_some(())
+        });
     }
     let mut w = World::new();
-    let prefix = format!("sgcrontest{}x{:x}", std::process::id(), scalegrease::util::random::u64() & 0xffff);
+    let prefix = format!(
+        "sgcrontest{}x{:x}",
+        std::process::id(),
+        scalegrease::util::random::u64() & 0xffff
+    );
     let _cleanup = Installed {
         prefix: prefix.clone(),
     };
@@ -69,14 +75,19 @@ fn cron_runs_what_greasesnatch_installed() {
         "p",
         "com.example",
         "crontest",
-        &[("every.cron", &format!("* * * * * root touch {}\n", ran.display()))],
+        &[(
+            "every.cron",
+            &format!("* * * * * root touch {}\n", ran.display()),
+        )],
     );
     assert!(w.launch(&p, &[]).status.success());
     let out = w.snatch(&[]);
     assert!(out.status.success(), "{:?}", text(&out));
     let file = PathBuf::from(CRON_D).join(format!("{prefix}__com_example__crontest__every_cron"));
     assert!(file.exists(), "{:?}", text(&out));
-    wait_for("cron to run the installed entry", Duration::from_secs(150), || {
-        ran.exists().then_some(())
-    });
+    wait_for(
+        "cron to run the installed entry",
+        Duration::from_secs(150),
+        || ran.exists().then_some(()),
+    );
 }

@@ -34,7 +34,11 @@ fn check_reports_every_error_and_publishes_nothing() {
             assert!(err.contains(want), "expected {want:?} in:\n{err}");
         }
     }
-    let projects = w.cmd("greasestatus").args(["projects", "--json"]).output().unwrap();
+    let projects = w
+        .cmd("greasestatus")
+        .args(["projects", "--json"])
+        .output()
+        .unwrap();
     assert_eq!(text(&projects).0.trim(), "[]");
 }
 
@@ -45,13 +49,28 @@ fn warnings_do_not_fail() {
         "p",
         "g",
         "a",
-        &[("w.cron", "* * * * * batch date +%F\n* * * * * batch greaserun x")],
+        &[(
+            "w.cron",
+            "* * * * * batch date +%F\n* * * * * batch greaserun x",
+        )],
     );
     let out = w.launch(&p, &["--check"]);
     let (stdout, err) = text(&out);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("src/main/cron/w.cron:1:17: warning: entry does not call greaserun"), "{err}");
-    assert!(err.contains("src/main/cron/w.cron:1:23: warning: unescaped `%`"), "{err}");
-    assert!(err.contains("src/main/cron/w.cron:2:28: warning: no newline at end of file"), "{err}");
-    assert!(stdout.contains("greaselaunch: g:a (1 crontab file(s), revision rev1) is valid"), "{stdout}");
+    assert!(
+        err.contains("src/main/cron/w.cron:1:17: warning: entry does not call greaserun"),
+        "{err}"
+    );
+    assert!(
+        err.contains("src/main/cron/w.cron:1:23: warning: unescaped `%`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("src/main/cron/w.cron:2:28: warning: no newline at end of file"),
+        "{err}"
+    );
+    assert!(
+        stdout.contains("greaselaunch: g:a (1 crontab file(s), revision rev1) is valid"),
+        "{stdout}"
+    );
 }

@@ -5,7 +5,11 @@ use crate::harness::{World, text};
 const ENTRY: &str = "*/5 * * * * nobody greaserun --runner shell /bin/true\n";
 
 fn projects_json(w: &World) -> serde_json::Value {
-    let out = w.cmd("greasestatus").args(["projects", "--json"]).output().unwrap();
+    let out = w
+        .cmd("greasestatus")
+        .args(["projects", "--json"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{:?}", text(&out));
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -14,11 +18,19 @@ fn projects_json(w: &World) -> serde_json::Value {
 fn publishes_one_bundle_with_identity_revision_and_digest() {
     let w = World::new();
     w.init_store();
-    let p = w.project("p", "com.example", "jobs", &[("a.cron", ENTRY), ("b.cron", ENTRY)]);
+    let p = w.project(
+        "p",
+        "com.example",
+        "jobs",
+        &[("a.cron", ENTRY), ("b.cron", ENTRY)],
+    );
     let out = w.launch(&p, &[]);
     let (stdout, err) = text(&out);
     assert!(out.status.success(), "{err}");
-    assert!(stdout.contains("published com.example:jobs (2 crontab file(s), revision rev1)"), "{stdout}");
+    assert!(
+        stdout.contains("published com.example:jobs (2 crontab file(s), revision rev1)"),
+        "{stdout}"
+    );
     let j = projects_json(&w);
     assert_eq!(j[0]["group"], "com.example");
     assert_eq!(j[0]["artifact"], "jobs");
@@ -33,7 +45,10 @@ fn revision_from_git_and_identity_from_scalegrease_toml() {
     let w = World::new();
     w.init_store();
     let root = w.join("work/q");
-    w.write("work/q/scalegrease.toml", "group = \"org.t\"\nartifact = \"etl\"\ncron_glob = \"cron/**/*.cron\"\n");
+    w.write(
+        "work/q/scalegrease.toml",
+        "group = \"org.t\"\nartifact = \"etl\"\ncron_glob = \"cron/**/*.cron\"\n",
+    );
     w.write("work/q/cron/deep/x.cron", ENTRY);
     let git = |args: &[&str]| {
         let ok = std::process::Command::new("git")
@@ -50,7 +65,12 @@ fn revision_from_git_and_identity_from_scalegrease_toml() {
     git(&["init", "-q"]);
     git(&["add", "."]);
     git(&["commit", "-qm", "x"]);
-    let out = w.cmd("greaselaunch").arg("--project-dir").arg(&root).output().unwrap();
+    let out = w
+        .cmd("greaselaunch")
+        .arg("--project-dir")
+        .arg(&root)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{:?}", text(&out));
     let j = projects_json(&w);
     assert_eq!(j[0]["group"], "org.t");
@@ -90,7 +110,11 @@ fn no_project_identity_is_explained() {
     let w = World::new();
     let out = w.cmd("greaselaunch").arg("--check").output().unwrap();
     assert_eq!(out.status.code(), Some(66));
-    assert!(text(&out).1.contains("--group and --artifact"), "{:?}", text(&out));
+    assert!(
+        text(&out).1.contains("--group and --artifact"),
+        "{:?}",
+        text(&out)
+    );
 }
 
 #[test]

@@ -36,7 +36,12 @@ fn installed_view_follows_the_daemon_across_a_dst_jump() {
     let c = &p["crontabs"][0];
     assert_eq!(c["name"], "day.cron");
     assert_eq!(c["file"], "sgtest__com_example__jobs__day_cron");
-    let next: Vec<_> = c["entries"].as_array().unwrap().iter().map(|e| e["next"].clone()).collect();
+    let next: Vec<_> = c["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["next"].clone())
+        .collect();
     assert_eq!(
         next,
         [
@@ -48,10 +53,20 @@ fn installed_view_follows_the_daemon_across_a_dst_jump() {
     );
     assert_eq!(c["entries"][3]["zone"], "America/New_York");
 
-    let out = w.cmd("greasestatus").args(["--at", "2026-03-29T00:30:00Z"]).output().unwrap();
+    let out = w
+        .cmd("greasestatus")
+        .args(["--at", "2026-03-29T00:30:00Z"])
+        .output()
+        .unwrap();
     let (stdout, _) = text(&out);
-    assert!(stdout.contains("com.example:jobs  revision rev1  launched "), "{stdout}");
-    assert!(stdout.contains("  day.cron (sgtest__com_example__jobs__day_cron)"), "{stdout}");
+    assert!(
+        stdout.contains("com.example:jobs  revision rev1  launched "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  day.cron (sgtest__com_example__jobs__day_cron)"),
+        "{stdout}"
+    );
     assert!(stdout.contains("next never"), "{stdout}");
 }
 
@@ -60,7 +75,16 @@ fn next_prints_fire_times() {
     let w = World::new();
     let out = w
         .cmd("greasestatus")
-        .args(["next", "0 0 13 * fri", "--count", "3", "--at", "2026-11-01T00:00:00Z", "--tz", "UTC"])
+        .args([
+            "next",
+            "0 0 13 * fri",
+            "--count",
+            "3",
+            "--at",
+            "2026-11-01T00:00:00Z",
+            "--tz",
+            "UTC",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{:?}", text(&out));
@@ -68,10 +92,24 @@ fn next_prints_fire_times() {
         text(&out).0,
         "2026-11-06T00:00:00Z\n2026-11-13T00:00:00Z\n2026-11-20T00:00:00Z\n"
     );
-    let out = w.cmd("greasestatus").args(["next", "0 0 L * *"]).output().unwrap();
+    let out = w
+        .cmd("greasestatus")
+        .args(["next", "0 0 L * *"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).1.starts_with("greasestatus: error: invalid schedule"), "{:?}", text(&out));
-    let out = w.cmd("greasestatus").args(["next", "@daily", "--tz", "Mars/Base"]).output().unwrap();
+    assert!(
+        text(&out)
+            .1
+            .starts_with("greasestatus: error: invalid schedule"),
+        "{:?}",
+        text(&out)
+    );
+    let out = w
+        .cmd("greasestatus")
+        .args(["next", "@daily", "--tz", "Mars/Base"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -80,18 +118,30 @@ fn projects_lists_bundles_and_flags_bad_ones() {
     let w = launched_and_snatched();
     let out = w.cmd("greasestatus").arg("projects").output().unwrap();
     let (stdout, _) = text(&out);
-    assert!(stdout.starts_with("com.example:jobs  1 crontab(s)  revision rev1  launched "), "{stdout}");
+    assert!(
+        stdout.starts_with("com.example:jobs  1 crontab(s)  revision rev1  launched "),
+        "{stdout}"
+    );
     if let Some(dir) = w.store_dir() {
         std::fs::write(dir.join("bundles/x__y"), "{").unwrap();
         let out = w.cmd("greasestatus").arg("projects").output().unwrap();
-        assert!(text(&out).0.contains("bundles/x__y  INVALID: not a valid bundle"), "{:?}", text(&out));
+        assert!(
+            text(&out)
+                .0
+                .contains("bundles/x__y  INVALID: not a valid bundle"),
+            "{:?}",
+            text(&out)
+        );
         // Without the store the installed view still works, and says what is missing.
         std::fs::remove_file(dir.join(".scalegrease-store")).unwrap();
         let out = w.cmd("greasestatus").output().unwrap();
         let (stdout, err) = text(&out);
         assert!(out.status.success());
         assert!(stdout.contains("com.example:jobs  revision -"), "{stdout}");
-        assert!(err.contains("revisions and launch times are not shown"), "{err}");
+        assert!(
+            err.contains("revisions and launch times are not shown"),
+            "{err}"
+        );
         let out = w.cmd("greasestatus").arg("projects").output().unwrap();
         assert_eq!(out.status.code(), Some(69));
     }

@@ -4,8 +4,8 @@
 mod harness;
 
 mod config;
+mod cron_daemon;
 mod crontab;
 mod launch;
 mod snatch;
 mod status;
-mod cron_daemon;

@@ -56,10 +56,11 @@ fn run() -> anyhow::Result<i32> {
         .prefix
         .clone()
         .unwrap_or_else(|| config.launch.crontab_unique_prefix.clone());
-    if prefix.is_empty() || scalegrease::dispatch::bundle::sanitize(&prefix) != prefix || prefix.contains("__") {
-        anyhow::bail!(
-            "invalid --prefix {prefix:?}: use only A-Z a-z 0-9 _ - and no \"__\""
-        );
+    if prefix.is_empty()
+        || scalegrease::dispatch::bundle::sanitize(&prefix) != prefix
+        || prefix.contains("__")
+    {
+        anyhow::bail!("invalid --prefix {prefix:?}: use only A-Z a-z 0-9 _ - and no \"__\"");
     }
     let opts = SnatchOptions {
         cron_dir: cli
@@ -75,7 +76,11 @@ fn run() -> anyhow::Result<i32> {
     let s = store::open(&config.store_config(cli.store.as_deref()))?;
     let mut stderr = std::io::stderr();
     let mut stdout = std::io::stdout();
-    let plan: &mut dyn std::io::Write = if cli.dry_run { &mut stdout } else { &mut stderr };
+    let plan: &mut dyn std::io::Write = if cli.dry_run {
+        &mut stdout
+    } else {
+        &mut stderr
+    };
     match snatch::snatch(s.as_ref(), &opts, plan)? {
         Outcome::Busy(lock) => {
             eprintln!(

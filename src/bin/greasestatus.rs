@@ -142,7 +142,9 @@ fn run() -> anyhow::Result<i32> {
             let bundles = store::open(&config.store_config(g.store.as_deref()))
                 .and_then(|s| status::bundle_map(s.as_ref()))
                 .unwrap_or_else(|e| {
-                    eprintln!("greasestatus: warning: {e}; revisions and launch times are not shown");
+                    eprintln!(
+                        "greasestatus: warning: {e}; revisions and launch times are not shown"
+                    );
                     Default::default()
                 });
             let projects = status::installed(&cron_dir, &prefix, &bundles, at, Zone::host())?;

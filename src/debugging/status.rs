@@ -105,7 +105,9 @@ pub fn installed(
                     user: e.user.clone(),
                     command: e.command.clone(),
                     zone: zone.name(),
-                    next: Schedule::new(&e.when).next_after(at, zone).map(|t| rfc3339(&t)),
+                    next: Schedule::new(&e.when)
+                        .next_after(at, zone)
+                        .map(|t| rfc3339(&t)),
                 }
             })
             .collect();

@@ -88,9 +88,8 @@ impl Bundle {
 
     /// Parses a stored bundle and checks its version, digest and key.
     pub fn decode(key: &str, bytes: &[u8]) -> Result<Bundle, String> {
-        let b: Bundle = serde_json::from_slice(bytes).map_err(|e| {
-            format!("not a valid bundle ({} bytes): {e}", bytes.len())
-        })?;
+        let b: Bundle = serde_json::from_slice(bytes)
+            .map_err(|e| format!("not a valid bundle ({} bytes): {e}", bytes.len()))?;
         if b.version != VERSION {
             return Err(format!(
                 "bundle format version {} is not {VERSION} (upgrade scalegrease on this worker)",
@@ -105,7 +104,10 @@ impl Bundle {
             ));
         }
         if key != key_for(&b.project()) {
-            return Err(format!("bundle for {} is stored under the wrong key", b.project()));
+            return Err(format!(
+                "bundle for {} is stored under the wrong key",
+                b.project()
+            ));
         }
         Ok(b)
     }
@@ -197,10 +199,22 @@ mod tests {
         let mut tampered = b.clone();
         tampered.crontabs[0].content = "* * * * * root rm -rf /\n".into();
         let bytes = serde_json::to_vec(&tampered).unwrap();
-        assert!(Bundle::decode(&key, &bytes).unwrap_err().contains("digest mismatch"));
+        assert!(
+            Bundle::decode(&key, &bytes)
+                .unwrap_err()
+                .contains("digest mismatch")
+        );
         let enc = b.encode();
-        assert!(Bundle::decode(&key, &enc[..enc.len() / 2]).unwrap_err().contains("not a valid bundle"));
-        assert!(Bundle::decode("bundles/x__y", &enc).unwrap_err().contains("wrong key"));
+        assert!(
+            Bundle::decode(&key, &enc[..enc.len() / 2])
+                .unwrap_err()
+                .contains("not a valid bundle")
+        );
+        assert!(
+            Bundle::decode("bundles/x__y", &enc)
+                .unwrap_err()
+                .contains("wrong key")
+        );
     }
 
     #[test]

@@ -78,7 +78,9 @@ pub fn collect(dir: &Path, glob: &str) -> Result<Vec<Found>, DispatchError> {
             .components()
             .any(|c| matches!(c, Component::ParentDir))
     {
-        return Err(bad("it must be relative to the project root, without `..`".into()));
+        return Err(bad(
+            "it must be relative to the project root, without `..`".into()
+        ));
     }
     let matcher = globset::GlobBuilder::new(glob)
         .literal_separator(true)
@@ -93,8 +95,13 @@ pub fn collect(dir: &Path, glob: &str) -> Result<Vec<Found>, DispatchError> {
     }
     for item in walkdir::WalkDir::new(&root).sort_by_file_name() {
         let item = item.map_err(|e| DispatchError::Read {
-            path: e.path().map(Path::to_path_buf).unwrap_or_else(|| root.clone()),
-            source: e.into_io_error().unwrap_or_else(|| std::io::Error::other("file system loop")),
+            path: e
+                .path()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| root.clone()),
+            source: e
+                .into_io_error()
+                .unwrap_or_else(|| std::io::Error::other("file system loop")),
         })?;
         if !item.file_type().is_file() {
             continue;
@@ -160,12 +167,17 @@ pub fn prepare(
     let mut crontabs = Vec::with_capacity(found.len());
     let mut seen = std::collections::HashMap::new();
     for f in &found {
-        let mut content = std::fs::read_to_string(&f.path).map_err(|source| DispatchError::Read {
-            path: f.path.clone(),
-            source,
-        })?;
+        let mut content =
+            std::fs::read_to_string(&f.path).map_err(|source| DispatchError::Read {
+                path: f.path.clone(),
+                source,
+            })?;
         let parsed = crontab::parse(&content);
-        let mut lines: Vec<String> = parsed.diagnostics.iter().map(|d| d.render(&f.shown)).collect();
+        let mut lines: Vec<String> = parsed
+            .diagnostics
+            .iter()
+            .map(|d| d.render(&f.shown))
+            .collect();
         let mut file_errors = parsed.errors().count();
         if let Some(users) = &allowed {
             for e in parsed.entries().filter(|e| !users.contains(&e.user)) {
@@ -260,12 +272,22 @@ mod tests {
     #[test]
     fn globs_and_names() {
         let d = tempfile::tempdir().unwrap();
-        for p in ["src/main/cron/a.cron", "src/main/cron/sub/b.cron", "src/main/cron/c.txt"] {
+        for p in [
+            "src/main/cron/a.cron",
+            "src/main/cron/sub/b.cron",
+            "src/main/cron/c.txt",
+        ] {
             let p = d.path().join(p);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, "").unwrap();
         }
-        let names = |g: &str| collect(d.path(), g).unwrap().into_iter().map(|f| f.name).collect::<Vec<_>>();
+        let names = |g: &str| {
+            collect(d.path(), g)
+                .unwrap()
+                .into_iter()
+                .map(|f| f.name)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(names(DEFAULT_GLOB), ["a.cron"]);
         assert_eq!(names("src/main/cron/**/*.cron"), ["a.cron", "sub/b.cron"]);
         assert!(collect(d.path(), "../x/*.cron").is_err());
@@ -281,21 +303,47 @@ mod tests {
         let mut diag = Vec::new();
         let (_, b) = prepare(&opts(d.path()), &mut diag).unwrap();
         assert_eq!(b.crontabs[0].content, "* * * * * a greaserun x\n");
-        assert!(String::from_utf8(diag).unwrap().contains("ok.cron:1:24: warning: no newline"));
-        std::fs::write(cron.join("bad.cron"), "61 * * * * a greaserun x\n* * * * 8 a greaserun\n").unwrap();
+        assert!(
+            String::from_utf8(diag)
+                .unwrap()
+                .contains("ok.cron:1:24: warning: no newline")
+        );
+        std::fs::write(
+            cron.join("bad.cron"),
+            "61 * * * * a greaserun x\n* * * * 8 a greaserun\n",
+        )
+        .unwrap();
         let mut diag = Vec::new();
         let e = prepare(&opts(d.path()), &mut diag).unwrap_err();
-        assert!(matches!(e, DispatchError::Invalid { errors: 2, files: 1 }), "{e}");
+        assert!(
+            matches!(
+                e,
+                DispatchError::Invalid {
+                    errors: 2,
+                    files: 1
+                }
+            ),
+            "{e}"
+        );
         let diag = String::from_utf8(diag).unwrap();
-        assert!(diag.contains("src/main/cron/bad.cron:1:1: error:"), "{diag}");
-        assert!(diag.contains("src/main/cron/bad.cron:2:9: error:"), "{diag}");
+        assert!(
+            diag.contains("src/main/cron/bad.cron:1:1: error:"),
+            "{diag}"
+        );
+        assert!(
+            diag.contains("src/main/cron/bad.cron:2:9: error:"),
+            "{diag}"
+        );
     }
 
     #[test]
     fn empty_needs_allow_empty() {
         let d = tempfile::tempdir().unwrap();
         let mut o = opts(d.path());
-        assert!(matches!(prepare(&o, &mut Vec::new()), Err(DispatchError::NoCrontabs { .. })));
+        assert!(matches!(
+            prepare(&o, &mut Vec::new()),
+            Err(DispatchError::NoCrontabs { .. })
+        ));
         o.allow_empty = true;
         assert!(prepare(&o, &mut Vec::new()).unwrap().1.crontabs.is_empty());
     }

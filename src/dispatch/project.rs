@@ -116,9 +116,7 @@ pub fn read_pom(path: &Path) -> Result<(Option<String>, Option<String>), Dispatc
                 )));
             }
             Ok(Event::Eof) => break,
-            Ok(Event::Start(e)) => {
-                stack.push(e.local_name().as_ref().to_string())
-            }
+            Ok(Event::Start(e)) => stack.push(e.local_name().as_ref().to_string()),
             Ok(Event::End(_)) => {
                 stack.pop();
             }
@@ -225,19 +223,35 @@ mod tests {
     #[test]
     fn toml_wins_over_pom_and_rejects_typos() {
         let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("pom.xml"), "<project><groupId>a</groupId><artifactId>b</artifactId></project>").unwrap();
-        std::fs::write(d.path().join(PROJECT_FILE), "group = \"g\"\ncron_glob = \"cron/*.cron\"\n").unwrap();
+        std::fs::write(
+            d.path().join("pom.xml"),
+            "<project><groupId>a</groupId><artifactId>b</artifactId></project>",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join(PROJECT_FILE),
+            "group = \"g\"\ncron_glob = \"cron/*.cron\"\n",
+        )
+        .unwrap();
         let r = resolve(d.path(), None, None).unwrap();
         assert_eq!(r.project.to_string(), "g:b");
         assert_eq!(r.settings.cron_glob.as_deref(), Some("cron/*.cron"));
         std::fs::write(d.path().join(PROJECT_FILE), "gruop = \"g\"\n").unwrap();
-        assert!(resolve(d.path(), None, None).unwrap_err().to_string().contains("gruop"));
+        assert!(
+            resolve(d.path(), None, None)
+                .unwrap_err()
+                .to_string()
+                .contains("gruop")
+        );
     }
 
     #[test]
     fn missing_and_bad_identity() {
         let d = tempfile::tempdir().unwrap();
-        assert!(matches!(resolve(d.path(), None, None), Err(DispatchError::NoProject { .. })));
+        assert!(matches!(
+            resolve(d.path(), None, None),
+            Err(DispatchError::NoProject { .. })
+        ));
         assert!(resolve(d.path(), Some("a__b"), Some("c")).is_err());
         assert!(resolve(d.path(), Some("a b"), Some("c")).is_err());
     }

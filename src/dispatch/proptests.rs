@@ -60,7 +60,8 @@ fn line() -> impl Strategy<Value = String> {
 }
 
 fn crontab_text() -> impl Strategy<Value = String> {
-    proptest::collection::vec(line(), 0..12).prop_map(|ls| ls.iter().map(|l| format!("{l}\n")).collect())
+    proptest::collection::vec(line(), 0..12)
+        .prop_map(|ls| ls.iter().map(|l| format!("{l}\n")).collect())
 }
 
 proptest! {

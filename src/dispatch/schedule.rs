@@ -63,7 +63,9 @@ impl Zone {
 
     fn local(&self, t: &NaiveDateTime) -> LocalResult<DateTime<FixedOffset>> {
         match self {
-            Zone::Local => chrono::Local.from_local_datetime(t).map(|d| d.fixed_offset()),
+            Zone::Local => chrono::Local
+                .from_local_datetime(t)
+                .map(|d| d.fixed_offset()),
             Zone::Named(z) => z.from_local_datetime(t).map(|d| d.fixed_offset()),
         }
     }
@@ -171,7 +173,12 @@ impl Schedule {
     }
 
     /// The next `count` fire times after `after`.
-    pub fn upcoming(&self, after: DateTime<Utc>, zone: Zone, count: usize) -> Vec<DateTime<FixedOffset>> {
+    pub fn upcoming(
+        &self,
+        after: DateTime<Utc>,
+        zone: Zone,
+        count: usize,
+    ) -> Vec<DateTime<FixedOffset>> {
         let mut out = Vec::with_capacity(count);
         let mut t = after;
         while out.len() < count {
@@ -218,13 +225,23 @@ pub fn parse_time(text: &str, zone: Zone) -> Result<DateTime<Utc>, String> {
     if let Ok(d) = DateTime::parse_from_rfc3339(t) {
         return Ok(d.with_timezone(&Utc));
     }
-    for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+    for f in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(n) = NaiveDateTime::parse_from_str(t, f) {
             return zone
                 .local(&n)
                 .earliest()
                 .map(|d| d.with_timezone(&Utc))
-                .ok_or_else(|| format!("{t:?} does not exist in {} (a skipped DST hour)", zone.name()));
+                .ok_or_else(|| {
+                    format!(
+                        "{t:?} does not exist in {} (a skipped DST hour)",
+                        zone.name()
+                    )
+                });
         }
     }
     Err(format!(
@@ -236,7 +253,6 @@ pub fn parse_time(text: &str, zone: Zone) -> Result<DateTime<Utc>, String> {
 pub fn entry_zone(cron_tz: Option<&str>, host: Zone) -> Zone {
     cron_tz.and_then(Zone::named).unwrap_or(host)
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -257,14 +273,21 @@ mod tests {
         // Neither starts with `*`: the 13th OR any Friday.
         assert_eq!(
             next("0 0 13 * 5", "2026-11-01T00:00:00Z", "UTC", 3),
-            ["2026-11-06T00:00:00+00:00", "2026-11-13T00:00:00+00:00", "2026-11-20T00:00:00+00:00"]
+            [
+                "2026-11-06T00:00:00+00:00",
+                "2026-11-13T00:00:00+00:00",
+                "2026-11-20T00:00:00+00:00"
+            ]
         );
         // `*/2` in day of month starts with `*`: both must match (odd day AND Friday).
         assert_eq!(
             next("0 0 */2 * 5", "2026-11-01T00:00:00Z", "UTC", 2),
             ["2026-11-13T00:00:00+00:00", "2026-11-27T00:00:00+00:00"]
         );
-        assert_eq!(next("0 0 * * 7", "2026-11-23T00:00:00Z", "UTC", 1), ["2026-11-29T00:00:00+00:00"]);
+        assert_eq!(
+            next("0 0 * * 7", "2026-11-23T00:00:00Z", "UTC", 1),
+            ["2026-11-29T00:00:00+00:00"]
+        );
     }
 
     #[test]
@@ -272,13 +295,23 @@ mod tests {
         // Europe/Stockholm 2026-03-29: 02:00 CET jumps to 03:00 CEST.
         let z = "Europe/Stockholm";
         // Fixed time in the skipped hour: right after the jump.
-        assert_eq!(next("30 2 * * *", "2026-03-29T00:00:00+01:00", z, 2), ["2026-03-29T03:00:00+02:00", "2026-03-30T02:30:00+02:00"]);
+        assert_eq!(
+            next("30 2 * * *", "2026-03-29T00:00:00+01:00", z, 2),
+            ["2026-03-29T03:00:00+02:00", "2026-03-30T02:30:00+02:00"]
+        );
         // Every 30 minutes keeps its interval: nothing in the skipped hour.
         assert_eq!(
             next("*/30 * * * *", "2026-03-29T01:00:00+01:00", z, 3),
-            ["2026-03-29T01:30:00+01:00", "2026-03-29T03:00:00+02:00", "2026-03-29T03:30:00+02:00"]
+            [
+                "2026-03-29T01:30:00+01:00",
+                "2026-03-29T03:00:00+02:00",
+                "2026-03-29T03:30:00+02:00"
+            ]
         );
-        assert_eq!(next("0 * * * *", "2026-03-29T01:00:00+01:00", z, 1), ["2026-03-29T03:00:00+02:00"]);
+        assert_eq!(
+            next("0 * * * *", "2026-03-29T01:00:00+01:00", z, 1),
+            ["2026-03-29T03:00:00+02:00"]
+        );
     }
 
     #[test]
@@ -286,31 +319,60 @@ mod tests {
         // Europe/Stockholm 2026-10-25: 03:00 CEST goes back to 02:00 CET.
         let z = "Europe/Stockholm";
         // A fixed time in the repeated hour runs once.
-        assert_eq!(next("30 2 * * *", "2026-10-25T00:00:00+02:00", z, 2), ["2026-10-25T02:30:00+02:00", "2026-10-26T02:30:00+01:00"]);
+        assert_eq!(
+            next("30 2 * * *", "2026-10-25T00:00:00+02:00", z, 2),
+            ["2026-10-25T02:30:00+02:00", "2026-10-26T02:30:00+01:00"]
+        );
         // Hourly runs in both copies.
         assert_eq!(
             next("30 * * * *", "2026-10-25T01:45:00+02:00", z, 3),
-            ["2026-10-25T02:30:00+02:00", "2026-10-25T02:30:00+01:00", "2026-10-25T03:30:00+01:00"]
+            [
+                "2026-10-25T02:30:00+02:00",
+                "2026-10-25T02:30:00+01:00",
+                "2026-10-25T03:30:00+01:00"
+            ]
         );
         // Starting inside the first copy still sees the second.
         assert_eq!(
             next("*/20 * * * *", "2026-10-25T02:30:00+02:00", z, 4),
-            ["2026-10-25T02:40:00+02:00", "2026-10-25T02:00:00+01:00", "2026-10-25T02:20:00+01:00", "2026-10-25T02:40:00+01:00"]
+            [
+                "2026-10-25T02:40:00+02:00",
+                "2026-10-25T02:00:00+01:00",
+                "2026-10-25T02:20:00+01:00",
+                "2026-10-25T02:40:00+01:00"
+            ]
         );
     }
 
     #[test]
     fn reboot_and_never() {
-        assert!(Schedule::parse("@reboot").unwrap().next_after(Utc::now(), Zone::Local).is_none());
-        assert!(Schedule::parse("0 0 31 2 *").unwrap().next_after(Utc::now(), Zone::Local).is_none());
+        assert!(
+            Schedule::parse("@reboot")
+                .unwrap()
+                .next_after(Utc::now(), Zone::Local)
+                .is_none()
+        );
+        assert!(
+            Schedule::parse("0 0 31 2 *")
+                .unwrap()
+                .next_after(Utc::now(), Zone::Local)
+                .is_none()
+        );
         assert!(Schedule::parse("0 0 L * *").is_err());
     }
 
     #[test]
     fn times() {
         let z = Zone::named("Europe/Stockholm").unwrap();
-        assert_eq!(parse_time("2026-01-01 12:00", z).unwrap().to_rfc3339(), "2026-01-01T11:00:00+00:00");
-        assert!(parse_time("2026-03-29 02:30", z).unwrap_err().contains("skipped"));
+        assert_eq!(
+            parse_time("2026-01-01 12:00", z).unwrap().to_rfc3339(),
+            "2026-01-01T11:00:00+00:00"
+        );
+        assert!(
+            parse_time("2026-03-29 02:30", z)
+                .unwrap_err()
+                .contains("skipped")
+        );
         assert!(parse_time("tomorrow", z).is_err());
     }
 }

@@ -80,17 +80,25 @@ pub enum Outcome {
 /// The first line of every installed file: says what it is, and lets greasestatus map
 /// a file back to its project and crontab name.
 pub fn header(project: &Project, name: &str) -> String {
+    // Control characters in a file name must not start a new crontab line.
     format!(
-        "# scalegrease {project} {name} (installed by greasesnatch; local edits are overwritten)\n"
+        "# scalegrease {project} {}{HEADER_END}\n",
+        name.escape_debug()
     )
 }
 
+const HEADER_END: &str = " (installed by greasesnatch; local edits are overwritten)";
+
 /// Reads [`header`] back: `(project, crontab name)`.
 pub fn parse_header(text: &str) -> Option<(Project, String)> {
-    let rest = text.lines().next()?.strip_prefix("# scalegrease ")?;
-    let mut parts = rest.splitn(3, ' ');
-    let (group, artifact) = parts.next()?.split_once(':')?;
-    let name = parts.next()?.to_string();
+    let rest = text
+        .lines()
+        .next()?
+        .strip_prefix("# scalegrease ")?
+        .strip_suffix(HEADER_END)?;
+    let (project, name) = rest.split_once(' ')?;
+    let (group, artifact) = project.split_once(':')?;
+    let name = name.to_string();
     Some((
         Project {
             group: group.into(),
@@ -197,7 +205,8 @@ pub fn snatch(
             m.len() == content.len() as u64
                 && m.mode() & 0o7777 == MODE
                 && (!root || (m.uid() == 0 && m.gid() == 0))
-        }) && ufs::read_optional(&path).ok().flatten().as_deref() == Some(content.as_slice());
+        }) && ufs::read_optional(&path).ok().flatten().as_deref()
+            == Some(content.as_slice());
         if same {
             summary.unchanged += 1;
         } else {
@@ -319,7 +328,10 @@ impl<'a> UserCheck<'a> {
         } else {
             match nix::unistd::User::from_name(user) {
                 Ok(Some(_)) => Ok(()),
-                Ok(None) => Err("does not exist on this worker (Debian cron would ignore the whole file)".to_string()),
+                Ok(None) => Err(
+                    "does not exist on this worker (Debian cron would ignore the whole file)"
+                        .to_string(),
+                ),
                 Err(e) => Err(format!("cannot be looked up: {e}")),
             }
         };
@@ -338,8 +350,13 @@ mod tests {
             group: "com.example".into(),
             artifact: "jobs".into(),
         };
-        let h = header(&p, "sub/nightly.cron");
-        assert_eq!(parse_header(&h), Some((p, "sub/nightly.cron".to_string())));
+        let h = header(&p, "sub/night ly.cron");
+        assert_eq!(
+            parse_header(&h),
+            Some((p.clone(), "sub/night ly.cron".to_string()))
+        );
+        let h = header(&p, "evil\n* * * * * root x");
+        assert_eq!(h.lines().count(), 1);
         assert!(crontab::parse(&h).diagnostics.is_empty());
         assert_eq!(parse_header("# other\n"), None);
     }
@@ -357,7 +374,11 @@ mod tests {
         let mut u = UserCheck::new(&o);
         assert!(u.check("root").is_err());
         assert!(u.check("nobody").is_ok());
-        assert!(u.check("no-such-user-sg").unwrap_err().contains("does not exist"));
+        assert!(
+            u.check("no-such-user-sg")
+                .unwrap_err()
+                .contains("does not exist")
+        );
         o.allowed_users = vec!["daemon".into()];
         let mut u = UserCheck::new(&o);
         assert!(u.check("nobody").unwrap_err().contains("allowed_users"));

@@ -111,7 +111,11 @@ impl World {
 
     /// Creates the store (`greaselaunch --init-store`).
     pub fn init_store(&self) {
-        let out = self.cmd("greaselaunch").arg("--init-store").output().unwrap();
+        let out = self
+            .cmd("greaselaunch")
+            .arg("--init-store")
+            .output()
+            .unwrap();
         assert!(out.status.success(), "init store: {:?}", text(&out));
     }
 
@@ -133,12 +137,20 @@ impl World {
 
     /// Writes a job project under `work/<dir>` with a pom.xml for `group:artifact` and
     /// the crontab files `(name, content)` under src/main/cron; returns its root.
-    pub fn project(&self, dir: &str, group: &str, artifact: &str, crontabs: &[(&str, &str)]) -> PathBuf {
+    pub fn project(
+        &self,
+        dir: &str,
+        group: &str,
+        artifact: &str,
+        crontabs: &[(&str, &str)],
+    ) -> PathBuf {
         let root = self.join(&format!("work/{dir}"));
         let _ = std::fs::remove_dir_all(root.join("src/main/cron"));
         self.write(
             &format!("work/{dir}/pom.xml"),
-            &format!("<project><groupId>{group}</groupId><artifactId>{artifact}</artifactId></project>\n"),
+            &format!(
+                "<project><groupId>{group}</groupId><artifactId>{artifact}</artifactId></project>\n"
+            ),
         );
         std::fs::create_dir_all(root.join("src/main/cron")).unwrap();
         for (name, content) in crontabs {

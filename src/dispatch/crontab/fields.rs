@@ -149,12 +149,20 @@ fn element_bits(spec: &FieldSpec, element: &str, at: usize) -> Result<u64, Field
     let step = match step {
         None => 1,
         Some(s) if s.contains('/') => {
-            return Err(err(step_at, "more than one `/` in a field element", "write one step, as in `*/15`"));
+            return Err(err(
+                step_at,
+                "more than one `/` in a field element",
+                "write one step, as in `*/15`",
+            ));
         }
         Some("") => return Err(err(step_at, "missing step after `/`", "write e.g. `*/15`")),
         Some(s) => {
             if !s.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(err(step_at, format!("invalid step {s:?}"), "a step is a plain number"));
+                return Err(err(
+                    step_at,
+                    format!("invalid step {s:?}"),
+                    "a step is a plain number",
+                ));
             }
             match s.parse::<u32>() {
                 Ok(0) => return Err(err(step_at, "step 0", "a step must be at least 1")),
@@ -172,7 +180,11 @@ fn element_bits(spec: &FieldSpec, element: &str, at: usize) -> Result<u64, Field
     let (lo, hi) = if base == "*" {
         (u32::from(spec.min), u32::from(spec.max))
     } else if base.starts_with('*') {
-        return Err(err(at, format!("unexpected {base:?}"), "`*` stands alone or takes a step, as in `*/5`"));
+        return Err(err(
+            at,
+            format!("unexpected {base:?}"),
+            "`*` stands alone or takes a step, as in `*/5`",
+        ));
     } else if let Some((a, b)) = base.split_once('-') {
         let lo = value(spec, a, at)?;
         let hi = value(spec, b, at + a.len() + 1)?;
@@ -210,7 +222,11 @@ fn element_bits(spec: &FieldSpec, element: &str, at: usize) -> Result<u64, Field
 fn value(spec: &FieldSpec, text: &str, at: usize) -> Result<u32, FieldError> {
     let range_text = format!("{}-{}", spec.min, spec.max);
     if text.is_empty() {
-        return Err(err(at, format!("missing value in the {} field", spec.name), "a range needs a value on each side of `-`"));
+        return Err(err(
+            at,
+            format!("missing value in the {} field", spec.name),
+            "a range needs a value on each side of `-`",
+        ));
     }
     if text.bytes().all(|b| b.is_ascii_digit()) {
         return match text.parse::<u32>() {
@@ -233,7 +249,10 @@ fn value(spec: &FieldSpec, text: &str, at: usize) -> Result<u32, FieldError> {
         return Err(err(
             at,
             format!("name {text:?} in the {} field", spec.name),
-            format!("it names a {}", if other == MONTHS { "month" } else { "weekday" }),
+            format!(
+                "it names a {}",
+                if other == MONTHS { "month" } else { "weekday" }
+            ),
         ));
     } else {
         format!(
@@ -242,7 +261,11 @@ fn value(spec: &FieldSpec, text: &str, at: usize) -> Result<u32, FieldError> {
             spec.names[spec.names.len() - 2 + usize::from(spec.names == MONTHS)]
         )
     };
-    Err(err(at, format!("unknown name {text:?} in the {} field", spec.name), why))
+    Err(err(
+        at,
+        format!("unknown name {text:?} in the {} field", spec.name),
+        why,
+    ))
 }
 
 /// The `@` nicknames both daemons know, with their five-field meaning (`None` for
@@ -298,7 +321,10 @@ mod tests {
         assert!(why(&DAY_OF_WEEK, "jan").contains("it names a month"));
         assert!(why(&MONTH, "mon").contains("it names a weekday"));
         assert!(why(&HOUR, "mon").contains("numbers only"));
-        assert!(why(&DAY_OF_MONTH, "L").contains("unknown name") || why(&DAY_OF_MONTH, "L").contains("numbers only"));
+        assert!(
+            why(&DAY_OF_MONTH, "L").contains("unknown name")
+                || why(&DAY_OF_MONTH, "L").contains("numbers only")
+        );
         assert!(why(&DAY_OF_MONTH, "15W").contains("numbers only"));
         assert!(why(&DAY_OF_WEEK, "5#3").contains("unexpected character"));
         assert!(why(&DAY_OF_WEEK, "?").contains("unexpected character"));

@@ -45,7 +45,8 @@ mod tests {
 
     #[test]
     fn prints_canonically() {
-        let c = parse("# c\n\n A =  'x y' \n30\t2 * * 1-5  batch  greaserun  a\n@daily b greaserun\n");
+        let c =
+            parse("# c\n\n A =  'x y' \n30\t2 * * 1-5  batch  greaserun  a\n@daily b greaserun\n");
         assert_eq!(
             print(&c),
             "# c\n\nA='x y'\n30 2 * * 1-5 batch greaserun  a\n@daily b greaserun\n"

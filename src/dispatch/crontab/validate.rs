@@ -45,8 +45,7 @@ pub fn parse(text: &str) -> Crontab {
             line: count,
             column: last.chars().count() + 1,
             what: "no newline at end of file".into(),
-            why: "cron drops a last line without one; greaselaunch adds it when publishing"
-                .into(),
+            why: "cron drops a last line without one; greaselaunch adds it when publishing".into(),
         });
     }
     diagnostics.sort_by_key(|d| (d.line, d.column));
@@ -60,7 +59,13 @@ struct LineDiag<'a> {
 }
 
 impl LineDiag<'_> {
-    fn push(&mut self, severity: Severity, byte: usize, what: impl Into<String>, why: impl Into<String>) {
+    fn push(
+        &mut self,
+        severity: Severity,
+        byte: usize,
+        what: impl Into<String>,
+        why: impl Into<String>,
+    ) {
         let byte = byte.min(self.raw.len());
         self.out.push(Diagnostic {
             severity,
@@ -84,7 +89,11 @@ fn is_blank(c: char) -> bool {
 
 fn parse_line(raw: &str, d: &mut LineDiag, cron_tz: &mut Option<String>) -> Line {
     if let Some(i) = raw.find('\r') {
-        d.error(i, "carriage return in line", "cron keeps it as part of the line; save the file with LF line endings");
+        d.error(
+            i,
+            "carriage return in line",
+            "cron keeps it as part of the line; save the file with LF line endings",
+        );
         return Line::Invalid(raw.to_string());
     }
     let start = raw.len() - raw.trim_start_matches(is_blank).len();
@@ -95,14 +104,25 @@ fn parse_line(raw: &str, d: &mut LineDiag, cron_tz: &mut Option<String>) -> Line
     if body.starts_with('#') {
         return Line::Comment(raw.to_string());
     }
-    let name_end = body.find(|c: char| is_blank(c) || c == '=').unwrap_or(body.len());
-    if body[name_end..].trim_start_matches(is_blank).starts_with('=') {
+    let name_end = body
+        .find(|c: char| is_blank(c) || c == '=')
+        .unwrap_or(body.len());
+    if body[name_end..]
+        .trim_start_matches(is_blank)
+        .starts_with('=')
+    {
         return parse_env(raw, start, name_end, d, cron_tz);
     }
     parse_entry(raw, d, cron_tz.clone())
 }
 
-fn parse_env(raw: &str, start: usize, name_len: usize, d: &mut LineDiag, cron_tz: &mut Option<String>) -> Line {
+fn parse_env(
+    raw: &str,
+    start: usize,
+    name_len: usize,
+    d: &mut LineDiag,
+    cron_tz: &mut Option<String>,
+) -> Line {
     let name = &raw[start..start + name_len];
     let eq = start + name_len + raw[start + name_len..].find('=').expect("checked");
     let valid_name = !name.is_empty()
@@ -110,7 +130,11 @@ fn parse_env(raw: &str, start: usize, name_len: usize, d: &mut LineDiag, cron_tz
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     let mut ok = true;
     if !valid_name {
-        d.error(start, format!("invalid environment variable name {name:?}"), "use letters, digits and `_`, not starting with a digit");
+        d.error(
+            start,
+            format!("invalid environment variable name {name:?}"),
+            "use letters, digits and `_`, not starting with a digit",
+        );
         ok = false;
     }
     let vstart = eq + 1 + (raw[eq + 1..].len() - raw[eq + 1..].trim_start_matches(is_blank).len());
@@ -120,7 +144,11 @@ fn parse_env(raw: &str, start: usize, name_len: usize, d: &mut LineDiag, cron_tz
             if value_raw.len() >= 2 && value_raw.ends_with(q) {
                 (value_raw[1..value_raw.len() - 1].to_string(), Some(q))
             } else {
-                d.error(vstart, format!("unterminated {q} quote"), "a quoted value must end with the same quote");
+                d.error(
+                    vstart,
+                    format!("unterminated {q} quote"),
+                    "a quoted value must end with the same quote",
+                );
                 ok = false;
                 (value_raw.to_string(), None)
             }
@@ -129,10 +157,18 @@ fn parse_env(raw: &str, start: usize, name_len: usize, d: &mut LineDiag, cron_tz
     };
     if ok && name == "CRON_TZ" {
         if value.parse::<chrono_tz::Tz>().is_err() {
-            d.error(vstart, format!("unknown time zone {value:?}"), "CRON_TZ takes an IANA zone name such as Europe/Stockholm");
+            d.error(
+                vstart,
+                format!("unknown time zone {value:?}"),
+                "CRON_TZ takes an IANA zone name such as Europe/Stockholm",
+            );
             ok = false;
         } else {
-            d.warn(start, "CRON_TZ is honoured by cronie only", "Debian cron runs these entries in the host's time zone");
+            d.warn(
+                start,
+                "CRON_TZ is honoured by cronie only",
+                "Debian cron runs these entries in the host's time zone",
+            );
             *cron_tz = Some(value.clone());
         }
     }
@@ -167,14 +203,22 @@ fn parse_entry(raw: &str, d: &mut LineDiag, cron_tz: Option<String>) -> Line {
     let invalid = || Line::Invalid(raw.to_string());
     let (first_at, first) = toks.next().expect("non-blank line");
     if first.starts_with('-') {
-        d.error(first_at, "leading `-` on an entry", "cronie reads it as \"do not log\", Debian cron as a syntax error");
+        d.error(
+            first_at,
+            "leading `-` on an entry",
+            "cronie reads it as \"do not log\", Debian cron as a syntax error",
+        );
         return invalid();
     }
     let mut ok = true;
     let when = if first.starts_with('@') {
         match fields::nickname(first) {
             None => {
-                d.error(first_at, format!("unknown nickname {first:?}"), "use @reboot @yearly @annually @monthly @weekly @daily @midnight @hourly");
+                d.error(
+                    first_at,
+                    format!("unknown nickname {first:?}"),
+                    "use @reboot @yearly @annually @monthly @weekly @daily @midnight @hourly",
+                );
                 return invalid();
             }
             Some(None) => When::Reboot,
@@ -195,7 +239,11 @@ fn parse_entry(raw: &str, d: &mut LineDiag, cron_tz: Option<String>) -> Line {
         let mut text = vec![(first_at, first)];
         text.extend(toks.by_ref().take(4));
         if text.len() < 5 {
-            d.error(raw.len(), format!("only {} of 5 time fields", text.len()), "an entry is minute, hour, day of month, month, day of week, user, command");
+            d.error(
+                raw.len(),
+                format!("only {} of 5 time fields", text.len()),
+                "an entry is minute, hour, day of month, month, day of week, user, command",
+            );
             return invalid();
         }
         for ((at, t), spec) in text.iter().zip(fields::ALL.iter()) {
@@ -217,38 +265,68 @@ fn parse_entry(raw: &str, d: &mut LineDiag, cron_tz: Option<String>) -> Line {
             nickname: None,
             fields: match parsed.try_into() {
                 Ok(f) => Box::new(f),
-                Err(_) => Box::new(std::array::from_fn(|i| fields::parse(&fields::ALL[i], "*").expect("star"))),
+                Err(_) => Box::new(std::array::from_fn(|i| {
+                    fields::parse(&fields::ALL[i], "*").expect("star")
+                })),
             },
         }
     };
     let Some((user_at, user)) = toks.next() else {
-        d.error(raw.len(), "missing user and command", "cron.d entries name the user to run as, then the command");
+        d.error(
+            raw.len(),
+            "missing user and command",
+            "cron.d entries name the user to run as, then the command",
+        );
         return invalid();
     };
-    if user.starts_with('-') || !user.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
-        d.error(user_at, format!("invalid user name {user:?}"), "cron.d entries name the user to run as before the command");
+    if user.starts_with('-')
+        || !user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        d.error(
+            user_at,
+            format!("invalid user name {user:?}"),
+            "cron.d entries name the user to run as before the command",
+        );
         ok = false;
     }
     let cmd_at = user_at + user.len();
     let cmd_at = cmd_at + (raw[cmd_at..].len() - raw[cmd_at..].trim_start_matches(is_blank).len());
     let command = &raw[cmd_at..];
     if command.trim().is_empty() {
-        d.error(raw.len(), "missing command", "an entry needs a command after the user");
+        d.error(
+            raw.len(),
+            "missing command",
+            "an entry needs a command after the user",
+        );
         return invalid();
     }
     let len = command.chars().count();
     if len > MAX_COMMAND {
-        d.error(cmd_at, format!("command of {len} characters"), format!("cron truncates commands longer than {MAX_COMMAND} characters"));
+        d.error(
+            cmd_at,
+            format!("command of {len} characters"),
+            format!("cron truncates commands longer than {MAX_COMMAND} characters"),
+        );
         ok = false;
     }
     if !ok {
         return invalid();
     }
     if let Some(p) = unescaped_percent(command) {
-        d.warn(cmd_at + p, "unescaped `%` in command", "cron turns it into a newline and feeds the rest to the command's stdin; write `\\%`");
+        d.warn(
+            cmd_at + p,
+            "unescaped `%` in command",
+            "cron turns it into a newline and feeds the rest to the command's stdin; write `\\%`",
+        );
     }
     if !command.contains("greaserun") {
-        d.warn(cmd_at, "entry does not call greaserun", "it gets no overload guard, no slot claim and no run record");
+        d.warn(
+            cmd_at,
+            "entry does not call greaserun",
+            "it gets no overload guard, no slot claim and no run record",
+        );
     }
     Line::Entry(Entry {
         line: d.line,
@@ -310,7 +388,8 @@ mod tests {
 
     #[test]
     fn cron_tz_applies_to_following_entries() {
-        let c = parse("* * * * * a greaserun x\nCRON_TZ=Europe/Stockholm\n* * * * * a greaserun y\n");
+        let c =
+            parse("* * * * * a greaserun x\nCRON_TZ=Europe/Stockholm\n* * * * * a greaserun y\n");
         let tz: Vec<_> = c.entries().map(|e| e.cron_tz.clone()).collect();
         assert_eq!(tz, [None, Some("Europe/Stockholm".to_string())]);
         assert!(!c.has_errors());
@@ -318,7 +397,11 @@ mod tests {
 
     #[test]
     fn escaped_percent_is_fine() {
-        assert!(parse("* * * * * a greaserun date +\\%F\n").diagnostics.is_empty());
+        assert!(
+            parse("* * * * * a greaserun date +\\%F\n")
+                .diagnostics
+                .is_empty()
+        );
         assert_eq!(unescaped_percent("a\\%b%c"), Some(4));
     }
 }
