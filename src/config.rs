@@ -462,9 +462,7 @@ impl Config {
         if let Some(p) = path {
             return Config::load(p);
         }
-        if let Ok(p) = std::env::var(CONFIG_ENV)
-            && !p.is_empty()
-        {
+        if let Some(p) = std::env::var(CONFIG_ENV).ok().filter(|p| !p.is_empty()) {
             return Config::load(Path::new(&p));
         }
         let p = Path::new(DEFAULT_PATH);
@@ -581,9 +579,7 @@ impl Config {
         if let Some(f) = flag {
             return self.store_with_url(f);
         }
-        if let Ok(e) = std::env::var(STORE_ENV)
-            && !e.is_empty()
-        {
+        if let Some(e) = std::env::var(STORE_ENV).ok().filter(|e| !e.is_empty()) {
             return self.store_with_url(&e);
         }
         self.store

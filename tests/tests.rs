@@ -4,4 +4,12 @@
 mod harness;
 
 mod config;
+mod cron_daemon;
+mod crontab;
+mod deployment;
+mod launch;
+mod runners;
+mod signals;
+mod snatch;
+mod status;
 mod store;
