@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
+use crate::harness::etcd::{self as backends, Backend};
 use crate::harness::{World, text};
 
 fn entry(user: &str, what: &str) -> String {
@@ -35,7 +36,12 @@ fn summary(out: &std::process::Output) -> String {
 
 /// A world with foreign files in its cron dir and two launched projects.
 fn two_projects() -> (World, PathBuf, PathBuf) {
-    let w = World::new();
+    two_projects_on(Backend::Dir).expect("the directory store always runs")
+}
+
+/// [`two_projects`] on a store of backend `b`; `None` when `b` cannot run here.
+fn two_projects_on(b: Backend) -> Option<(World, PathBuf, PathBuf)> {
+    let w = backends::world_on(b)?;
     w.init_store();
     for f in [
         "foreign",
@@ -64,7 +70,7 @@ fn two_projects() -> (World, PathBuf, PathBuf) {
     for p in [&p1, &p2] {
         assert!(w.launch(p, &[]).status.success());
     }
-    (w, p1, p2)
+    Some((w, p1, p2))
 }
 
 const FOREIGN: [&str; 4] = [
@@ -83,7 +89,15 @@ fn assert_foreign_intact(w: &World) {
 
 #[test]
 fn installs_updates_removes_and_leaves_the_rest_untouched() {
-    let (w, p1, p2) = two_projects();
+    for b in Backend::ALL {
+        if let Some((w, p1, p2)) = two_projects_on(b) {
+            eprintln!("--- backend {b:?}");
+            lifecycle(w, p1, p2);
+        }
+    }
+}
+
+fn lifecycle(w: World, p1: PathBuf, p2: PathBuf) {
     let out = w.snatch(&[]);
     assert!(out.status.success(), "{:?}", text(&out));
     assert_eq!(
@@ -181,13 +195,18 @@ fn installs_updates_removes_and_leaves_the_rest_untouched() {
 
 #[test]
 fn store_unmarked_or_missing_changes_nothing() {
-    let (w, _, _) = two_projects();
+    for b in Backend::ALL {
+        if let Some((w, _, _)) = two_projects_on(b) {
+            eprintln!("--- backend {b:?}");
+            unmarked_or_missing(w);
+        }
+    }
+}
+
+fn unmarked_or_missing(mut w: World) {
     assert!(w.snatch(&[]).status.success());
     let before = snapshot(&w);
-    let Some(dir) = w.store_dir() else {
-        return;
-    };
-    std::fs::remove_file(dir.join(".scalegrease-store")).unwrap();
+    backends::remove_marker(&w);
     let out = w.snatch(&[]);
     assert_eq!(out.status.code(), Some(69));
     let (_, err) = text(&out);
@@ -195,7 +214,7 @@ fn store_unmarked_or_missing_changes_nothing() {
     assert!(err.contains("no marker file"), "{err}");
     assert_eq!(snapshot(&w), before);
 
-    std::fs::rename(&dir, w.join("elsewhere")).unwrap();
+    backends::lose_store(&mut w);
     let out = w.snatch(&[]);
     assert_eq!(out.status.code(), Some(69), "{:?}", text(&out));
     assert_eq!(snapshot(&w), before);
@@ -204,15 +223,22 @@ fn store_unmarked_or_missing_changes_nothing() {
 
 /// Corrupts project one's bundle with `f`, runs greasesnatch, and checks project one's
 /// files are kept, project two is still served, and the output says why.
-fn rejected_bundle_keeps_files(corrupt: impl FnOnce(&str) -> String, why: &str) {
-    let (w, _, p2) = two_projects();
+fn rejected_bundle_keeps_files(corrupt: impl Fn(&str) -> String, why: &str) {
+    for b in Backend::ALL {
+        if let Some((w, _, p2)) = two_projects_on(b) {
+            eprintln!("--- backend {b:?}");
+            rejected_on(w, p2, &corrupt, why);
+        }
+    }
+}
+
+fn rejected_on(w: World, p2: PathBuf, corrupt: &dyn Fn(&str) -> String, why: &str) {
     assert!(w.snatch(&[]).status.success());
-    let Some(dir) = w.store_dir() else {
-        return;
-    };
-    let key = dir.join("bundles/com.example__one");
-    let original = std::fs::read_to_string(&key).unwrap();
-    std::fs::write(&key, corrupt(&original)).unwrap();
+    // Behind scalegrease's back, through the store itself (any backend).
+    let store = backends::store_of(&w);
+    let key = "bundles/com.example__one";
+    let original = String::from_utf8(store.get(key).unwrap().unwrap()).unwrap();
+    store.put(key, corrupt(&original).as_bytes(), None).unwrap();
     w.project(
         "p2",
         "com.example",

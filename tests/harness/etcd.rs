@@ -482,3 +482,70 @@ pub fn each_backend(test: impl Fn(Backend, World)) {
 pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     wait_for(what, Duration::from_secs(30), || f().then_some(()));
 }
+
+/// A fresh world whose store is a fresh store of backend `b` (not yet initialised);
+/// `None` when `b` cannot run here.
+pub fn world_on(b: Backend) -> Option<World> {
+    let mut w = World::new();
+    b.configure(&mut w).then_some(w)
+}
+
+/// The store `w`'s config names, opened through the library (to corrupt or inspect it).
+pub fn store_of(w: &World) -> Box<dyn Store> {
+    let cfg = scalegrease::Config::load(&w.config_path())
+        .unwrap()
+        .store_config(None);
+    open(&cfg)
+}
+
+/// The backend `w`'s store is on.
+pub fn backend_of(w: &World) -> Backend {
+    if w.store_location().starts_with("etcd") {
+        Backend::Etcd
+    } else {
+        Backend::Dir
+    }
+}
+
+/// Removes the store's marker behind scalegrease's back (an unmounted share, a wrong
+/// cluster or prefix look like this).
+pub fn remove_marker(w: &World) {
+    let loc = w.store_location();
+    match backend_of(w) {
+        Backend::Dir => {
+            std::fs::remove_file(w.store_dir().unwrap().join(".scalegrease-store")).unwrap()
+        }
+        Backend::Etcd => {
+            let rest = loc.split_once("://").unwrap().1;
+            let (eps, prefix) = rest.split_once('/').unwrap();
+            let out = Command::new("etcdctl")
+                .env("ETCDCTL_API", "3")
+                .args([
+                    "--endpoints",
+                    eps,
+                    "del",
+                    &format!("{prefix}/.scalegrease-store"),
+                ])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{:?}", super::text(&out));
+        }
+    }
+}
+
+/// Makes the store unreachable: the directory moves away, or the members are ones nobody
+/// runs.
+pub fn lose_store(w: &mut World) {
+    match backend_of(w) {
+        Backend::Dir => {
+            let dir = w.store_dir().unwrap();
+            std::fs::rename(&dir, w.join("elsewhere")).unwrap();
+        }
+        Backend::Etcd => {
+            let ports = free_ports(3);
+            let eps: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+            let cfg = etcd_config(format!("etcd://{}/sg", eps.join(",")));
+            w.configure(|c| c["store"] = store_json(&cfg));
+        }
+    }
+}
