@@ -371,3 +371,92 @@ fn a_second_run_leaves_while_one_holds_the_lock() {
         "greasesnatch: 0 installed, 0 updated, 0 removed, 3 unchanged, 0 rejected"
     );
 }
+
+/// A background `greasesnatch --watch`, killed when dropped.
+struct Watcher(std::process::Child);
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_watch(w: &World) -> Watcher {
+    let child = w
+        .spawn_cmd("greasesnatch")
+        .arg("--watch")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    Watcher(child)
+}
+
+fn has(w: &World, name: &str) -> bool {
+    w.cron_dir().join(name).exists()
+}
+
+#[test]
+fn watch_applies_launches_as_they_are_published() {
+    for b in Backend::ALL {
+        let Some((w, p1, p2)) = two_projects_on(b) else {
+            continue;
+        };
+        eprintln!("--- backend {b:?}");
+        let _watch = start_watch(&w);
+        backends::eventually("the watch to install both projects", || {
+            w.cron_files().len() == FOREIGN.len() + 3
+        });
+        w.project(
+            "p1",
+            "com.example",
+            "one",
+            &[("z.cron", &entry("nobody", "z"))],
+        );
+        assert!(w.launch(&p1, &[]).status.success());
+        backends::eventually("the watch to apply a relaunch", || {
+            has(&w, "sgtest__com_example__one__z_cron")
+                && !has(&w, "sgtest__com_example__one__a_cron")
+                && !has(&w, "sgtest__com_example__one__b_cron")
+        });
+        w.project("p2", "com.example", "two", &[]);
+        assert!(w.launch(&p2, &["--allow-empty"]).status.success());
+        backends::eventually("the watch to remove an emptied project", || {
+            !has(&w, "sgtest__com_example__two__c_cron")
+        });
+        assert!(has(&w, "sgtest__com_example__one__z_cron"));
+        assert_foreign_intact(&w);
+    }
+}
+
+#[test]
+fn watch_resumes_after_etcd_member_failures() {
+    if !backends::available() {
+        return;
+    }
+    let c = backends::Cluster::start();
+    let mut w = World::new();
+    let cfg = backends::etcd_config(c.url("farm"));
+    w.configure(|j| j["store"] = backends::store_json(&cfg));
+    w.init_store();
+    let _watch = start_watch(&w);
+    // Whichever member serves the watch, one of these kills cuts it.
+    for i in 0..backends::MEMBERS {
+        c.kill(i);
+        let artifact = format!("p{i}");
+        let p = w.project(
+            &artifact,
+            "com.example",
+            &artifact,
+            &[("x.cron", &entry("nobody", "x"))],
+        );
+        assert!(
+            w.launch(&p, &[]).status.success(),
+            "launch with member {i} down"
+        );
+        let name = format!("sgtest__com_example__{artifact}__x_cron");
+        backends::eventually(&format!("{name} with member {i} down"), || has(&w, &name));
+        c.restart(i);
+    }
+}
