@@ -1,5 +1,5 @@
 //! Store benchmark: claim throughput with N concurrent claimer processes, on any store URL
-//! (`bench/store-claims` runs it against the directory store and a 3-member etcd cluster).
+//! (`bench/etcd.sh` runs it against the directory store and a 3-member etcd cluster).
 //!
 //! `store_bench --store URL [--claimers 8] [--claims 2000] [--race]`
 //!
