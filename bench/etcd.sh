@@ -5,7 +5,7 @@
 #      changed: wall time (hyperfine), directory store vs etcd.
 #   2. greasesnatch --watch: time from the start of a greaselaunch to the changed file in
 #      the cron dir (20 launches; median and max), directory store vs etcd.
-#   3. Claim throughput with 8 concurrent claimer processes (bench/store-claims).
+#   3. Claim throughput with 8 concurrent claimer processes (bench/store_bench.rs).
 # Usage: bench/etcd.sh [PROJECTS] (default 1000). Method and figures: docs/bench/etcd.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
