@@ -460,3 +460,50 @@ fn watch_resumes_after_etcd_member_failures() {
         c.restart(i);
     }
 }
+
+#[test]
+fn etcd_quorum_lost_launch_and_snatch_change_nothing_until_it_returns() {
+    if !backends::available() {
+        return;
+    }
+    let c = backends::Cluster::start();
+    let mut w = World::new();
+    let cfg = backends::etcd_config(c.url("farm"));
+    w.configure(|j| j["store"] = backends::store_json(&cfg));
+    w.init_store();
+    let p = w.project(
+        "p",
+        "com.example",
+        "one",
+        &[("a.cron", &entry("nobody", "a"))],
+    );
+    assert!(w.launch(&p, &[]).status.success());
+    assert!(w.snatch(&[]).status.success());
+    let before = snapshot(&w);
+    c.kill(1);
+    c.kill(2);
+    w.project(
+        "p",
+        "com.example",
+        "one",
+        &[("b.cron", &entry("nobody", "b"))],
+    );
+    let out = w.launch(&p, &[]);
+    assert_eq!(out.status.code(), Some(69), "{:?}", text(&out));
+    let out = w.snatch(&[]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(69), "{err}");
+    assert!(
+        err.contains("unavailable") && err.contains(&c.endpoints[0]),
+        "{err}"
+    );
+    assert_eq!(snapshot(&w), before);
+    c.restart(1);
+    assert!(w.snatch(&[]).status.success());
+    assert_eq!(snapshot(&w), before, "the refused launch was half done");
+    assert!(w.launch(&p, &[]).status.success());
+    assert!(w.snatch(&[]).status.success());
+    assert!(has(&w, "sgtest__com_example__one__b_cron"));
+    assert!(!has(&w, "sgtest__com_example__one__a_cron"));
+    c.restart(2);
+}
