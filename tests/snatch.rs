@@ -482,6 +482,10 @@ fn etcd_quorum_lost_launch_and_snatch_change_nothing_until_it_returns() {
     let before = snapshot(&w);
     c.kill(1);
     c.kill(2);
+    // A write in flight at the moment quorum goes may still commit later (raft cannot say
+    // either way); from the moment the survivor knows it is alone, nothing gets through.
+    let store = backends::store_of(&w);
+    backends::eventually("the survivor to lose its leader", || store.check().is_err());
     w.project(
         "p",
         "com.example",
