@@ -58,8 +58,9 @@ impl Prepared {
     }
 }
 
-/// A runner name as compared: lower case, a `Runner` suffix dropped.
-fn normalize(name: &str) -> String {
+/// A runner name as compared and logged: lower case, a `Runner` suffix dropped
+/// (`LuigiRunner` -> `luigi`). Use it for the log path so both spellings share one log.
+pub fn canonical_name(name: &str) -> String {
     let lower = name.trim().to_ascii_lowercase();
     match lower.strip_suffix("runner") {
         Some(base) if !base.is_empty() => base.to_string(),
@@ -71,7 +72,7 @@ fn normalize(name: &str) -> String {
 pub fn runner_names(cfg: &Config) -> Vec<String> {
     let mut names: Vec<String> = BUILTIN.iter().map(|s| s.to_string()).collect();
     for key in cfg.runners.keys() {
-        let n = normalize(key);
+        let n = canonical_name(key);
         if !names.contains(&n) {
             names.push(n);
         }
@@ -83,7 +84,7 @@ pub fn runner_names(cfg: &Config) -> Vec<String> {
 fn configured<'c>(cfg: &'c Config, name: &str) -> Option<(String, &'c str)> {
     cfg.runners
         .iter()
-        .find(|(k, _)| normalize(k) == name)
+        .find(|(k, _)| canonical_name(k) == name)
         .and_then(|(k, def)| Some((format!("runners.{k}.command"), def.command.as_deref()?)))
 }
 
@@ -131,7 +132,7 @@ fn base_command(cfg: &Config, name: &str) -> Result<Vec<String>, ExecError> {
 /// Builds the command for `job`; for the python and luigi runners this extracts the jar's
 /// `python/` tree into a private temp dir that lives as long as the returned value.
 pub fn prepare(job: &Job, cfg: &Config) -> Result<Prepared, ExecError> {
-    let name = normalize(&job.runner);
+    let name = canonical_name(&job.runner);
     let known = runner_names(cfg);
     if !known.contains(&name) {
         return Err(ExecError::UnknownRunner {
