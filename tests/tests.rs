@@ -4,5 +4,6 @@
 mod harness;
 
 mod config;
+mod deployment;
 mod runners;
 mod signals;
