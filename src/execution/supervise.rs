@@ -522,6 +522,22 @@ mod tests {
     }
 
     #[test]
+    fn dropping_an_unfinished_group_kills_it() {
+        let mut c = Command::new("/bin/sh");
+        c.args(["-c", "sleep 300 & sleep 300"])
+            .stdout(Stdio::null())
+            .process_group(0);
+        let child = c.spawn().unwrap();
+        let pid = child.id();
+        let g = Group {
+            leader: Pid::from_raw(pid as i32),
+            done: false,
+        };
+        drop(g);
+        assert!(group_members(pid).is_empty(), "{:?}", group_members(pid));
+    }
+
+    #[test]
     fn much_output_keeps_a_bounded_tail() {
         let o = run(
             shell("head -c 3000000 /dev/zero | tr '\\0' 'a'; echo; echo end"),
