@@ -527,8 +527,8 @@ mod tests {
         c.args(["-c", "sleep 300 & sleep 300"])
             .stdout(Stdio::null())
             .process_group(0);
-        let child = c.spawn().unwrap();
-        let pid = child.id();
+        // Group::drop reaps it.
+        let pid = c.spawn().unwrap().id();
         let g = Group {
             leader: Pid::from_raw(pid as i32),
             done: false,
