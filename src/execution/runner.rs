@@ -90,15 +90,18 @@ fn configured<'c>(cfg: &'c Config, name: &str) -> Option<(String, &'c str)> {
 
 fn split_command(cfg: &Config, key: &str, text: &str) -> Result<Vec<String>, ExecError> {
     words::split(text).map_err(|message| ExecError::BadTemplate {
-        source_name: cfg
-            .source
-            .as_deref()
-            .unwrap_or(Path::new("config"))
-            .display()
-            .to_string(),
+        source_name: config_name(cfg),
         key: key.to_string(),
         message,
     })
+}
+
+fn config_name(cfg: &Config) -> String {
+    cfg.source
+        .as_deref()
+        .unwrap_or(Path::new("built-in config"))
+        .display()
+        .to_string()
 }
 
 /// The base command of a built-in runner: config, then legacy section, then default.
@@ -159,9 +162,9 @@ pub fn prepare(job: &Job, cfg: &Config) -> Result<Prepared, ExecError> {
     };
     if !BUILTIN.contains(&name.as_str()) {
         let (key, text) = configured(cfg, &name).ok_or_else(|| ExecError::BadTemplate {
-            source_name: "config".into(),
+            source_name: config_name(cfg),
             key: format!("runners.{name}.command"),
-            message: "missing".into(),
+            message: "missing: a runner defined in config needs a command".into(),
         })?;
         let template = split_command(cfg, &key, text)?;
         prepared.argv = words::expand(&template, &job.args, &vars);

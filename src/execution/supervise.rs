@@ -290,7 +290,7 @@ fn supervise(p: &Prepared, sup: &Supervision, log: &mut JobLog) -> Result<Outcom
         if let (Some(d), false, None) = (deadline, timed_out, &leader) {
             wake.push(d);
         }
-        if let (Some(t), None) = (term_at, kill_at) {
+        if let (Some(t), None, true) = (term_at, kill_at, alive) {
             wake.push(t + grace);
         }
         wake.extend(give_up_at);
@@ -305,7 +305,8 @@ fn supervise(p: &Prepared, sup: &Supervision, log: &mut JobLog) -> Result<Outcom
             }
             None => PollTimeout::NONE,
         };
-        let (sig_ready, out_ready, err_ready) = {
+        // The signal pipe needs no check: `slot.take()` drains it at the loop's top.
+        let (out_ready, err_ready) = {
             let mut fds = vec![PollFd::new(slot.fd(), PollFlags::POLLIN)];
             if let Some(o) = &out {
                 fds.push(PollFd::new(o.as_fd(), PollFlags::POLLIN));
@@ -319,9 +320,8 @@ fn supervise(p: &Prepared, sup: &Supervision, log: &mut JobLog) -> Result<Outcom
             }
             let o = out.is_some() && ready(&fds[1]);
             let e = err.is_some() && ready(&fds[if out.is_some() { 2 } else { 1 }]);
-            (ready(&fds[0]), o, e)
+            (o, e)
         };
-        let _ = sig_ready; // the signal pipe is drained by `slot.take()` at the loop's top
         if out_ready
             && !pump(
                 out.as_mut().expect("open"),
