@@ -15,7 +15,8 @@ use std::time::Duration;
 use crate::Error;
 use crate::arbitration::{delay, guard};
 use crate::config::Config;
-use crate::debugging::{log::JobLog, trace};
+use crate::debugging::log::{self, JobLog};
+use crate::debugging::trace;
 use crate::deployment::{self, ArtifactSpec, ResolveOptions};
 use crate::execution::{self, Job, JobArtifact, Supervision};
 use crate::util::host;
@@ -49,6 +50,9 @@ pub struct RunOptions {
 
 /// Runs one job; returns the exit code greaserun should exit with.
 pub fn run(cfg: &Config, opts: &RunOptions) -> Result<i32, Error> {
+    // Bad input fails now, not after the delay and the guard.
+    execution::check_runner(&opts.runner, cfg)?;
+    let spec = ArtifactSpec::parse(&opts.artifact)?;
     let host = cfg.hostname();
     let max_delay = Duration::from_secs_f64(cfg.guard.max_delay_s);
     if opts.random_delay && !max_delay.is_zero() {
@@ -72,8 +76,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<i32, Error> {
         );
     }
 
-    let spec = ArtifactSpec::parse(&opts.artifact)?;
-    let mut log = open_log(cfg, &host, &opts.runner, &spec);
+    let mut log = open_log(cfg, &host, &opts.runner, &opts.artifact);
     let resolved = deployment::resolve(
         &spec,
         &cfg.maven,
@@ -138,25 +141,14 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<i32, Error> {
     Ok(code)
 }
 
-/// The name an artifact is logged under: a local jar's file name, else `group:artifact`.
-pub fn artifact_name(spec: &ArtifactSpec) -> String {
-    match spec {
-        ArtifactSpec::Local(p) => p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| p.display().to_string()),
-        ArtifactSpec::Maven(c) => format!("{}:{}", c.group, c.artifact),
-    }
-}
-
-fn open_log(cfg: &Config, host_name: &str, runner: &str, spec: &ArtifactSpec) -> JobLog {
+fn open_log(cfg: &Config, host_name: &str, runner: &str, artifact: &str) -> JobLog {
     let dir = cfg.common.file_logger.as_ref().map(PathBuf::from);
     let log = JobLog::open(
         dir.as_deref(),
         &host::user_name(),
         host::short(host_name),
         runner,
-        &artifact_name(spec),
+        &log::artifact_name(artifact),
         chrono::Local::now().date_naive(),
     );
     if let Some(Err(e)) = log

@@ -80,6 +80,20 @@ pub fn runner_names(cfg: &Config) -> Vec<String> {
     names
 }
 
+/// Checks `runner` names an available runner; returns its normalized name. An unknown
+/// name's error lists the available ones.
+pub fn check_runner(runner: &str, cfg: &Config) -> Result<String, ExecError> {
+    let name = canonical_name(runner);
+    let known = runner_names(cfg);
+    if known.contains(&name) {
+        return Ok(name);
+    }
+    Err(ExecError::UnknownRunner {
+        name: runner.to_string(),
+        available: known.join(", "),
+    })
+}
+
 /// The configured `runners.<name>.command` for a normalized name, with its config key.
 fn configured<'c>(cfg: &'c Config, name: &str) -> Option<(String, &'c str)> {
     cfg.runners
@@ -135,14 +149,7 @@ fn base_command(cfg: &Config, name: &str) -> Result<Vec<String>, ExecError> {
 /// Builds the command for `job`; for the python and luigi runners this extracts the jar's
 /// `python/` tree into a private temp dir that lives as long as the returned value.
 pub fn prepare(job: &Job, cfg: &Config) -> Result<Prepared, ExecError> {
-    let name = canonical_name(&job.runner);
-    let known = runner_names(cfg);
-    if !known.contains(&name) {
-        return Err(ExecError::UnknownRunner {
-            name: job.runner.clone(),
-            available: known.join(", "),
-        });
-    }
+    let name = check_runner(&job.runner, cfg)?;
     let jar = job.artifact.jar_path.to_string_lossy().into_owned();
     let vars = Vars {
         jar_path: &jar,
