@@ -222,9 +222,11 @@ fn supervise(p: &Prepared, sup: &Supervision, log: &mut JobLog) -> Result<Outcom
     let mut kill_at: Option<Instant> = None;
     let mut give_up_at: Option<Instant> = None;
 
+    let mut child_changed = true;
     loop {
         for sig in slot.take() {
             if sig == nix::libc::SIGCHLD {
+                child_changed = true;
                 continue;
             }
             note(&format!(
@@ -235,7 +237,10 @@ fn supervise(p: &Prepared, sup: &Supervision, log: &mut JobLog) -> Result<Outcom
                 group.signal(s);
             }
         }
-        group.reap(&mut leader);
+        // Only SIGCHLD says a child of ours changed state: wait4 on a group is not cheap.
+        if std::mem::take(&mut child_changed) {
+            group.reap(&mut leader);
+        }
         let now = Instant::now();
         if let Some(d) = deadline
             && leader.is_none()
@@ -305,8 +310,7 @@ fn supervise(p: &Prepared, sup: &Supervision, log: &mut JobLog) -> Result<Outcom
             }
             None => PollTimeout::NONE,
         };
-        // The signal pipe needs no check: `slot.take()` drains it at the loop's top.
-        let (out_ready, err_ready) = {
+        let (sig_ready, out_ready, err_ready) = {
             let mut fds = vec![PollFd::new(slot.fd(), PollFlags::POLLIN)];
             if let Some(o) = &out {
                 fds.push(PollFd::new(o.as_fd(), PollFlags::POLLIN));
@@ -320,8 +324,11 @@ fn supervise(p: &Prepared, sup: &Supervision, log: &mut JobLog) -> Result<Outcom
             }
             let o = out.is_some() && ready(&fds[1]);
             let e = err.is_some() && ready(&fds[if out.is_some() { 2 } else { 1 }]);
-            (o, e)
+            (ready(&fds[0]), o, e)
         };
+        if sig_ready {
+            slot.drain();
+        }
         if out_ready
             && !pump(
                 out.as_mut().expect("open"),
