@@ -202,3 +202,33 @@ fn the_python_tree_is_removed_when_greaserun_is_signalled() {
     assert_eq!(wait_exit(&mut child).code(), Some(143));
     assert!(!Path::new(&cwd).exists(), "{cwd} was not removed");
 }
+
+#[test]
+fn a_signal_ignored_by_greaserun_stays_ignored_for_the_job() {
+    use std::os::unix::process::CommandExt;
+    let Some(jar) = fat_jar() else { return };
+    let w = World::new();
+    let mut cmd = w.spawn_cmd("greaserun");
+    cmd.args(["-D", "--force", "-q", "--runner", "shell"])
+        .arg(jar)
+        .args(["--", "grep", "^SigIgn:", "/proc/self/status"]);
+    // As `nohup` does: greaserun starts with SIGHUP ignored.
+    // SAFETY: only an async-signal-safe sigaction call between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::signal::signal(Signal::SIGHUP, nix::sys::signal::SigHandler::SigIgn)
+                .map(|_| ())
+                .map_err(std::io::Error::from)
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mask = u64::from_str_radix(line.trim().trim_start_matches("SigIgn:").trim(), 16)
+        .unwrap_or_else(|_| panic!("{line}"));
+    assert_eq!(
+        mask & 1,
+        1,
+        "SIGHUP (bit 0) should be ignored by the job: {line}"
+    );
+}
