@@ -201,9 +201,11 @@ pub fn prepare(job: &Job, cfg: &Config) -> Result<Prepared, ExecError> {
                 _ => tree_s,
             };
             prepared.env.push(("PYTHONPATH".into(), path));
+            // The original's contract (shared/README.md): the resolved jar's path, so a
+            // Luigi task can hand the same jar to hadoop or java.
             prepared
                 .env
-                .push(("PLATFORM_ARTIFACT_SPEC".into(), job.artifact.spec.clone()));
+                .push(("PLATFORM_ARTIFACT_SPEC".into(), jar.clone()));
             prepared.cwd = Some(tree);
             prepared.scratch = Some(scratch);
         }
@@ -352,7 +354,10 @@ mod tests {
         assert!(cwd.join("t.py").is_file());
         let env: std::collections::HashMap<_, _> = p.env.iter().cloned().collect();
         assert!(env["PYTHONPATH"].starts_with(&*cwd.to_string_lossy()));
-        assert_eq!(env["PLATFORM_ARTIFACT_SPEC"], "com.ex:x:1.2");
+        assert_eq!(
+            env["PLATFORM_ARTIFACT_SPEC"],
+            j.artifact.jar_path.to_string_lossy()
+        );
         assert!(p.command_line().starts_with("cd /"), "{}", p.command_line());
         drop(p);
         assert!(!cwd.exists());
