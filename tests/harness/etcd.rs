@@ -549,3 +549,15 @@ pub fn lose_store(w: &mut World) {
         }
     }
 }
+
+/// A fresh world per backend that can run here, each on a fresh uninitialised store.
+pub fn worlds() -> Vec<World> {
+    Backend::ALL
+        .into_iter()
+        .filter_map(|b| {
+            let w = world_on(b)?;
+            eprintln!("--- backend {b:?}");
+            Some(w)
+        })
+        .collect()
+}
