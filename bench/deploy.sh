@@ -85,8 +85,8 @@ peak() { # peak RSS in KiB of a command, max over 3 runs, after its prepare comm
   local prep="$1"; shift; local best=0
   for _ in 1 2 3; do
     eval "$prep"
-    local kb # GNU time's "Maximum resident set size" (what -v reports), alone on the last line
-    kb="$(/usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1)"
+    local kb # GNU time's "Maximum resident set size" (what -v reports), last on the last line
+    kb="$(/usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1 | grep -o '[0-9]*$')"
     [ "$kb" -gt "$best" ] && best="$kb"
   done
   echo "$best"

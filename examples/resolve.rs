@@ -13,6 +13,12 @@ fn main() {
         eprintln!("usage: resolve [--offline] <ARTIFACT>");
         std::process::exit(2);
     };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
     let run = || -> anyhow::Result<()> {
         let config = scalegrease::Config::load_default(None)?;
         let spec = ArtifactSpec::parse(spec)?;

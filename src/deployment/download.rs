@@ -9,7 +9,7 @@ use std::io::{IsTerminal, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::DeployError;
 use super::checksum::{Algorithm, Expected, Hasher};
@@ -102,7 +102,7 @@ fn fetch_into(
                     return Err(Failure::Unreachable(e.to_string()));
                 }
                 let pause = backoff(failures);
-                warn!("{url}: {e}; retrying in {} ms", pause.as_millis());
+                info!("{url}: {e}; retrying in {} ms", pause.as_millis());
                 std::thread::sleep(pause);
                 continue;
             }
