@@ -5,3 +5,5 @@ mod harness;
 
 mod config;
 mod deployment;
+mod runners;
+mod signals;
