@@ -9,7 +9,7 @@ use std::io::{IsTerminal, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use super::DeployError;
 use super::checksum::{Algorithm, Expected, Hasher};
@@ -146,7 +146,7 @@ fn fetch_into(
             return Err(Failure::Unreachable(reason));
         }
         let pause = backoff(failures);
-        warn!(
+        info!(
             "{url}: download interrupted at byte {written} ({reason}); resuming in {} ms",
             pause.as_millis()
         );

@@ -373,7 +373,7 @@ impl Resolver {
                         return Err(Failure::Unreachable(e.to_string()));
                     }
                     let pause = repository::backoff(failures);
-                    warn!(
+                    info!(
                         "{}: {e}; retrying in {} ms",
                         repo.url_of(rel),
                         pause.as_millis()
