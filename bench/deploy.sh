@@ -8,8 +8,8 @@
 #  3. downloading a 200 MiB jar: scalegrease vs curl (and curl + sync, the same durability).
 # Needs: mvn, libmaven-deploy-plugin-java, libmaven-dependency-plugin-java, hyperfine, curl,
 # time (scripts/setup installs them). Env: JAR_MB (default 20), BIG_MB (default 200),
-# RUNS (default 10), DRIVER (a binary taking `<ARTIFACT>`, printing the jar path; default
-# the `resolve` example).
+# RUNS (default 10). scalegrease runs as `greaserun -D --dry-run --runner shell <ARTIFACT>
+# -- true`: config, guard, resolve, fetch, verify, prepare the command, run nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -17,10 +17,8 @@ JAR_MB="${JAR_MB:-20}"
 BIG_MB="${BIG_MB:-200}"
 RUNS="${RUNS:-10}"
 
-if [ -z "${DRIVER:-}" ]; then
-  cargo build -q --release --example resolve
-  DRIVER="$CARGO_TARGET_DIR/release/examples/resolve"
-fi
+cargo build -q --release --bin greaserun
+GR="$CARGO_TARGET_DIR/release/greaserun -D --dry-run --runner shell"
 
 W="$(mktemp -d "${TMPDIR:-/tmp}/sg-bench-deploy.XXXXXX")"
 SERVER_PID=""
@@ -55,7 +53,8 @@ PORT="$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$W/http.out")"
 URL="http://127.0.0.1:$PORT"
 
 cat > "$W/scalegrease.json" <<JSON
-{"maven": {"repositories": ["$URL"], "cache_dir": "$W/sg-cache"}}
+{"maven": {"repositories": ["$URL"], "cache_dir": "$W/sg-cache"},
+ "guard": {"max_load_per_cpu": 1000, "max_running": 1000, "min_available_memory_mb": 0}}
 JSON
 export SCALEGREASE_CONFIG="$W/scalegrease.json"
 
@@ -72,7 +71,7 @@ cat > "$W/mvn-settings.xml" <<XML
 XML
 SNAP=com.example.bench:job:1.0-SNAPSHOT
 MVN_COPY="mvn -q -B -s $W/mvn-settings.xml org.apache.maven.plugins:maven-dependency-plugin:3.5.0:copy -Dartifact=$SNAP:jar:jar-with-dependencies -DoutputDirectory=$W/mvn-out"
-SG="$DRIVER $SNAP"
+SG="$GR $SNAP -- true"
 # Warm mvn's local repository with its plugins (from Debian's packaged repository) once.
 $MVN_COPY >&2
 
@@ -108,10 +107,10 @@ BIG=com.example.bench:big:1.0
 BIG_URL="$URL/com/example/bench/big/1.0/big-1.0-jar-with-dependencies.jar"
 mkdir -p "$W/curl-out"
 hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$W/big.json" \
-  --prepare "rm -rf $W/sg-cache" -n scalegrease "$DRIVER $BIG" \
+  --prepare "rm -rf $W/sg-cache" -n scalegrease "$GR $BIG -- true" \
   --prepare "rm -f $W/curl-out/big.jar" -n curl "curl -sf -o $W/curl-out/big.jar $BIG_URL" \
   --prepare "rm -f $W/curl-out/big.jar" -n "curl + sync" "sh -c 'curl -sf -o $W/curl-out/big.jar $BIG_URL && sync $W/curl-out/big.jar'" >&2
-BIG_KB="$(peak "rm -rf $W/sg-cache" $DRIVER $BIG)"
+BIG_KB="$(peak "rm -rf $W/sg-cache" $GR $BIG -- true)"
 
 python3 - "$W" "$SG_KB" "$MVN_KB" "$UPTODATE_REQS" "$UPTODATE_WHAT" "$BIG_MB" "$BIG_KB" <<'PY'
 import json, sys

@@ -331,6 +331,18 @@ fn fake_500_then_success() {
 }
 
 #[test]
+fn fake_hung_server_times_out_and_is_retried() {
+    let fake = FakeRepo::start();
+    let rel = fake_with_jar(&fake, "1.0", &make_jar("after a stall", 1000));
+    fake.fault(&rel, Fault::Stall(Duration::from_secs(5)));
+    let mut w = world(&[fake.url()]);
+    w.configure(|c| c["maven"]["timeout"] = serde_json::json!("300ms"));
+    let r = greaserun(&w, &[], "com.example.fake:job:1.0").ok();
+    assert_eq!(r.label(), "after a stall");
+    assert_eq!(fake.requests_for(".jar").len(), 2);
+}
+
+#[test]
 fn fake_repository_down_with_warm_cache_falls_back() {
     let fake = FakeRepo::start();
     let base = "com/example/fake/job/3.0-SNAPSHOT";
