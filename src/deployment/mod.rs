@@ -36,7 +36,7 @@ use repository::{FetchError, Repo};
 /// What [`resolve`] produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
-    /// The jar to run: a verified file in the cache, or the local file as given.
+    /// The jar to run, absolute: a verified file in the cache, or the local file.
     pub jar_path: PathBuf,
     /// The spec: the local path as given, or the full coordinates `g:a:v:p:c`.
     pub spec: String,
@@ -151,7 +151,7 @@ pub fn resolve(
 ) -> Result<Resolved, DeployError> {
     match spec {
         ArtifactSpec::Local(path) => Ok(Resolved {
-            jar_path: path.clone(),
+            jar_path: absolute(path),
             spec: path.display().to_string(),
             version: None,
             coordinates: None,
@@ -166,6 +166,11 @@ pub fn resolve(
 fn with_not_found(mut errors: Vec<String>, not_found: Vec<String>) -> Vec<String> {
     errors.extend(not_found.into_iter().map(|u| format!("{u}: not found")));
     errors
+}
+
+/// `path` made absolute against the working directory (runners may change directory).
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// Limit for metadata and checksum bodies.
@@ -199,7 +204,7 @@ impl Resolver {
             .map(|r| Repo::new(r, &agent))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Resolver {
-            cache: Cache::new(expand_path(&maven.cache_dir)),
+            cache: Cache::new(absolute(Path::new(&expand_path(&maven.cache_dir)))),
             repos,
             offline: opts.offline,
             progress: opts.progress,
