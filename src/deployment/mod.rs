@@ -14,6 +14,7 @@ mod checksum;
 mod download;
 mod metadata;
 mod repository;
+mod sink;
 mod spec;
 mod version;
 
