@@ -124,7 +124,8 @@ fn unmarked_store_is_refused_and_missing_one_is_created() {
     let Some(dir) = w.store_dir() else {
         return;
     };
-    // The world's store root exists but has no marker: it may be an unmounted share.
+    // A store root that exists without its marker may be an unmounted share.
+    let _ = std::fs::remove_file(dir.join(".scalegrease-store"));
     let out = w.launch(&p, &[]);
     assert_eq!(out.status.code(), Some(69), "{:?}", text(&out));
     assert!(text(&out).1.contains("no marker file"), "{:?}", text(&out));
