@@ -198,10 +198,12 @@ pub fn prepare(
         if let Some(users) = &allowed {
             for e in parsed.entries().filter(|e| !users.contains(&e.user)) {
                 file_errors += 1;
+                let text = content.lines().nth(e.line - 1).unwrap_or_default();
                 lines.push(format!(
-                    "{}:{}:1: error: user {:?} is not allowed ({} allows {})",
+                    "{}:{}:{}: error: user {:?} is not allowed ({} allows {})",
                     f.shown,
                     e.line,
+                    crontab::validate::user_column(text),
                     e.user,
                     project::PROJECT_FILE,
                     users.join(", ")
