@@ -35,10 +35,11 @@ test "$(ls "$W/cron.d" | wc -l)" -eq 10000
 
 echo "== 1. greasesnatch, 10,000 crontabs, nothing changed"
 before=$(cd "$W/cron.d" && find . -printf '%i %T@ %s %p\n' | sort)
-hyperfine -N --warmup 2 --runs 15 --export-json "$W/snatch.json" \
+hyperfine -N --warmup 2 --runs 15 --output null --export-json "$W/snatch.json" \
   --prepare "rm -rf $W/copy" \
   -n "greasesnatch (nothing changed)" "$BIN/greasesnatch" \
-  -n "baseline: cp -r of the 10,000 installed files" "cp -r $W/cron.d $W/copy"
+  -n "baseline: cp -r of the 10,000 installed files" "cp -r $W/cron.d $W/copy" \
+  -n "baseline: reading the 10,000 installed files (find + cat)" "find $W/cron.d -type f -exec cat {} +"
 after=$(cd "$W/cron.d" && find . -printf '%i %T@ %s %p\n' | sort)
 if [ "$before" = "$after" ]; then echo "cron dir: identical inodes, mtimes and sizes before and after (dir included)"; else echo "cron dir CHANGED"; diff <(echo "$before") <(echo "$after") | head; fi
 if command -v strace >/dev/null; then
@@ -59,3 +60,4 @@ hyperfine -N --warmup 2 --runs 15 --export-json "$W/launch.json" \
   -n "greaselaunch --check (validate only)" "$BIN/greaselaunch --check --project-dir $big --group com.example.bench --artifact big --revision r1" \
   -n "baseline: cp -r of the 1,000 files" "cp -r $big/src/main/cron $W/copy"
 "$BIN/greasestatus" projects | grep -c 'com.example.bench:' | sed 's/^/bundles in store: /'
+"$BIN/greasestatus" projects | grep 'com.example.bench:big ' 

@@ -128,7 +128,8 @@ fn unmarked_store_is_refused_and_missing_one_is_created() {
     let Some(dir) = w.store_dir() else {
         return;
     };
-    // The world's store root exists but has no marker: it may be an unmounted share.
+    // A store root that exists without its marker may be an unmounted share.
+    let _ = std::fs::remove_file(dir.join(".scalegrease-store"));
     let out = w.launch(&p, &[]);
     assert_eq!(out.status.code(), Some(69), "{:?}", text(&out));
     assert!(text(&out).1.contains("no marker file"), "{:?}", text(&out));
@@ -153,4 +154,18 @@ fn etcd_unmarked_store_is_refused_not_created() {
     w.init_store();
     assert!(w.launch(&p, &[]).status.success());
     assert_eq!(projects_json(&w)[0]["artifact"], "a");
+}
+
+#[test]
+fn project_allowed_users_are_enforced_at_launch() {
+    let w = World::new();
+    let p = w.project("p", "g", "a", &[("x.cron", ENTRY)]);
+    w.write("work/p/scalegrease.toml", "allowed_users = [\"batch\"]\n");
+    let out = w.launch(&p, &["--check"]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("src/main/cron/x.cron:1:13: error: user \"nobody\" is not allowed (scalegrease.toml allows batch)"),
+        "{err}"
+    );
 }

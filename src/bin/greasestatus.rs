@@ -30,8 +30,8 @@ struct Global {
     /// Print JSON for scripts instead of text.
     #[arg(long, global = true)]
     json: bool,
-    /// Evaluate as if now were this time: RFC 3339 (2026-03-29T01:30:00Z) or
-    /// "YYYY-MM-DD HH:MM" in the local zone. Defaults to now.
+    /// Evaluate as if now were this time: RFC 3339 (2026-03-29T01:30:00Z), or
+    /// "YYYY-MM-DD HH:MM" in the host's zone (for `next`, in --tz). Defaults to now.
     #[arg(long, value_name = "TIME", global = true)]
     at: Option<String>,
     /// The cron directory. Defaults to the config's launch.crontab_etc_crond, then
@@ -65,11 +65,11 @@ enum View {
 struct NextArgs {
     /// Five cron fields or an @ nickname, quoted as one argument, e.g. '30 2 * * mon-fri'.
     schedule: String,
-    /// How many fire times to print. Defaults to 5.
+    /// How many fire times to print.
     #[arg(long, value_name = "N", default_value_t = 5)]
     count: usize,
     /// The IANA time zone to evaluate in, e.g. Europe/Stockholm. Defaults to the host's
-    /// (TZ, else /etc/localtime).
+    /// (TZ, else /etc/timezone, else /etc/localtime).
     #[arg(long, value_name = "ZONE")]
     tz: Option<String>,
 }

@@ -167,11 +167,27 @@ pub fn prepare(
     let mut crontabs = Vec::with_capacity(found.len());
     let mut seen = std::collections::HashMap::new();
     for f in &found {
-        let mut content =
-            std::fs::read_to_string(&f.path).map_err(|source| DispatchError::Read {
-                path: f.path.clone(),
-                source,
-            })?;
+        let bytes = std::fs::read(&f.path).map_err(|source| DispatchError::Read {
+            path: f.path.clone(),
+            source,
+        })?;
+        let mut content = match String::from_utf8(bytes) {
+            Ok(c) => c,
+            Err(e) => {
+                let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+                let line = good.iter().filter(|b| **b == b'\n').count() + 1;
+                let start = good.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+                let column = String::from_utf8_lossy(&good[start..]).chars().count() + 1;
+                let _ = writeln!(
+                    diag,
+                    "{}:{line}:{column}: error: invalid UTF-8 (save the file as UTF-8 text)",
+                    f.shown
+                );
+                errors += 1;
+                bad_files += 1;
+                continue;
+            }
+        };
         let parsed = crontab::parse(&content);
         let mut lines: Vec<String> = parsed
             .diagnostics
@@ -182,10 +198,12 @@ pub fn prepare(
         if let Some(users) = &allowed {
             for e in parsed.entries().filter(|e| !users.contains(&e.user)) {
                 file_errors += 1;
+                let text = content.lines().nth(e.line - 1).unwrap_or_default();
                 lines.push(format!(
-                    "{}:{}:1: error: user {:?} is not allowed ({} allows {})",
+                    "{}:{}:{}: error: user {:?} is not allowed ({} allows {})",
                     f.shown,
                     e.line,
+                    crontab::validate::user_column(text),
                     e.user,
                     project::PROJECT_FILE,
                     users.join(", ")
@@ -313,14 +331,15 @@ mod tests {
             "61 * * * * a greaserun x\n* * * * 8 a greaserun\n",
         )
         .unwrap();
+        std::fs::write(cron.join("latin1.cron"), b"# caf\xe9\n").unwrap();
         let mut diag = Vec::new();
         let e = prepare(&opts(d.path()), &mut diag).unwrap_err();
         assert!(
             matches!(
                 e,
                 DispatchError::Invalid {
-                    errors: 2,
-                    files: 1
+                    errors: 3,
+                    files: 2
                 }
             ),
             "{e}"
@@ -332,6 +351,10 @@ mod tests {
         );
         assert!(
             diag.contains("src/main/cron/bad.cron:2:9: error:"),
+            "{diag}"
+        );
+        assert!(
+            diag.contains("src/main/cron/latin1.cron:1:6: error: invalid UTF-8"),
             "{diag}"
         );
     }

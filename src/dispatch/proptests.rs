@@ -128,3 +128,96 @@ proptest! {
         }
     }
 }
+
+/// An independent model of Debian cron: walk real minutes and fire as the daemon does
+/// (wall-clock match; a fixed-time job also fires at a forward jump for each skipped
+/// minute that matched, and never in a repeated stretch of wall-clock time).
+fn debian_next(
+    fields: &[crontab::Field; 5],
+    after: chrono::DateTime<chrono::Utc>,
+    tz: chrono_tz::Tz,
+    horizon: chrono::Duration,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::{Datelike, Duration, Timelike};
+    let bit = |f: &crontab::Field, v: u32| f.bits & (1u64 << v) != 0;
+    let matches = |w: chrono::NaiveDateTime| {
+        let dom = bit(&fields[2], w.day());
+        let dow = bit(&fields[4], w.weekday().num_days_from_sunday());
+        let day = if fields[2].star || fields[4].star {
+            dom && dow
+        } else {
+            dom || dow
+        };
+        bit(&fields[0], w.minute())
+            && bit(&fields[1], w.hour())
+            && bit(&fields[3], w.month())
+            && day
+    };
+    let interval = fields[0].star || fields[1].star;
+    let wall = |m: chrono::DateTime<chrono::Utc>| m.with_timezone(&tz).naive_local();
+    let start = after.with_second(0).unwrap() - Duration::hours(3);
+    let mut max_wall = wall(start);
+    let mut m = start + Duration::minutes(1);
+    while m <= after + horizon {
+        let (w, p) = (wall(m), wall(m - Duration::minutes(1)));
+        let fire = if interval {
+            matches(w)
+        } else if w - p > Duration::minutes(1) {
+            let mut s = p + Duration::minutes(1);
+            let mut any = false;
+            while s <= w {
+                any |= matches(s);
+                s += Duration::minutes(1);
+            }
+            any
+        } else {
+            w > max_wall && matches(w)
+        };
+        if w > max_wall {
+            max_wall = w;
+        }
+        if fire && m > after {
+            return Some(m);
+        }
+        m += Duration::minutes(1);
+    }
+    None
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn next_fire_time_matches_a_model_of_debian_cron(
+        minute in prop_oneof![3 => "[0-5]?[0-9]", 1 => "[0-5]?[0-9],[0-5]?[0-9]", 2 => field(fields::MINUTE)],
+        hour in prop_oneof![3 => "[1-3]", 1 => Just("1-3".to_string()), 1 => Just("*".to_string()), 1 => field(fields::HOUR)],
+        dom in prop_oneof![3 => Just("*".to_string()), 1 => field(fields::DAY_OF_MONTH)],
+        dow in prop_oneof![3 => Just("*".to_string()), 1 => field(fields::DAY_OF_WEEK)],
+        (zone, transition) in proptest::sample::select(vec![
+            ("Europe/Stockholm", "2026-03-29T01:00:00Z"),
+            ("Europe/Stockholm", "2026-10-25T01:00:00Z"),
+            ("America/New_York", "2026-03-08T07:00:00Z"),
+            ("America/New_York", "2026-11-01T06:00:00Z"),
+            ("UTC", "2026-02-28T23:00:00Z"),
+        ]),
+        offset_min in -240i64..240,
+    ) {
+        let expr = format!("{minute} {hour} {dom} * {dow}");
+        let c = crontab::parse(&format!("{expr} nobody greaserun x\n"));
+        let e = c.entries().next().unwrap();
+        let crontab::When::Fields { fields: f, .. } = &e.when else { unreachable!() };
+        let tz: chrono_tz::Tz = zone.parse().unwrap();
+        let after = transition.parse::<chrono::DateTime<chrono::Utc>>().unwrap()
+            + chrono::Duration::minutes(offset_min)
+            + chrono::Duration::seconds(17);
+        let horizon = chrono::Duration::days(3);
+        let got = super::schedule::Schedule::new(&e.when)
+            .next_after(after, super::schedule::Zone::Named(tz))
+            .map(|t| t.with_timezone(&chrono::Utc));
+        let want = debian_next(f, after, tz, horizon);
+        match want {
+            Some(w) => prop_assert_eq!(got, Some(w), "{} after {}", expr, after),
+            None => prop_assert!(got.is_none_or(|g| g > after + horizon), "{expr}: got {got:?}"),
+        }
+    }
+}

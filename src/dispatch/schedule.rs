@@ -10,6 +10,8 @@
 //!   hour starts with `*` keep their interval: they do not run in the skipped hour and
 //!   run in both copies of the repeated one.
 //! - `@reboot` has no next time.
+//! - Not modelled: clock steps of three hours or more (Debian cron then runs nothing it
+//!   skipped), and cronie's `RANDOM_DELAY`.
 //!
 //! Wall-clock matching is croner's (built for five fields: no seconds, no year), fed
 //! the numeric values the validator produced.

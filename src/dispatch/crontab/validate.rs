@@ -337,6 +337,17 @@ fn parse_entry(raw: &str, d: &mut LineDiag, cron_tz: Option<String>) -> Line {
     })
 }
 
+/// The 1-based column of the user field of a valid entry line.
+pub fn user_column(line: &str) -> usize {
+    let mut toks = tokens(line);
+    let skip = match toks.next() {
+        Some((_, t)) if t.starts_with('@') => 0,
+        _ => 4,
+    };
+    toks.nth(skip)
+        .map_or(1, |(at, _)| line[..at].chars().count() + 1)
+}
+
 /// The byte offset of the first `%` not preceded by a backslash.
 pub fn unescaped_percent(command: &str) -> Option<usize> {
     let b = command.as_bytes();
@@ -393,6 +404,12 @@ mod tests {
         let tz: Vec<_> = c.entries().map(|e| e.cron_tz.clone()).collect();
         assert_eq!(tz, [None, Some("Europe/Stockholm".to_string())]);
         assert!(!c.has_errors());
+    }
+
+    #[test]
+    fn user_columns() {
+        assert_eq!(user_column("30 2 * * *  batch x"), 13);
+        assert_eq!(user_column("@daily\tbatch x"), 8);
     }
 
     #[test]
