@@ -114,6 +114,6 @@ fn child(cfg: &StoreConfig, id: &str, run: &str, claims: usize, race: bool) -> a
             wins += 1;
         }
     }
-    print!("{out}wins {wins}\n");
+    println!("{out}wins {wins}");
     Ok(())
 }

@@ -356,7 +356,7 @@ impl EtcdStore {
                 if now >= deadline {
                     break;
                 }
-                if attempt as usize % n == 0 {
+                if (attempt as usize).is_multiple_of(n) {
                     if now + pause >= deadline {
                         break;
                     }
@@ -799,7 +799,7 @@ impl Store for EtcdStore {
             let mut i = self.preferred.load(Ordering::Relaxed);
             let mut pause = Duration::from_millis(50);
             let mut last: Option<String> = None;
-            let mut failures = 0;
+            let mut failures: usize = 0;
             // Whether the current attempt's watch is established (then a quiet timeout is
             // a plain "no change", whatever failed before).
             let established = std::cell::Cell::new(false);
@@ -855,7 +855,7 @@ impl Store for EtcdStore {
                 // The next member at once; after a round of all, a pause.
                 i = (i + 1) % n;
                 failures += 1;
-                if failures % n == 0 {
+                if failures.is_multiple_of(n) {
                     if tokio::time::Instant::now() + pause >= deadline {
                         return Err(self.unavailable("watch", prefix, last));
                     }
