@@ -142,6 +142,20 @@ fn unmarked_store_is_refused_and_missing_one_is_created() {
 }
 
 #[test]
+fn project_allowed_users_are_enforced_at_launch() {
+    let w = World::new();
+    let p = w.project("p", "g", "a", &[("x.cron", ENTRY)]);
+    w.write("work/p/scalegrease.toml", "allowed_users = [\"batch\"]\n");
+    let out = w.launch(&p, &["--check"]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("src/main/cron/x.cron:1:13: error: user \"nobody\" is not allowed (scalegrease.toml allows batch)"),
+        "{err}"
+    );
+}
+
+#[test]
 fn etcd_unmarked_store_is_refused_not_created() {
     let Some(w) = backends::world_on(backends::Backend::Etcd) else {
         return;
@@ -154,18 +168,4 @@ fn etcd_unmarked_store_is_refused_not_created() {
     w.init_store();
     assert!(w.launch(&p, &[]).status.success());
     assert_eq!(projects_json(&w)[0]["artifact"], "a");
-}
-
-#[test]
-fn project_allowed_users_are_enforced_at_launch() {
-    let w = World::new();
-    let p = w.project("p", "g", "a", &[("x.cron", ENTRY)]);
-    w.write("work/p/scalegrease.toml", "allowed_users = [\"batch\"]\n");
-    let out = w.launch(&p, &["--check"]);
-    let (_, err) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("src/main/cron/x.cron:1:13: error: user \"nobody\" is not allowed (scalegrease.toml allows batch)"),
-        "{err}"
-    );
 }
