@@ -409,3 +409,34 @@ fn fake_basic_auth_is_sent_and_never_shown() {
     let auth = fake.requests()[0].authorization.clone().unwrap();
     assert_eq!(auth, "Basic ZGVwbG95ZXI6aHVudGVyMi1ub3Qtc2hvd24=");
 }
+
+#[test]
+fn latest_and_release_merge_all_repositories() {
+    let Some(mrepo) = maven::repo() else { return };
+    let Some(server) = HttpServer::serve(&mrepo.root) else {
+        return;
+    };
+    // A second repository (the fake, standing in for another real one) has 1.10, which
+    // is higher than the mvn repository's 1.1 by Maven's ordering (not by string order).
+    let fake = FakeRepo::start();
+    let jar = make_jar("1.10 fat from the second repository", 1000);
+    let rel = "com/example/sg/job/1.10/job-1.10-jar-with-dependencies.jar";
+    fake.put(rel, jar.clone());
+    fake.put(&format!("{rel}.sha1"), sha1_hex(&jar));
+    fake.put(
+        "com/example/sg/job/maven-metadata.xml",
+        "<metadata><versioning><release>1.10</release><versions><version>1.10</version>\
+         </versions></versioning></metadata>",
+    );
+    let w = world(&[server.url(), fake.url()]);
+    let r = greaserun(&w, &[], "com.example.sg:job:RELEASE").ok();
+    assert_eq!(
+        (r.version.as_str(), r.label()),
+        ("1.10", "1.10 fat from the second repository".into())
+    );
+    // The version's file is asked from the repository that listed it, first.
+    assert!(!server.gets().iter().any(|g| g.contains("/1.10/")));
+    // LATEST: the mvn repository's 2.0-SNAPSHOT is higher than 1.10.
+    let r = greaserun(&w, &[], "com.example.sg:job:LATEST").ok();
+    assert_eq!(r.label(), "2.0-SNAPSHOT fat build 3");
+}
