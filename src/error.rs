@@ -5,6 +5,7 @@
 use crate::arbitration::guard::GuardError;
 use crate::config::ConfigError;
 use crate::deployment::DeployError;
+use crate::dispatch::error::DispatchError;
 use crate::execution::ExecError;
 use crate::exit;
 use crate::store::StoreError;
@@ -22,6 +23,8 @@ pub enum Error {
     Exec(#[from] ExecError),
     #[error(transparent)]
     Guard(#[from] GuardError),
+    #[error(transparent)]
+    Dispatch(#[from] DispatchError),
 }
 
 impl Error {
@@ -33,6 +36,7 @@ impl Error {
             Error::Deploy(e) => e.exit_code(),
             Error::Exec(e) => e.exit_code(),
             Error::Guard(e) => guard_exit_code(e),
+            Error::Dispatch(e) => e.exit_code(),
         }
     }
 }
@@ -63,6 +67,9 @@ pub fn exit_code_of(err: &anyhow::Error) -> i32 {
         }
         if cause.downcast_ref::<ConfigError>().is_some() {
             return exit::CONFIG;
+        }
+        if let Some(e) = cause.downcast_ref::<DispatchError>() {
+            return e.exit_code();
         }
         if let Some(e) = cause.downcast_ref::<StoreError>() {
             return store_exit_code(e);

@@ -4,6 +4,11 @@
 mod harness;
 
 mod config;
+mod cron_daemon;
+mod crontab;
 mod deployment;
+mod launch;
 mod runners;
 mod signals;
+mod snatch;
+mod status;

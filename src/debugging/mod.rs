@@ -2,4 +2,5 @@
 //! directory, run records in the store, and the status views over both.
 
 pub mod log;
+pub mod status;
 pub mod trace;
