@@ -440,3 +440,33 @@ fn latest_and_release_merge_all_repositories() {
     let r = greaserun(&w, &[], "com.example.sg:job:LATEST").ok();
     assert_eq!(r.label(), "2.0-SNAPSHOT fat build 3");
 }
+
+#[test]
+fn fake_hostile_metadata_cannot_escape_the_cache() {
+    let fake = FakeRepo::start();
+    fake.put(
+        "com/example/fake/job/maven-metadata.xml",
+        "<metadata><versioning><release>../../../../escaped</release></versioning></metadata>",
+    );
+    fake.put(
+        "com/example/fake/job/1.0-SNAPSHOT/maven-metadata.xml",
+        "<metadata><versioning><snapshotVersions><snapshotVersion>\
+         <classifier>jar-with-dependencies</classifier><extension>jar</extension>\
+         <value>1.0/../../x</value></snapshotVersion></snapshotVersions></versioning></metadata>",
+    );
+    let w = world(&[fake.url()]);
+    for spec in [
+        "com.example.fake:job:RELEASE",
+        "com.example.fake:job:1.0-SNAPSHOT",
+    ] {
+        let r = greaserun(&w, &[], spec);
+        assert_eq!(r.code, Some(65), "{spec}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("invalid maven-metadata.xml"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(fake.requests_for(".jar").len(), 0);
+    assert_eq!(fake.requests_for(".sha1").len(), 0);
+}

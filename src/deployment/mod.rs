@@ -391,7 +391,11 @@ impl Resolver {
     }
 
     /// Asks every repository for a metadata file and parses what they answer.
-    fn metadata<T>(&self, rel: &str, pick: impl Fn(&Metadata) -> Option<T>) -> Answers<T> {
+    fn metadata<T>(
+        &self,
+        rel: &str,
+        pick: impl Fn(&Metadata) -> Result<Option<T>, String>,
+    ) -> Answers<T> {
         let mut a = Answers {
             found: Vec::new(),
             tried: Vec::new(),
@@ -404,12 +408,11 @@ impl Resolver {
                 Ok(bytes) => {
                     let parsed = std::str::from_utf8(&bytes)
                         .map_err(|e| e.to_string())
-                        .and_then(Metadata::parse);
+                        .and_then(Metadata::parse)
+                        .and_then(|m| pick(&m));
                     match parsed {
-                        Ok(m) => match pick(&m) {
-                            Some(t) => a.found.push((i, t)),
-                            None => a.tried.push(url),
-                        },
+                        Ok(Some(t)) => a.found.push((i, t)),
+                        Ok(None) => a.tried.push(url),
                         Err(reason) => {
                             warn!("invalid maven-metadata.xml at {url}: {reason}");
                             a.error
@@ -441,7 +444,12 @@ impl Resolver {
         }
         let rel = format!("{}/maven-metadata.xml", c.version_dir(base));
         let answers = self.metadata(&rel, |m| {
-            Some(m.snapshot_build(base, &c.classifier, &c.packaging))
+            match m.snapshot_build(base, &c.classifier, &c.packaging) {
+                Some(b) if !spec::is_safe_part(&b.value) => {
+                    Err(format!("invalid snapshot version {:?}", b.value))
+                }
+                b => Ok(Some(b)),
+            }
         });
         let newest = answers
             .found
@@ -470,7 +478,12 @@ impl Resolver {
             return self.cached_newest(c, None, release_only, why, None);
         }
         let rel = format!("{}/maven-metadata.xml", c.artifact_dir());
-        let answers = self.metadata(&rel, |m| m.newest(release_only));
+        let answers = self.metadata(&rel, |m| match m.newest(release_only) {
+            Some(v) if !spec::is_safe_part(&v) || matches!(v.as_str(), "LATEST" | "RELEASE") => {
+                Err(format!("invalid version {v:?}"))
+            }
+            v => Ok(v),
+        });
         let Some(v) = metadata::merge_newest(answers.found.iter().map(|(_, v)| v.clone())) else {
             return self.nothing_found(c, None, release_only, answers);
         };
