@@ -35,7 +35,37 @@ pub struct EntryStatus {
 pub struct CrontabStatus {
     pub name: String,
     pub file: String,
+    /// How the file compares with the store: `current` (it is what the project's bundle
+    /// holds), `stale` (the bundle differs: greasesnatch has not run since the launch,
+    /// or rejected the bundle), `orphan` (no bundle for the project), or `unknown` (the
+    /// store could not be read).
+    pub state: &'static str,
     pub entries: Vec<EntryStatus>,
+}
+
+/// Compares an installed file with what greasesnatch would install from `bundles`.
+fn sync_state(
+    bundles: Option<&BTreeMap<Project, Bundle>>,
+    project: &Project,
+    name: &str,
+    text: &str,
+) -> &'static str {
+    let Some(bundles) = bundles else {
+        return "unknown";
+    };
+    let Some(b) = bundles.get(project) else {
+        return "orphan";
+    };
+    let current = b.crontabs.iter().any(|c| {
+        c.name == name && {
+            let mut want = snatch::header(project, &c.name) + &c.content;
+            if !want.ends_with('\n') {
+                want.push('\n');
+            }
+            want == text
+        }
+    });
+    if current { "current" } else { "stale" }
 }
 
 /// One project's installed crontabs, with what the store says about its bundle.
@@ -61,7 +91,7 @@ where
 pub fn installed(
     cron_dir: &Path,
     prefix: &str,
-    bundles: &BTreeMap<Project, Bundle>,
+    bundles: Option<&BTreeMap<Project, Bundle>>,
     at: DateTime<Utc>,
     host: Zone,
 ) -> Result<Vec<ProjectStatus>, DispatchError> {
@@ -111,16 +141,18 @@ pub fn installed(
                 }
             })
             .collect();
+        let state = sync_state(bundles, &project, &name, &text);
         by_project.entry(project).or_default().push(CrontabStatus {
             name,
             file,
+            state,
             entries,
         });
     }
     Ok(by_project
         .into_iter()
         .map(|(p, crontabs)| {
-            let b = bundles.get(&p);
+            let b = bundles.and_then(|m| m.get(&p));
             ProjectStatus {
                 revision: b.and_then(|b| b.revision.clone()),
                 launched_at: b.map(|b| b.launched_at.clone()),
@@ -213,7 +245,14 @@ pub fn print_installed(out: &mut dyn Write, projects: &[ProjectStatus]) -> io::R
             or_dash(&p.launched_by)
         )?;
         for c in &p.crontabs {
-            writeln!(out, "  {} ({})", c.name, c.file)?;
+            let note = match c.state {
+                "stale" => {
+                    "  [stale: the store's bundle differs; greasesnatch has not installed it]"
+                }
+                "orphan" => "  [orphan: no bundle in the store; greasesnatch will remove it]",
+                _ => "",
+            };
+            writeln!(out, "  {} ({}){note}", c.name, c.file)?;
             for e in &c.entries {
                 writeln!(
                     out,
