@@ -256,7 +256,7 @@ pub fn print_installed(out: &mut dyn Write, projects: &[ProjectStatus]) -> io::R
             for e in &c.entries {
                 writeln!(
                     out,
-                    "    next {:<25} {} {}  {}",
+                    "    next {:<25}  {}  {}  {}",
                     e.next.as_deref().unwrap_or("never"),
                     e.schedule,
                     e.user,
@@ -308,6 +308,45 @@ pub fn next_times(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn installed_text_view() {
+        let entry = |schedule: &str, next: Option<&str>| EntryStatus {
+            line: 2,
+            schedule: schedule.into(),
+            user: "batch".into(),
+            command: "greaserun --runner shell /opt/x.sh".into(),
+            zone: "Europe/Stockholm".into(),
+            next: next.map(String::from),
+        };
+        let p = ProjectStatus {
+            group: "com.example".into(),
+            artifact: "jobs".into(),
+            revision: Some("3f2a9c1".into()),
+            launched_at: Some("2026-11-23T06:00:00Z".into()),
+            launched_by: Some("ci@build1".into()),
+            crontabs: vec![
+                CrontabStatus {
+                    name: "nightly.cron".into(),
+                    file: "scalegrease__com_example__jobs__nightly_cron".into(),
+                    state: "current",
+                    entries: vec![
+                        entry("30 2 * * *", Some("2026-11-24T02:30:00+01:00")),
+                        entry("@reboot", None),
+                    ],
+                },
+                CrontabStatus {
+                    name: "old.cron".into(),
+                    file: "scalegrease__com_example__jobs__old_cron".into(),
+                    state: "stale",
+                    entries: vec![entry("@hourly", Some("2026-11-23T08:00:00+01:00"))],
+                },
+            ],
+        };
+        let mut out = Vec::new();
+        print_installed(&mut out, &[p]).unwrap();
+        insta::assert_snapshot!(String::from_utf8(out).unwrap());
+    }
 
     #[test]
     fn next_in_a_zone() {
