@@ -12,3 +12,4 @@ mod runners;
 mod signals;
 mod snatch;
 mod status;
+mod store;

@@ -9,6 +9,7 @@ pub mod launch;
 pub mod project;
 pub mod schedule;
 pub mod snatch;
+pub mod watch;
 
 #[cfg(test)]
 mod proptests;

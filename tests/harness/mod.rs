@@ -245,3 +245,5 @@ pub fn text(out: &std::process::Output) -> (String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+pub mod etcd;
