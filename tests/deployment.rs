@@ -208,34 +208,53 @@ fn offline_uses_only_the_cache() {
 
 #[test]
 fn concurrent_greaseruns_make_one_download() {
+    use std::os::unix::fs::MetadataExt;
     let Some(mrepo) = maven::repo() else { return };
     let Some(server) = HttpServer::serve(&mrepo.root) else {
         return;
     };
     let w = world(&[server.url()]);
+    let fv = mrepo
+        .snapshot_builds("jar-with-dependencies")
+        .pop()
+        .unwrap();
+    let want = mrepo
+        .root
+        .join(mrepo.file_rel("2.0-SNAPSHOT", &fv, "jar-with-dependencies"));
+    // Hold the artifact's lock (what a downloading greaserun holds) until all 8 wait on it,
+    // so they really ask at once; the kernel lists a process blocked on a flock(2) with
+    // "->" in /proc/locks.
+    let dir = w.join("m2/com/example/sg/job/2.0-SNAPSHOT");
+    std::fs::create_dir_all(&dir).unwrap();
+    let lock_path = dir.join(format!(".job-{fv}-jar-with-dependencies.jar.lock"));
+    let lock = std::fs::File::create(&lock_path).unwrap();
+    lock.lock().unwrap();
     let children: Vec<_> = (0..8)
         .map(|_| {
             w.spawn_cmd("greaserun")
                 .args(["-D", "--runner", "shell", "com.example.sg:job:2.0-SNAPSHOT"])
                 .args(["--", "sh", "-c", "cmp {jar_path} \"$0\" && echo same"])
-                .arg(
-                    mrepo.root.join(
-                        mrepo.file_rel(
-                            "2.0-SNAPSHOT",
-                            mrepo
-                                .snapshot_builds("jar-with-dependencies")
-                                .last()
-                                .unwrap(),
-                            "jar-with-dependencies",
-                        ),
-                    ),
-                )
+                .arg(&want)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
                 .unwrap()
         })
         .collect();
+    let ino = std::fs::metadata(&lock_path).unwrap().ino();
+    crate::harness::wait_for(
+        "8 greaseruns to wait on the artifact's lock",
+        Duration::from_secs(60),
+        || {
+            let locks = std::fs::read_to_string("/proc/locks").ok()?;
+            let waiting = locks
+                .lines()
+                .filter(|l| l.contains("->") && l.contains(&format!(":{ino} ")))
+                .count();
+            (waiting == 8).then_some(())
+        },
+    );
+    drop(lock);
     for child in children {
         let out = child.wait_with_output().unwrap();
         let (stdout, stderr) = text(&out);
