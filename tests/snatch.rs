@@ -511,3 +511,48 @@ fn etcd_quorum_lost_launch_and_snatch_change_nothing_until_it_returns() {
     assert!(!has(&w, "sgtest__com_example__one__a_cron"));
     c.restart(2);
 }
+
+#[test]
+fn with_wait_a_second_run_blocks_then_installs() {
+    let (w, _, _) = two_projects();
+    let path = w.cron_dir().join(".sgtest.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    lock.lock().unwrap();
+    let child = w
+        .spawn_cmd("greasesnatch")
+        .arg("--wait")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The kernel lists a process blocked on a flock(2) with "->" in /proc/locks.
+    let ino = std::fs::metadata(&path).unwrap().ino();
+    crate::harness::wait_for(
+        "greasesnatch --wait to block on the lock",
+        std::time::Duration::from_secs(30),
+        || {
+            let locks = std::fs::read_to_string("/proc/locks").ok()?;
+            locks
+                .lines()
+                .any(|l| l.contains("->") && l.contains(&format!(":{ino} ")))
+                .then_some(())
+        },
+    );
+    assert_eq!(
+        w.cron_files().len(),
+        FOREIGN.len(),
+        "installed while locked"
+    );
+    drop(lock);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert_eq!(
+        summary(&out),
+        "greasesnatch: 3 installed, 0 updated, 0 removed, 0 unchanged, 0 rejected"
+    );
+}

@@ -17,7 +17,7 @@ Precedence: a flag beats its environment variable, which beats the config file, 
 Exit status:
   the job's own   the job ran and exited with it
   128+n           the job was killed by signal n
-  2               bad command-line usage
+  2               bad usage: unknown option or runner, malformed coordinates
   65              bad data: checksum mismatch, unreadable jar
   66              the artifact does not exist (local path or in every repository)
   69              the artifact repository is unreachable and nothing usable is cached
@@ -25,7 +25,7 @@ Exit status:
   71              an operating-system error (fork, temp dir)
   74              an I/O error writing the artifact cache
   75              dropped: the overload guard refused the run (cron retries next slot)
-  78              the config file is missing or invalid
+  78              the config file is missing or invalid, or a repository refused the credentials
   124             the job ran past --timeout and was ended
   126             the runner's command could not be executed
   127             the runner's command was not found
