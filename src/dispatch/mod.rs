@@ -1,3 +1,5 @@
 //! Dispatch: when jobs run. Crontab parsing and validation (one parser for every tool),
 //! next fire times as the cron daemon computes them, publishing a project's crontabs as a
 //! bundle (launch) and installing bundles into the cron directory on a worker (snatch).
+
+pub mod params;
