@@ -462,10 +462,8 @@ impl Config {
         if let Some(p) = path {
             return Config::load(p);
         }
-        if let Ok(p) = std::env::var(CONFIG_ENV) {
-            if !p.is_empty() {
-                return Config::load(Path::new(&p));
-            }
+        if let Some(p) = std::env::var(CONFIG_ENV).ok().filter(|p| !p.is_empty()) {
+            return Config::load(Path::new(&p));
         }
         let p = Path::new(DEFAULT_PATH);
         if p.exists() {
@@ -550,13 +548,13 @@ impl Config {
                 format!("{p:?} must not contain \"__\" (it separates the name's parts)"),
             ));
         }
-        if !(self.guard.max_load_per_cpu > 0.0) {
+        if self.guard.max_load_per_cpu.is_nan() || self.guard.max_load_per_cpu <= 0.0 {
             return Err(bad(
                 "guard.max_load_per_cpu",
                 "must be greater than 0".into(),
             ));
         }
-        if !(self.guard.max_delay_s >= 0.0) {
+        if self.guard.max_delay_s.is_nan() || self.guard.max_delay_s < 0.0 {
             return Err(bad("guard.max_delay_s", "must be 0 or more seconds".into()));
         }
         if self.maven.attempts == 0 {
@@ -581,10 +579,8 @@ impl Config {
         if let Some(f) = flag {
             return self.store_with_url(f);
         }
-        if let Ok(e) = std::env::var(STORE_ENV) {
-            if !e.is_empty() {
-                return self.store_with_url(&e);
-            }
+        if let Some(e) = std::env::var(STORE_ENV).ok().filter(|e| !e.is_empty()) {
+            return self.store_with_url(&e);
         }
         self.store
             .clone()

@@ -334,30 +334,6 @@ pub fn alive(last: Option<DateTime<Utc>>, cfg: &Funnel, now: DateTime<Utc>) -> b
     last.is_some_and(|t| now.signed_duration_since(t) <= limit)
 }
 
-/// How heavily loaded this host is, from 0 (idle) to 1 (at a limit) and beyond (over).
-/// Each guard dimension gives `measured / limit` (for memory `limit / available`); the
-/// largest one counts.
-pub fn pressure(ratios: &[f64]) -> f64 {
-    ratios
-        .iter()
-        .copied()
-        .filter(|r| r.is_finite())
-        .fold(0.0, f64::max)
-}
-
-/// The load-weighted start delay: uniform in `[p, 1] * max` for pressure `p` (clamped to
-/// 0..1), with `unit` a uniform random number in `[0, 1)`. An idle host sleeps anywhere
-/// from 0 to `max`, a half-loaded one at least half of `max`: hosts with room tend to
-/// claim first, and equally loaded hosts are still spread.
-pub fn weighted_delay(max: Duration, pressure: f64, unit: f64) -> Duration {
-    let p = if pressure.is_finite() {
-        pressure.clamp(0.0, 1.0)
-    } else {
-        1.0
-    };
-    max.mul_f64(p + (1.0 - p) * unit.clamp(0.0, 1.0))
-}
-
 /// What a prune removed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Pruned {
@@ -579,17 +555,6 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         hb.stop();
-    }
-
-    #[test]
-    fn delay_is_weighted_by_pressure() {
-        let max = Duration::from_secs(60);
-        assert_eq!(weighted_delay(max, 0.0, 0.0), Duration::ZERO);
-        assert_eq!(weighted_delay(max, 0.5, 0.0), Duration::from_secs(30));
-        assert_eq!(weighted_delay(max, 3.0, 0.2), max);
-        assert_eq!(weighted_delay(max, f64::NAN, 0.2), max);
-        assert!(weighted_delay(max, 0.0, 0.999) < max);
-        assert_eq!(pressure(&[0.2, 1.6, f64::INFINITY, 0.4]), 1.6);
     }
 
     #[test]

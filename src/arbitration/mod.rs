@@ -2,7 +2,9 @@
 //! overcommit), the random start delay that spreads a farm's starts, and the per-slot
 //! claim (the "funnel") that lets exactly one worker run each scheduled slot.
 
+pub mod delay;
 pub mod funnel;
+pub mod guard;
 pub mod outputs;
 pub mod session;
 pub mod slot;

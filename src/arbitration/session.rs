@@ -4,7 +4,7 @@
 //!
 //! The pipeline (`run.rs`) builds a [`Session`] from its options, checks the guard
 //! (calling [`Session::decline`] when over a limit), sleeps the load-weighted delay
-//! ([`crate::arbitration::funnel::weighted_delay`]), then calls [`Session::run`] with a
+//! ([`crate::arbitration::delay::weighted`] by [`crate::arbitration::guard::headroom`]), then calls [`Session::run`] with a
 //! closure that resolves and executes the job for one slot's arguments.
 
 use std::path::PathBuf;

@@ -34,12 +34,12 @@ pub fn parse(text: &str) -> Result<Duration, String> {
 /// Formats a duration the way [`parse`] reads it, in the largest exact unit.
 pub fn format(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         return format!("{ms}ms");
     }
     let s = d.as_secs();
     for (unit, n) in [("d", 86400), ("h", 3600), ("m", 60)] {
-        if s != 0 && s % n == 0 {
+        if s != 0 && s.is_multiple_of(n) {
             return format!("{}{unit}", s / n);
         }
     }

@@ -6,10 +6,10 @@ pub const HOSTNAME_ENV: &str = "SCALEGREASE_HOSTNAME";
 
 /// The full host name: `SCALEGREASE_HOSTNAME`, else the configured one, else gethostname(2).
 pub fn hostname(configured: Option<&str>) -> String {
-    if let Ok(h) = std::env::var(HOSTNAME_ENV) {
-        if !h.is_empty() {
-            return h;
-        }
+    if let Ok(h) = std::env::var(HOSTNAME_ENV)
+        && !h.is_empty()
+    {
+        return h;
     }
     if let Some(h) = configured.filter(|h| !h.is_empty()) {
         return h.to_string();
