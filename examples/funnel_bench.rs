@@ -62,7 +62,10 @@ fn claims(args: &[String]) {
     let claimers: usize = arg(args, "--claimers", "8").parse().unwrap();
     let slots: usize = arg(args, "--slots", "2000").parse().unwrap();
     let base = Slot::parse("2026-01-01T00:00Z").unwrap();
-    for (label, shared) in [("contended (every claimer tries every slot)", true), ("disjoint (each claimer its own slots)", false)] {
+    for (label, shared) in [
+        ("contended (every claimer tries every slot)", true),
+        ("disjoint (each claimer its own slots)", false),
+    ] {
         let store: Arc<dyn Store> = Arc::new(fresh_store(&store_path));
         let start = Instant::now();
         let wins: usize = std::thread::scope(|sc| {
@@ -78,7 +81,9 @@ fn claims(args: &[String]) {
                                 base.offset_secs(60 * slot as i64),
                             );
                             let body = format!("{{\"host\":\"c{c}\"}}");
-                            if store.create(&key, body.as_bytes(), None).unwrap() == Created::Created {
+                            if store.create(&key, body.as_bytes(), None).unwrap()
+                                == Created::Created
+                            {
                                 wins += 1;
                             }
                         }
@@ -141,7 +146,10 @@ fn dron(args: &[String]) {
     let mut lat: Vec<f64> = Vec::new();
     for w in 0..workers {
         let text = std::fs::read_to_string(out.join(format!("w{w:02}"))).unwrap_or_default();
-        lat.extend(text.lines().filter_map(|l| l.split(' ').nth(1)?.parse::<f64>().ok()));
+        lat.extend(
+            text.lines()
+                .filter_map(|l| l.split(' ').nth(1)?.parse::<f64>().ok()),
+        );
     }
     let store = DirStore::new(&store_path);
     let (recs, bad) = records::list(&store, "runs").unwrap();
@@ -221,7 +229,8 @@ fn dron_worker(args: &[String]) {
         }));
         // Reap finished handlers now and then so threads do not pile up.
         if handles.len() > 256 {
-            let (done, pending): (Vec<_>, Vec<_>) = handles.into_iter().partition(|h| h.is_finished());
+            let (done, pending): (Vec<_>, Vec<_>) =
+                handles.into_iter().partition(|h| h.is_finished());
             for h in done {
                 h.join().unwrap();
             }
