@@ -158,3 +158,17 @@ pub fn text(out: &std::process::Output) -> (String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+impl World {
+    /// The store this world's config names (a directory by default; a backend switch
+    /// can point the config elsewhere), opened and initialised. Farm tests use this one
+    /// helper so they run unchanged against any backend.
+    pub fn store(&self) -> Box<dyn scalegrease::store::Store> {
+        let setting: scalegrease::config::StoreConfig =
+            serde_json::from_value(self.config["store"].clone()).expect("store setting");
+        let s = scalegrease::store::open(&setting)
+            .unwrap_or_else(|e| panic!("open store {}: {e}", setting.url));
+        s.init().unwrap_or_else(|e| panic!("init store {}: {e}", setting.url));
+        s
+    }
+}
