@@ -2,7 +2,10 @@
 //! typed error. Binaries add context with `anyhow` and map this to an exit code with
 //! [`Error::exit_code`] (the codes are in [`crate::exit`]).
 
+use crate::arbitration::guard::GuardError;
 use crate::config::ConfigError;
+use crate::deployment::DeployError;
+use crate::execution::ExecError;
 use crate::exit;
 use crate::store::StoreError;
 
@@ -13,6 +16,12 @@ pub enum Error {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Deploy(#[from] DeployError),
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    #[error(transparent)]
+    Guard(#[from] GuardError),
 }
 
 impl Error {
@@ -21,6 +30,9 @@ impl Error {
         match self {
             Error::Config(_) => exit::CONFIG,
             Error::Store(e) => store_exit_code(e),
+            Error::Deploy(e) => e.exit_code(),
+            Error::Exec(e) => e.exit_code(),
+            Error::Guard(e) => guard_exit_code(e),
         }
     }
 }
@@ -35,6 +47,13 @@ pub fn store_exit_code(e: &StoreError) -> i32 {
     }
 }
 
+fn guard_exit_code(e: &GuardError) -> i32 {
+    match e {
+        GuardError::Refused(_) => exit::TEMP_FAIL,
+        GuardError::Measure(_) => exit::OS_ERR,
+    }
+}
+
 /// Finds the exit code for an `anyhow` error chain: the first scalegrease error in it
 /// decides; anything else is [`exit::FAILURE`].
 pub fn exit_code_of(err: &anyhow::Error) -> i32 {
@@ -42,21 +61,21 @@ pub fn exit_code_of(err: &anyhow::Error) -> i32 {
         if let Some(e) = cause.downcast_ref::<Error>() {
             return e.exit_code();
         }
-        if let Some(e) = cause.downcast_ref::<ConfigError>() {
-            return Error::Config(clone_config_kind(e)).exit_code();
+        if cause.downcast_ref::<ConfigError>().is_some() {
+            return exit::CONFIG;
         }
         if let Some(e) = cause.downcast_ref::<StoreError>() {
             return store_exit_code(e);
         }
+        if let Some(e) = cause.downcast_ref::<DeployError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<ExecError>() {
+            return e.exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<GuardError>() {
+            return guard_exit_code(e);
+        }
     }
     exit::FAILURE
-}
-
-// ConfigError always maps to one code; this avoids requiring Clone on io::Error.
-fn clone_config_kind(e: &ConfigError) -> ConfigError {
-    ConfigError::Value {
-        path: Default::default(),
-        key: String::new(),
-        message: e.to_string(),
-    }
 }

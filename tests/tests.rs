@@ -4,4 +4,7 @@
 mod harness;
 
 mod config;
+mod deployment;
 mod funnel;
+mod runners;
+mod signals;

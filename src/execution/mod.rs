@@ -1,3 +1,173 @@
 //! Execution: running the job with the right runner (shell, java, hadoop, python, luigi or
 //! one defined in config), in its own process group, passing signals on and enforcing
 //! timeouts.
+//!
+//! [`prepare`] turns a [`Job`] into a [`Prepared`] command (argv, environment, working
+//! directory and, for the python runners, the extracted `python/` tree); [`run`] starts it
+//! in a new process group and supervises it until no process of that group is left,
+//! copying its output to greaserun's stdout, the [`JobLog`](crate::debugging::log::JobLog)
+//! and a 64 KiB tail kept for the run record.
+
+mod runner;
+mod scratch;
+mod signals;
+mod supervise;
+mod tail;
+pub mod words;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::exit;
+
+pub use runner::{BUILTIN, Prepared, prepare, runner_names};
+pub use supervise::run;
+pub use tail::{TAIL_CAP, Tail};
+
+/// The jar a job runs from, already resolved to a local file.
+#[derive(Debug, Clone)]
+pub struct JobArtifact {
+    /// The local jar file.
+    pub jar_path: PathBuf,
+    /// The artifact as the user gave it (Maven coordinates or a local path).
+    pub spec: String,
+    /// The resolved version (`None` for a local jar).
+    pub version: Option<String>,
+}
+
+/// What to run: a runner name, the artifact, the job's arguments.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The runner's name as given (`luigi`, `LuigiRunner`, a `runners.<name>` key).
+    pub runner: String,
+    pub artifact: JobArtifact,
+    /// The arguments after the artifact; `{jar_path}`, `{artifact_spec}` and `{version}`
+    /// are substituted in them.
+    pub args: Vec<String>,
+    /// For the java and hadoop runners: the class to run instead of the manifest's.
+    pub main_class: Option<String>,
+}
+
+/// How the job is supervised.
+#[derive(Debug, Clone, Copy)]
+pub struct Supervision {
+    /// End the job's process group after this long (exit 124). `None`: no limit.
+    pub timeout: Option<Duration>,
+    /// How long processes get between SIGTERM and SIGKILL, after a timeout and for
+    /// processes the job left behind when it exited.
+    pub kill_grace: Duration,
+}
+
+impl Default for Supervision {
+    fn default() -> Self {
+        Supervision {
+            timeout: None,
+            kill_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// How the job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// It exited with this status.
+    Exited(i32),
+    /// It was killed by this signal.
+    Signaled(i32),
+    /// It ran past the timeout and was ended.
+    TimedOut,
+}
+
+/// The result of a run that started.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: Status,
+    /// The last [`TAIL_CAP`] bytes of stdout and stderr, as interleaved on greaserun's stdout.
+    pub tail: Vec<u8>,
+    /// The job's process id (also its process group id).
+    pub pid: u32,
+    pub started: chrono::DateTime<chrono::Utc>,
+    pub ended: chrono::DateTime<chrono::Utc>,
+}
+
+impl Outcome {
+    /// greaserun's exit code for this outcome: the job's status, 128+n for signal n, 124
+    /// for a timeout.
+    pub fn exit_code(&self) -> i32 {
+        match self.status {
+            Status::Exited(c) => c,
+            Status::Signaled(n) => exit::SIGNAL_BASE + n,
+            Status::TimedOut => exit::TIMEOUT,
+        }
+    }
+}
+
+/// Why a job could not be prepared or started.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("unknown runner {name:?} (available: {available})")]
+    UnknownRunner { name: String, available: String },
+    #[error("the {runner} runner needs a command: give it after the artifact, e.g. `-- {example}`")]
+    NoCommand {
+        runner: String,
+        example: &'static str,
+    },
+    #[error("--main-class applies to the java and hadoop runners only, not {runner}")]
+    MainClassUnsupported { runner: String },
+    #[error("{source_name}: invalid config value for {key}: {message}")]
+    BadTemplate {
+        source_name: String,
+        key: String,
+        message: String,
+    },
+    #[error("cannot read jar {jar}: {message}")]
+    BadJar { jar: PathBuf, message: String },
+    #[error(
+        "jar {jar} has no python/ directory: the python and luigi runners run code packed under python/"
+    )]
+    NoPythonTree { jar: PathBuf },
+    #[error("cannot prepare the job's working directory {path}: {source}")]
+    Scratch {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{program}: command not found (check the runner's command and PATH)")]
+    NotFound { program: String },
+    #[error("{program}: cannot execute: {source}")]
+    CannotExecute {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start {program}: {source}")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot supervise the job ({what}): {source}")]
+    Supervise {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ExecError {
+    /// The documented exit code (see [`crate::exit`]).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ExecError::UnknownRunner { .. }
+            | ExecError::NoCommand { .. }
+            | ExecError::MainClassUnsupported { .. } => exit::USAGE,
+            ExecError::BadTemplate { .. } => exit::CONFIG,
+            ExecError::BadJar { .. } | ExecError::NoPythonTree { .. } => exit::DATA_ERR,
+            ExecError::Scratch { .. } | ExecError::Spawn { .. } | ExecError::Supervise { .. } => {
+                exit::OS_ERR
+            }
+            ExecError::NotFound { .. } => exit::NOT_FOUND,
+            ExecError::CannotExecute { .. } => exit::CANNOT_EXECUTE,
+        }
+    }
+}

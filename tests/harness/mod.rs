@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+pub mod fake_repo;
+pub mod maven;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -1,0 +1,265 @@
+//! One verified download into the cache: stream the body into a dot-named temp file in the
+//! target's directory while hashing it, resume with a `Range` request when the connection
+//! drops (starting over when the server ignores the range), retry connection errors,
+//! timeouts and 5xx with backoff and jitter, then check the digest, fsync and rename. A
+//! file that fails verification is deleted: it never reaches the path the jar is expected at.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{IsTerminal, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use tracing::{debug, warn};
+
+use super::DeployError;
+use super::checksum::{Algorithm, Expected, Hasher};
+use super::repository::{FetchError, Repo, backoff};
+use crate::util::fs::{sync_dir, temp_path_for};
+
+const BUF: usize = 1 << 20;
+
+/// How a download ended, when it did not succeed.
+#[derive(Debug)]
+pub enum Failure {
+    /// The repository does not have the file.
+    NotFound,
+    /// The repository could not be reached or kept failing (after all attempts).
+    Unreachable(String),
+    /// A non-retryable refusal (401, 403, ...).
+    Refused(String),
+    /// Verification or local I/O failed: stop, do not try other repositories.
+    Fatal(DeployError),
+}
+
+/// Fetches `rel` from `repo` to `dest`, verified against `expected` when given.
+/// `attempts` bounds consecutive failures that made no progress.
+pub fn download(
+    repo: &Repo,
+    rel: &str,
+    dest: &Path,
+    expected: Option<&Expected>,
+    attempts: u32,
+    progress: bool,
+) -> Result<u64, Failure> {
+    let url = repo.url_of(rel);
+    let tmp = temp_path_for(dest);
+    let result = fetch_into(repo, rel, &url, &tmp, expected, attempts, progress);
+    match result {
+        Ok(len) => {
+            let done = fs::rename(&tmp, dest)
+                .and_then(|_| sync_dir(dest))
+                .map_err(|e| Failure::Fatal(DeployError::io("rename into place", dest, e)));
+            if done.is_err() {
+                let _ = fs::remove_file(&tmp);
+            }
+            done.map(|_| len)
+        }
+        Err(f) => {
+            let _ = fs::remove_file(&tmp);
+            Err(f)
+        }
+    }
+}
+
+fn fetch_into(
+    repo: &Repo,
+    rel: &str,
+    url: &str,
+    tmp: &Path,
+    expected: Option<&Expected>,
+    attempts: u32,
+    progress: bool,
+) -> Result<u64, Failure> {
+    let io = |what: &'static str| move |e| Failure::Fatal(DeployError::io(what, tmp, e));
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(tmp)
+        .map_err(io("create temp file"))?;
+    let algorithm = expected.map(|e| e.algorithm).unwrap_or(Algorithm::Sha1);
+    let mut hasher = algorithm.hasher();
+    let mut written: u64 = 0;
+    let mut failures = 0u32;
+    let mut buf = vec![0u8; BUF];
+    let bar = progress_bar(progress, url);
+    loop {
+        let opened = match repo.open(rel, written) {
+            Ok(o) => o,
+            Err(FetchError::NotFound) if written == 0 => return Err(Failure::NotFound),
+            Err(FetchError::RangeRejected) => {
+                debug!("{url}: range rejected; starting over");
+                restart(&mut file, &mut hasher, &mut written, algorithm).map_err(io("truncate"))?;
+                failures += 1;
+                if failures >= attempts.max(1) {
+                    return Err(Failure::Unreachable("range not satisfiable".into()));
+                }
+                continue;
+            }
+            Err(FetchError::Fatal(m)) => return Err(Failure::Refused(m)),
+            Err(e) => {
+                failures += 1;
+                if failures >= attempts.max(1) {
+                    return Err(Failure::Unreachable(e.to_string()));
+                }
+                let pause = backoff(failures);
+                warn!("{url}: {e}; retrying in {} ms", pause.as_millis());
+                std::thread::sleep(pause);
+                continue;
+            }
+        };
+        if opened.offset != written {
+            debug!("{url}: server ignored the range; starting over");
+            restart(&mut file, &mut hasher, &mut written, algorithm).map_err(io("truncate"))?;
+        }
+        if let (Some(b), Some(len)) = (&bar, opened.len) {
+            b.set_length(written + len);
+            b.set_position(written);
+        }
+        let want_total = opened.len.map(|l| written + l);
+        let mut reader = opened.reader;
+        let before = written;
+        let cut = loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break None,
+                Ok(n) => {
+                    file.write_all(&buf[..n]).map_err(io("write temp file"))?;
+                    hasher.update(&buf[..n]);
+                    written += n as u64;
+                    if let Some(b) = &bar {
+                        b.set_position(written);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => break Some(e.to_string()),
+            }
+        };
+        let cut = cut.or_else(|| match want_total {
+            Some(t) if t != written => Some(format!("body ended at byte {written} of {t}")),
+            _ => None,
+        });
+        let Some(reason) = cut else { break };
+        if written > before {
+            failures = 0;
+        }
+        failures += 1;
+        if failures >= attempts.max(1) {
+            return Err(Failure::Unreachable(reason));
+        }
+        let pause = backoff(failures);
+        warn!(
+            "{url}: download interrupted at byte {written} ({reason}); resuming in {} ms",
+            pause.as_millis()
+        );
+        std::thread::sleep(pause);
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if let Some(exp) = expected {
+        let actual = hasher.finish_hex();
+        if actual != exp.hex {
+            return Err(Failure::Fatal(DeployError::ChecksumMismatch {
+                url: url.to_string(),
+                algorithm: exp.algorithm.extension(),
+                expected: exp.hex.clone(),
+                actual,
+            }));
+        }
+    }
+    file.set_permissions(fs::Permissions::from_mode(0o644))
+        .map_err(io("chmod temp file"))?;
+    file.sync_all().map_err(io("fsync temp file"))?;
+    Ok(written)
+}
+
+fn restart(
+    file: &mut File,
+    hasher: &mut Hasher,
+    written: &mut u64,
+    algorithm: Algorithm,
+) -> std::io::Result<()> {
+    file.set_len(0)?;
+    file.seek(SeekFrom::Start(0))?;
+    *hasher = algorithm.hasher();
+    *written = 0;
+    Ok(())
+}
+
+fn progress_bar(wanted: bool, url: &str) -> Option<indicatif::ProgressBar> {
+    if !wanted || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let style = indicatif::ProgressStyle::with_template(
+        "{msg} {wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+    )
+    .ok()?;
+    let name = url.rsplit('/').next().unwrap_or(url).to_string();
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr())
+            .with_style(style)
+            .with_message(name);
+    Some(bar)
+}
+
+/// Reads a whole small reader (used by tests).
+#[cfg(test)]
+fn read_all(mut r: impl Read) -> Vec<u8> {
+    let mut v = Vec::new();
+    r.read_to_end(&mut v).unwrap();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config;
+
+    fn file_repo(dir: &Path) -> Repo {
+        let r = config::Repository {
+            url: format!("file://{}", dir.display()),
+            username_env: None,
+            password_env: None,
+            credentials_file: None,
+        };
+        Repo::new(
+            &r,
+            &super::super::repository::agent(&config::Maven::default()),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn verified_download_and_mismatch() {
+        let src = tempfile::tempdir().unwrap();
+        let dst = tempfile::tempdir().unwrap();
+        fs::write(src.path().join("a.jar"), b"hello\n").unwrap();
+        let repo = file_repo(src.path());
+        let good = Expected {
+            algorithm: Algorithm::Sha1,
+            hex: "f572d396fae9206628714fb2ce00f72e94f2258f".into(),
+        };
+        let dest = dst.path().join("a.jar");
+        assert_eq!(
+            download(&repo, "a.jar", &dest, Some(&good), 2, false).unwrap(),
+            6
+        );
+        assert_eq!(read_all(File::open(&dest).unwrap()), b"hello\n");
+        let bad = Expected {
+            hex: "0".repeat(40),
+            ..good
+        };
+        let dest2 = dst.path().join("b.jar");
+        let e = download(&repo, "a.jar", &dest2, Some(&bad), 2, false).unwrap_err();
+        assert!(
+            matches!(e, Failure::Fatal(DeployError::ChecksumMismatch { .. })),
+            "{e:?}"
+        );
+        assert!(!dest2.exists());
+        // No temp files left behind.
+        assert_eq!(fs::read_dir(dst.path()).unwrap().count(), 1);
+        assert!(matches!(
+            download(&repo, "nope.jar", &dest2, None, 2, false),
+            Err(Failure::NotFound)
+        ));
+    }
+}

@@ -1,0 +1,470 @@
+//! One configured Maven repository: `http://`, `https://` (ureq, status codes handled
+//! here, timeouts from config, bodies streamed) or `file://` (read in place). Basic-auth
+//! credentials come from the environment, a file, or the URL's `user:password@`; they are
+//! sent only to that repository's host and never appear in a message: every URL shown is
+//! [`Repo::url_of`], which has no credentials in it.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::DeployError;
+use crate::config;
+use crate::util::env::expand_path;
+
+/// Why one request failed.
+#[derive(Debug)]
+pub enum FetchError {
+    /// 404/410, or no such file.
+    NotFound,
+    /// Worth retrying: connection refused or reset, timeout, 5xx, 408, 429, a body cut short.
+    Transient(String),
+    /// Not worth retrying (401, 403, other 4xx, a file we cannot read).
+    Fatal(String),
+    /// The server rejected our `Range` (416): start again from byte 0.
+    RangeRejected,
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FetchError::NotFound => write!(f, "not found"),
+            FetchError::Transient(m) | FetchError::Fatal(m) => write!(f, "{m}"),
+            FetchError::RangeRejected => write!(f, "range not satisfiable"),
+        }
+    }
+}
+
+/// An open response body.
+pub struct Opened {
+    pub reader: Box<dyn Read + Send>,
+    /// Where the body starts in the file: the requested offset when the server honoured
+    /// the range, else 0.
+    pub offset: u64,
+    /// The body's length, when known.
+    pub len: Option<u64>,
+}
+
+enum Kind {
+    Http {
+        agent: ureq::Agent,
+        /// `Basic ...`, never shown.
+        auth: Option<String>,
+    },
+    File(PathBuf),
+}
+
+/// A repository ready to be asked for files.
+pub struct Repo {
+    /// The base URL without credentials or trailing slash, for requests and messages.
+    base: String,
+    kind: Kind,
+}
+
+impl fmt::Debug for Repo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Repo({})", self.base)
+    }
+}
+
+/// The HTTP client all repositories of one resolve share (so connections are reused).
+pub fn agent(maven: &config::Maven) -> ureq::Agent {
+    let t = Some(maven.timeout).filter(|d| !d.is_zero());
+    let c = Some(maven.connect_timeout).filter(|d| !d.is_zero());
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(c)
+        .timeout_resolve(c)
+        .timeout_recv_response(t)
+        .timeout_per_read(t)
+        .accept_encoding("identity")
+        .user_agent(concat!("scalegrease/", env!("CARGO_PKG_VERSION")))
+        .max_redirects(5)
+        .build()
+        .into()
+}
+
+impl Repo {
+    /// Prepares a configured repository: checks the URL and loads credentials.
+    pub fn new(r: &config::Repository, agent: &ureq::Agent) -> Result<Repo, DeployError> {
+        let raw = r.url.trim().trim_end_matches('/');
+        let bad = |reason: String| DeployError::Config { reason };
+        if let Some(path) = raw.strip_prefix("file://") {
+            if !path.starts_with('/') {
+                return Err(bad(format!(
+                    "repository URL {raw}: a file URL needs an absolute path (file:///dir)"
+                )));
+            }
+            return Ok(Repo {
+                base: raw.to_string(),
+                kind: Kind::File(PathBuf::from(path)),
+            });
+        }
+        let Some((scheme, rest)) = raw.split_once("://") else {
+            return Err(bad(format!(
+                "repository URL {:?} has no scheme (use http://, https:// or file://)",
+                redact(raw)
+            )));
+        };
+        if scheme != "http" && scheme != "https" {
+            return Err(bad(format!(
+                "repository URL {}: unsupported scheme {scheme:?} (use http://, https:// or file://)",
+                redact(raw)
+            )));
+        }
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let (userinfo, host) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, authority),
+        };
+        if host.is_empty() {
+            return Err(bad(format!("repository URL {}: no host", redact(raw))));
+        }
+        let base = format!("{scheme}://{host}{path}");
+        let user_pass = credentials(r, userinfo, &base)?;
+        Ok(Repo::http(
+            base,
+            agent.clone(),
+            user_pass.map(|up| basic(&up)),
+        ))
+    }
+
+    fn http(base: String, agent: ureq::Agent, auth: Option<String>) -> Repo {
+        Repo {
+            base,
+            kind: Kind::Http { agent, auth },
+        }
+    }
+
+    /// The full URL of `rel`, safe to show.
+    pub fn url_of(&self, rel: &str) -> String {
+        format!("{}/{rel}", self.base)
+    }
+
+    /// The base URL, safe to show.
+    #[cfg(test)]
+    pub fn url(&self) -> &str {
+        &self.base
+    }
+
+    /// Opens `rel` from byte `offset` on (a `Range` request when `offset > 0`).
+    pub fn open(&self, rel: &str, offset: u64) -> Result<Opened, FetchError> {
+        match &self.kind {
+            Kind::File(root) => open_file(&root.join(rel), offset),
+            Kind::Http { agent, auth } => {
+                open_http(agent, auth.as_deref(), &self.url_of(rel), offset)
+            }
+        }
+    }
+
+    /// Reads a small file (metadata, checksum) whole, up to `limit` bytes.
+    pub fn read_small(&self, rel: &str, limit: u64) -> Result<Vec<u8>, FetchError> {
+        let opened = self.open(rel, 0)?;
+        let mut buf = Vec::new();
+        opened
+            .reader
+            .take(limit + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| FetchError::Transient(format!("reading the body: {e}")))?;
+        if buf.len() as u64 > limit {
+            return Err(FetchError::Fatal(format!("larger than {limit} bytes")));
+        }
+        Ok(buf)
+    }
+}
+
+fn open_file(path: &std::path::Path, offset: u64) -> Result<Opened, FetchError> {
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(FetchError::NotFound),
+        Err(e) => return Err(FetchError::Fatal(e.to_string())),
+    };
+    let len = f
+        .metadata()
+        .map_err(|e| FetchError::Fatal(e.to_string()))?
+        .len();
+    if !f.metadata().map(|m| m.is_file()).unwrap_or(false) {
+        return Err(FetchError::NotFound);
+    }
+    if offset > len {
+        return Err(FetchError::RangeRejected);
+    }
+    f.seek(SeekFrom::Start(offset))
+        .map_err(|e| FetchError::Fatal(e.to_string()))?;
+    Ok(Opened {
+        reader: Box::new(f),
+        offset,
+        len: Some(len - offset),
+    })
+}
+
+fn open_http(
+    agent: &ureq::Agent,
+    auth: Option<&str>,
+    url: &str,
+    offset: u64,
+) -> Result<Opened, FetchError> {
+    let mut req = agent.get(url);
+    if let Some(a) = auth {
+        req = req.header("Authorization", a);
+    }
+    if offset > 0 {
+        req = req.header("Range", format!("bytes={offset}-"));
+    }
+    let resp = req.call().map_err(|e| classify(&e))?;
+    let status = resp.status().as_u16();
+    let len = resp.body().content_length();
+    let start = match status {
+        200 => 0,
+        206 => {
+            let range = resp
+                .headers()
+                .get("content-range")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            match content_range_start(range) {
+                Some(s) if s == offset => s,
+                _ => {
+                    return Err(FetchError::Transient(format!(
+                        "HTTP 206 with unexpected Content-Range {range:?}"
+                    )));
+                }
+            }
+        }
+        404 | 410 => return Err(FetchError::NotFound),
+        416 => return Err(FetchError::RangeRejected),
+        401 | 403 => {
+            return Err(FetchError::Fatal(format!(
+                "HTTP {status}: access denied (check the repository's credentials)"
+            )));
+        }
+        408 | 429 | 500..=599 => return Err(FetchError::Transient(format!("HTTP {status}"))),
+        _ => return Err(FetchError::Fatal(format!("unexpected HTTP {status}"))),
+    };
+    Ok(Opened {
+        reader: Box::new(resp.into_body().into_reader()),
+        offset: start,
+        len,
+    })
+}
+
+/// `bytes 100-199/200` gives 100.
+fn content_range_start(v: &str) -> Option<u64> {
+    let r = v.trim().strip_prefix("bytes")?.trim_start();
+    r.split('-').next()?.trim().parse().ok()
+}
+
+fn classify(e: &ureq::Error) -> FetchError {
+    match e {
+        ureq::Error::BadUri(_)
+        | ureq::Error::Http(_)
+        | ureq::Error::InvalidProxyUrl
+        | ureq::Error::Tls(_)
+        | ureq::Error::TooManyRedirects
+        | ureq::Error::RedirectFailed => FetchError::Fatal(e.to_string()),
+        _ => FetchError::Transient(e.to_string()),
+    }
+}
+
+/// `user:password` from the environment, the credentials file, or the URL, in that order.
+fn credentials(
+    r: &config::Repository,
+    userinfo: Option<&str>,
+    base: &str,
+) -> Result<Option<String>, DeployError> {
+    let bad = |reason: String| DeployError::Config { reason };
+    if r.username_env.is_some() || r.password_env.is_some() {
+        let var = |name: &Option<String>, what: &str| -> Result<String, DeployError> {
+            let Some(name) = name else {
+                return Err(bad(format!(
+                    "repository {base}: username_env and password_env must be set together ({what} missing)"
+                )));
+            };
+            std::env::var(name).map_err(|_| {
+                bad(format!(
+                    "repository {base}: environment variable {name} (the {what}) is not set"
+                ))
+            })
+        };
+        let user = var(&r.username_env, "user name")?;
+        let pass = var(&r.password_env, "password")?;
+        return Ok(Some(format!("{user}:{pass}")));
+    }
+    if let Some(file) = &r.credentials_file {
+        let path = expand_path(file);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            bad(format!(
+                "repository {base}: cannot read credentials file {path}: {}",
+                e.kind()
+            ))
+        })?;
+        let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
+        if !line.contains(':') {
+            return Err(bad(format!(
+                "repository {base}: credentials file {path} must hold user:password on its first line"
+            )));
+        }
+        return Ok(Some(line.to_string()));
+    }
+    Ok(userinfo.map(percent_decode))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hexval = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                b.get(i + 1).and_then(|&c| hexval(c)),
+                b.get(i + 2).and_then(|&c| hexval(c)),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Removes `user:password@` from a URL, for messages.
+pub fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find('/').unwrap_or(rest.len());
+            match rest[..end].rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://***@{host}{}", &rest[end..]),
+                None => url.to_string(),
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
+/// `Basic <base64(user:password)>`.
+fn basic(user_pass: &str) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::from("Basic ");
+    for chunk in user_pass.as_bytes().chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | (b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Backoff before retry number `attempt` (1-based): exponential from 250 ms, capped at
+/// 10 s, with full jitter in its upper half.
+pub fn backoff(attempt: u32) -> Duration {
+    let base = 250u64
+        .saturating_mul(1 << attempt.saturating_sub(1).min(6))
+        .min(10_000);
+    let jittered = base as f64 * (0.5 + 0.5 * crate::util::random::unit());
+    Duration::from_millis(jittered as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo(url: &str) -> config::Repository {
+        config::Repository {
+            url: url.into(),
+            username_env: None,
+            password_env: None,
+            credentials_file: None,
+        }
+    }
+
+    #[test]
+    fn basic_auth_encoding() {
+        assert_eq!(
+            basic("Aladdin:open sesame"),
+            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        assert_eq!(basic("a:b"), "Basic YTpi");
+        assert_eq!(basic("ab:c"), "Basic YWI6Yw==");
+    }
+
+    #[test]
+    fn credentials_never_in_urls() {
+        let agent = agent(&config::Maven::default());
+        let r = Repo::new(
+            &repo("https://bob:s3cr%21t@repo.example.com/maven2/"),
+            &agent,
+        )
+        .unwrap();
+        assert_eq!(r.url(), "https://repo.example.com/maven2");
+        assert!(!format!("{r:?}").contains("s3cr"));
+        match &r.kind {
+            Kind::Http { auth, .. } => {
+                assert_eq!(auth.as_deref(), Some(basic("bob:s3cr!t").as_str()))
+            }
+            Kind::File(_) => unreachable!(),
+        }
+        assert_eq!(redact("http://u:p@h/x"), "http://***@h/x");
+        let e = Repo::new(&repo("ftp://u:pw@h/x"), &agent)
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("pw"), "{e}");
+    }
+
+    #[test]
+    fn credentials_from_env_and_file() {
+        let agent = agent(&config::Maven::default());
+        let mut r = repo("http://h/r");
+        r.username_env = Some("SG_TEST_REPO_USER_UNSET".into());
+        r.password_env = Some("SG_TEST_REPO_PASS_UNSET".into());
+        let e = Repo::new(&r, &agent).unwrap_err().to_string();
+        assert!(e.contains("SG_TEST_REPO_USER_UNSET"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("creds");
+        std::fs::write(&f, "alice:pa:ss\n").unwrap();
+        let mut r = repo("http://h/r");
+        r.credentials_file = Some(f.to_str().unwrap().into());
+        let repo = Repo::new(&r, &agent).unwrap();
+        match &repo.kind {
+            Kind::Http { auth, .. } => {
+                assert_eq!(auth.as_deref(), Some(basic("alice:pa:ss").as_str()))
+            }
+            Kind::File(_) => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn file_repositories_and_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.jar"), b"0123456789").unwrap();
+        let agent = agent(&config::Maven::default());
+        let url = format!("file://{}", dir.path().display());
+        let r = Repo::new(&repo(&url), &agent).unwrap();
+        let mut o = r.open("a.jar", 4).unwrap();
+        let mut s = String::new();
+        o.reader.read_to_string(&mut s).unwrap();
+        assert_eq!((s.as_str(), o.offset, o.len), ("456789", 4, Some(6)));
+        assert!(matches!(r.open("b.jar", 0), Err(FetchError::NotFound)));
+        assert!(Repo::new(&repo("file://rel/dir"), &agent).is_err());
+        assert_eq!(content_range_start("bytes 100-199/200"), Some(100));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(1) <= Duration::from_millis(250));
+        assert!(backoff(3) >= Duration::from_millis(500));
+        assert!(backoff(30) <= Duration::from_secs(10));
+    }
+}
