@@ -22,6 +22,7 @@ pub mod dispatch;
 pub mod error;
 pub mod execution;
 pub mod exit;
+pub mod run;
 pub mod store;
 pub mod util;
 

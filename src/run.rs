@@ -12,13 +12,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::Error;
 use crate::arbitration::{delay, guard};
 use crate::config::Config;
 use crate::debugging::{log::JobLog, trace};
 use crate::deployment::{self, ArtifactSpec, ResolveOptions};
 use crate::execution::{self, Job, JobArtifact, Supervision};
 use crate::util::host;
-use crate::Error;
 
 /// Everything greaserun was asked to do, validated. Built once from the command line.
 #[derive(Debug, Clone)]
@@ -53,7 +53,10 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<i32, Error> {
     let max_delay = Duration::from_secs_f64(cfg.guard.max_delay_s);
     if opts.random_delay && !max_delay.is_zero() {
         let d = delay::uniform(max_delay);
-        tracing::info!("started without a terminal: waiting a random {:.1}s to spread the farm's load", d.as_secs_f64());
+        tracing::info!(
+            "started without a terminal: waiting a random {:.1}s to spread the farm's load",
+            d.as_secs_f64()
+        );
         std::thread::sleep(d);
     }
 
@@ -119,13 +122,17 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<i32, Error> {
     let took = (outcome.ended - outcome.started).num_milliseconds() as f64 / 1000.0;
     match outcome.status {
         execution::Status::Exited(0) => tracing::info!("job succeeded in {took:.1}s"),
-        execution::Status::Exited(n) => tracing::warn!("job failed with exit status {n} after {took:.1}s"),
+        execution::Status::Exited(n) => {
+            tracing::warn!("job failed with exit status {n} after {took:.1}s")
+        }
         execution::Status::Signaled(s) => {
             tracing::warn!("job killed by signal {s} after {took:.1}s (exit {code})")
         }
         execution::Status::TimedOut => tracing::warn!(
             "job timed out after {took:.1}s (--timeout {}) and was ended",
-            opts.timeout.map(crate::util::duration::format).unwrap_or_default()
+            opts.timeout
+                .map(crate::util::duration::format)
+                .unwrap_or_default()
         ),
     }
     Ok(code)
@@ -152,10 +159,14 @@ fn open_log(cfg: &Config, host_name: &str, runner: &str, spec: &ArtifactSpec) ->
         &artifact_name(spec),
         chrono::Local::now().date_naive(),
     );
-    if let Some(p) = log.path() {
-        if let Err(e) = trace::attach_log_file(p) {
-            tracing::warn!("cannot write greaserun's messages to {}: {e}", p.display());
-        }
+    if let Some(Err(e)) = log
+        .path()
+        .map(|p| (p, trace::attach_log_file(p)))
+        .map(|(p, r)| {
+            r.map_err(|e| format!("cannot write greaserun's messages to {}: {e}", p.display()))
+        })
+    {
+        tracing::warn!("{e}");
     }
     log
 }

@@ -19,10 +19,11 @@ pub fn group_members(pgid: i32) -> Vec<i32> {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
             continue;
         };
-        if let Some((state, pg)) = stat(pid) {
-            if pg == pgid && state != "Z" {
-                out.push(pid);
-            }
+        if let Some((state, pg)) = stat(pid)
+            && pg == pgid
+            && state != "Z"
+        {
+            out.push(pid);
         }
     }
     out

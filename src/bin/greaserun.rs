@@ -1,1 +1,163 @@
-fn main() {}
+//! greaserun: run one job (resolve its jar, guard the host, run it with a runner, log it).
+//! Parses arguments, calls `scalegrease::run`, maps the result to an exit code.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use scalegrease::debugging::trace::{self, Verbosity};
+use scalegrease::run::RunOptions;
+use scalegrease::{Config, exit};
+
+const AFTER_HELP: &str = "\
+Precedence: a flag beats its environment variable, which beats the config file, which beats the default.
+
+Exit status:
+  the job's own   the job ran and exited with it
+  128+n           the job was killed by signal n
+  2               bad command-line usage
+  65              bad data: checksum mismatch, unreadable jar
+  66              the artifact does not exist (local path or in every repository)
+  69              the artifact repository is unreachable and nothing usable is cached
+  70              internal error (a bug in greaserun)
+  71              an operating-system error (fork, temp dir)
+  74              an I/O error writing the artifact cache
+  75              dropped: the overload guard refused the run (cron retries next slot)
+  78              the config file is missing or invalid
+  124             the job ran past --timeout and was ended
+  126             the runner's command could not be executed
+  127             the runner's command was not found
+
+Examples:
+  greaserun -D --runner java ./target/jobs-1.0-jar-with-dependencies.jar -- 2026-11-22
+  greaserun --runner luigi com.example:jobs:LATEST -- --module jobs DailyTask --local-scheduler
+  greaserun --dry-run --runner shell com.example:jobs:1.2.0 -- sh -c 'unzip -l {jar_path}'";
+
+/// Resolve a job's fat jar, check the host is not overloaded, run the job with a runner,
+/// and keep its log.
+#[derive(Debug, Parser)]
+#[command(name = "greaserun", version, after_help = AFTER_HELP)]
+struct Cli {
+    /// The config file. Defaults to /etc/scalegrease.json; a missing default file means
+    /// built-in defaults.
+    #[arg(short = 'c', long, value_name = "FILE", env = "SCALEGREASE_CONFIG")]
+    config_file: Option<PathBuf>,
+
+    /// Say more on stderr: -v shows progress, -vv everything. The log file always gets
+    /// greaserun's progress messages.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    /// Say only errors on stderr.
+    #[arg(short, long, conflicts_with = "verbose")]
+    quiet: bool,
+
+    /// Do not sleep a random delay first. By default greaserun sleeps a random
+    /// 0..guard.max_delay_s seconds (default 60) when stdin is not a terminal, as under
+    /// cron, so that a farm does not start every job in the same second.
+    #[arg(short = 'D', long)]
+    no_random_delay: bool,
+
+    /// Never touch the network: use the artifact cache only.
+    #[arg(short, long)]
+    offline: bool,
+
+    /// End the job (its whole process group: TERM, then KILL after --kill-grace) after
+    /// this long, e.g. 90s, 45m, 2h. Exits 124. Default: no timeout.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<Duration>,
+
+    /// How long the job gets between TERM and KILL when it is ended.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    kill_grace: Duration,
+
+    /// Resolve and fetch the artifact and check the guard, then print the exact command
+    /// that would run, and run nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Skip the overload guard (for manual runs).
+    #[arg(long)]
+    force: bool,
+
+    /// For the java runner: run `java -cp <jar> <CLASS>` instead of `java -jar <jar>`.
+    #[arg(long, value_name = "CLASS")]
+    main_class: Option<String>,
+
+    /// The runner: shell, java, hadoop, python, luigi, or one defined under `runners` in
+    /// the config. Case-insensitive; `LuigiRunner` style names work too.
+    #[arg(short, long, value_name = "RUNNER")]
+    runner: String,
+
+    /// The job's fat jar: an existing local path, or Maven coordinates
+    /// group:artifact[:version[:packaging[:classifier]]] (defaults LATEST, jar,
+    /// jar-with-dependencies).
+    #[arg(value_name = "ARTIFACT")]
+    artifact: String,
+
+    /// Arguments for the job. {jar_path}, {artifact_spec} and {version} are substituted.
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    args: Vec<String>,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    scalegrease::util::duration::parse(s)
+}
+
+impl Cli {
+    fn options(self) -> (Option<PathBuf>, Verbosity, RunOptions) {
+        let verbosity = Verbosity::from_flags(self.quiet, self.verbose);
+        let opts = RunOptions {
+            runner: self.runner,
+            artifact: self.artifact,
+            args: self.args,
+            main_class: self.main_class,
+            random_delay: !self.no_random_delay && !std::io::stdin().is_terminal(),
+            offline: self.offline,
+            timeout: self.timeout,
+            kill_grace: self.kill_grace,
+            dry_run: self.dry_run,
+            force: self.force,
+            progress: !self.quiet && std::io::stderr().is_terminal(),
+        };
+        (self.config_file, verbosity, opts)
+    }
+}
+
+fn run() -> anyhow::Result<i32> {
+    let (config_file, verbosity, opts) = Cli::parse().options();
+    trace::init("greaserun", verbosity);
+    let cfg = Config::load_default(config_file.as_deref())?;
+    for w in &cfg.warnings {
+        tracing::warn!("{w}");
+    }
+    let code = scalegrease::run::run(&cfg, &opts)
+        .with_context(|| format!("{} job {}", opts.runner, opts.artifact))?;
+    Ok(code)
+}
+
+fn main() {
+    let code = match run() {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("greaserun: error: {err:#}");
+            scalegrease::error::exit_code_of(&err)
+        }
+    };
+    std::process::exit(if code < 0 { exit::SOFTWARE } else { code });
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}
