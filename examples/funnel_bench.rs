@@ -213,19 +213,22 @@ fn dron_worker(args: &[String]) {
                 .expect("session")
                 .with_store(store)
                 .with_claimant(Claimant::me(host));
-            let code = session.run(&mut |_run| {
-                let mut child = Command::new("/bin/true").spawn().expect("spawn job");
-                let started = Utc::now();
-                let lat = (started - at).as_seconds_f64();
-                lines.lock().unwrap().push(format!("{i} {lat:.6}"));
-                let st = child.wait().unwrap();
-                JobEnd {
-                    code: st.code().unwrap_or(1),
-                    exit_code: st.code(),
-                    ..Default::default()
-                }
-            });
-            assert_eq!(code, 0);
+            let code = session.run(
+                &mut |_run| -> Result<JobEnd, String> {
+                    let mut child = Command::new("/bin/true").spawn().expect("spawn job");
+                    let started = Utc::now();
+                    let lat = (started - at).as_seconds_f64();
+                    lines.lock().unwrap().push(format!("{i} {lat:.6}"));
+                    let st = child.wait().unwrap();
+                    Ok(JobEnd {
+                        code: st.code().unwrap_or(1),
+                        exit_code: st.code(),
+                        ..Default::default()
+                    })
+                },
+                |_| 1,
+            );
+            assert_eq!(code, Ok(0));
         }));
         // Reap finished handlers now and then so threads do not pile up.
         if handles.len() > 256 {

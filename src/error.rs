@@ -3,6 +3,7 @@
 //! [`Error::exit_code`] (the codes are in [`crate::exit`]).
 
 use crate::arbitration::guard::GuardError;
+use crate::arbitration::session::SessionError;
 use crate::config::ConfigError;
 use crate::deployment::DeployError;
 use crate::execution::ExecError;
@@ -22,6 +23,8 @@ pub enum Error {
     Exec(#[from] ExecError),
     #[error(transparent)]
     Guard(#[from] GuardError),
+    #[error(transparent)]
+    Funnel(#[from] SessionError),
 }
 
 impl Error {
@@ -33,6 +36,7 @@ impl Error {
             Error::Deploy(e) => e.exit_code(),
             Error::Exec(e) => e.exit_code(),
             Error::Guard(e) => guard_exit_code(e),
+            Error::Funnel(e) => e.exit_code(),
         }
     }
 }

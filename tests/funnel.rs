@@ -64,13 +64,24 @@ fn farm_on(w: World) {
     w.store();
     let jar = jar(&w);
     let ran = w.join("ran.log");
-    let cmd = format!("echo {{datetime}} $SCALEGREASE_HOSTNAME >> {}", ran.display());
+    let cmd = format!(
+        "echo {{datetime}} $SCALEGREASE_HOSTNAME >> {}",
+        ran.display()
+    );
     let children: Vec<Child> = (0..20)
         .map(|i| {
             worker(&w, &format!("worker{i:02}.farm"))
                 .args(["-q", "--job", "farm", "--slot", "2026-03-01T08:19Z"])
                 .args(["--backfill", "500m", "--every", "1m", "--keep-going"])
-                .args(["--runner", "shell", jar.to_str().unwrap(), "--", "sh", "-c", &cmd])
+                .args([
+                    "--runner",
+                    "shell",
+                    jar.to_str().unwrap(),
+                    "--",
+                    "sh",
+                    "-c",
+                    &cmd,
+                ])
                 .spawn()
                 .unwrap()
         })
@@ -87,13 +98,20 @@ fn farm_on(w: World) {
     }
     let twice: Vec<_> = per_slot.iter().filter(|(_, h)| h.len() > 1).collect();
     assert!(twice.is_empty(), "slots run more than once: {twice:?}");
-    assert_eq!(per_slot.len(), 500, "slots lost: {} of 500 ran", per_slot.len());
+    assert_eq!(
+        per_slot.len(),
+        500,
+        "slots lost: {} of 500 ran",
+        per_slot.len()
+    );
 
     let recs = runs(&w, "farm");
     assert_eq!(recs.len(), 500);
-    assert!(recs.iter().all(|r| status_of(r) == "succeeded" && r["claimed"] == true));
-    let hosts: std::collections::BTreeSet<_> =
-        per_slot.values().flatten().copied().collect();
+    assert!(
+        recs.iter()
+            .all(|r| status_of(r) == "succeeded" && r["claimed"] == true)
+    );
+    let hosts: std::collections::BTreeSet<_> = per_slot.values().flatten().copied().collect();
     eprintln!("500 slots ran on {} of 20 workers", hosts.len());
 }
 
@@ -108,7 +126,10 @@ fn farm_per_slot_on(w: World) {
     w.store();
     let jar = jar(&w);
     let ran = w.join("ran.log");
-    let cmd = format!("echo {{datetime}} $SCALEGREASE_HOSTNAME >> {}", ran.display());
+    let cmd = format!(
+        "echo {{datetime}} $SCALEGREASE_HOSTNAME >> {}",
+        ran.display()
+    );
     let queue: Mutex<Vec<(usize, usize)>> = Mutex::new(
         (0..25)
             .rev()
@@ -125,7 +146,15 @@ fn farm_per_slot_on(w: World) {
                     let slot = format!("2026-03-01T00:{s:02}Z");
                     let out = worker(&w, &format!("worker{h:02}.farm"))
                         .args(["--job", "farm", "--slot", &slot])
-                        .args(["--runner", "shell", jar.to_str().unwrap(), "--", "sh", "-c", &cmd])
+                        .args([
+                            "--runner",
+                            "shell",
+                            jar.to_str().unwrap(),
+                            "--",
+                            "sh",
+                            "-c",
+                            &cmd,
+                        ])
                         .output()
                         .unwrap();
                     let (_, err) = text(&out);
@@ -167,13 +196,21 @@ fn killed_winner_on(mut w: World) {
     let job = format!("echo $$ > {}; exec sleep 120", pidfile.display());
     let mut winner = worker(&w, "doomed.farm")
         .args(["--job", "sleepy", "--slot", "2026-03-01T03:00Z"])
-        .args(["--runner", "shell", jar.to_str().unwrap(), "--", "sh", "-c", &job])
+        .args([
+            "--runner",
+            "shell",
+            jar.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            &job,
+        ])
         .spawn()
         .unwrap();
-    let job_pid: i32 = wait_for("the job to start", Duration::from_secs(30), || {
+    let job_pid: i32 = wait_for("the job to start", Duration::from_secs(60), || {
         std::fs::read_to_string(&pidfile).ok()?.trim().parse().ok()
     });
-    wait_for("a running record", Duration::from_secs(30), || {
+    wait_for("a running record", Duration::from_secs(60), || {
         runs(&w, "sleepy")
             .first()
             .filter(|r| status_of(r) == "running")
@@ -182,11 +219,15 @@ fn killed_winner_on(mut w: World) {
     winner.kill().unwrap(); // SIGKILL
     winner.wait().unwrap();
     kill(job_pid);
-    let rec = wait_for("the run to show as abandoned", Duration::from_secs(30), || {
-        runs(&w, "sleepy")
-            .into_iter()
-            .find(|r| status_of(r) == "abandoned")
-    });
+    let rec = wait_for(
+        "the run to show as abandoned",
+        Duration::from_secs(60),
+        || {
+            runs(&w, "sleepy")
+                .into_iter()
+                .find(|r| status_of(r) == "abandoned")
+        },
+    );
     assert_eq!(rec["host"], "doomed.farm");
 
     let out = worker(&w, "other.farm")
@@ -222,22 +263,35 @@ fn all_overloaded_on(mut w: World) {
             .unwrap();
         let (_, err) = text(&out);
         assert_eq!(out.status.code(), Some(75), "{err}");
-        assert!(err.contains("running jobs 0 >= 0"), "{err}");
+        assert!(err.contains(">= 0 (guard.max_running)"), "{err}");
     }
-    let rec = wait_for("the slot to show as dropped", Duration::from_secs(30), || {
-        runs(&w, "report")
-            .into_iter()
-            .find(|r| status_of(r) == "dropped")
-    });
+    let rec = wait_for(
+        "the slot to show as dropped",
+        Duration::from_secs(60),
+        || {
+            runs(&w, "report")
+                .into_iter()
+                .find(|r| status_of(r) == "dropped")
+        },
+    );
     let declines = rec["declines"].as_array().unwrap();
     assert_eq!(declines.len(), 5);
-    assert!(declines.iter().all(|d| d["reason"]
-        .as_str()
-        .unwrap()
-        .contains("running jobs 0 >= 0")));
-    let out = w.cmd("greasestatus").args(["runs", "report"]).output().unwrap();
+    assert!(declines.iter().all(|d| {
+        d["reason"]
+            .as_str()
+            .unwrap()
+            .contains(">= 0 (guard.max_running)")
+    }));
+    let out = w
+        .cmd("greasestatus")
+        .args(["runs", "report"])
+        .output()
+        .unwrap();
     let (table, _) = text(&out);
-    assert!(table.contains("dropped") && table.contains("busy3.farm: "), "{table}");
+    assert!(
+        table.contains("dropped") && table.contains("busy3.farm: "),
+        "{table}"
+    );
 }
 
 #[test]
@@ -263,10 +317,25 @@ fn backfill_on(w: World) {
     );
     let pass = || {
         let o = worker(&w, "w1.farm")
-            .args(["--job", "daily", "--slot", "2026-03-10T03:00", "--backfill", "7d"])
+            .args([
+                "--job",
+                "daily",
+                "--slot",
+                "2026-03-10T03:00",
+                "--backfill",
+                "7d",
+            ])
             .args(["--every", "1d", "--skip-if-exists"])
             .arg(format!("{}/{{date}}", out.display()))
-            .args(["--runner", "shell", jar.to_str().unwrap(), "--", "sh", "-c", &job])
+            .args([
+                "--runner",
+                "shell",
+                jar.to_str().unwrap(),
+                "--",
+                "sh",
+                "-c",
+                &job,
+            ])
             .output()
             .unwrap();
         assert!(o.status.success(), "{:?}", text(&o));
@@ -310,18 +379,33 @@ fn skip_and_wait_for() {
         let mut c = worker(&w, "w1.farm");
         c.args(["--job", job, "--slot", "2026-03-01T03:00"])
             .args(extra)
-            .args(["--runner", "shell", jar.to_str().unwrap(), "--", "echo", "ran {date}"]);
+            .args([
+                "--runner",
+                "shell",
+                jar.to_str().unwrap(),
+                "--",
+                "echo",
+                "ran {date}",
+            ]);
         c
     };
     std::fs::write(w.join("done"), "x").unwrap();
-    let o = run(&["--skip-if-exists", w.join("done").to_str().unwrap()], "skipper")
-        .output()
-        .unwrap();
+    let o = run(
+        &["--skip-if-exists", w.join("done").to_str().unwrap()],
+        "skipper",
+    )
+    .output()
+    .unwrap();
     assert!(o.status.success());
     assert_eq!(status_of(&runs(&w, "skipper")[0]), "skipped");
 
     let o = run(
-        &["--wait-for", w.join("never").to_str().unwrap(), "--wait-timeout", "0s"],
+        &[
+            "--wait-for",
+            w.join("never").to_str().unwrap(),
+            "--wait-timeout",
+            "0s",
+        ],
         "starved",
     )
     .output()
@@ -329,20 +413,31 @@ fn skip_and_wait_for() {
     assert_eq!(o.status.code(), Some(75), "{:?}", text(&o));
 
     let waiter = run(
-        &["--wait-for", input.to_str().unwrap(), "--wait-timeout", "60s"],
+        &[
+            "--wait-for",
+            input.to_str().unwrap(),
+            "--wait-timeout",
+            "60s",
+        ],
         "waiter",
     )
     .spawn()
     .unwrap();
-    wait_for("the waiter's running record", Duration::from_secs(30), || {
-        runs(&w, "waiter").first().map(|_| ())
-    });
+    wait_for(
+        "the waiter's running record",
+        Duration::from_secs(60),
+        || runs(&w, "waiter").first().map(|_| ()),
+    );
     std::fs::write(&input, "here").unwrap();
     let o = finish(waiter);
     assert!(o.status.success(), "{:?}", text(&o));
     let (stdout, _) = text(&o);
     assert!(stdout.contains("ran 2026-03-01"), "{stdout}");
-    let out = w.cmd("greasestatus").args(["log", "waiter"]).output().unwrap();
+    let out = w
+        .cmd("greasestatus")
+        .args(["log", "waiter"])
+        .output()
+        .unwrap();
     let (log, _) = text(&out);
     assert!(log.contains("ran 2026-03-01"), "{log}");
 }

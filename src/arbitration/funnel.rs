@@ -177,7 +177,7 @@ fn artifact_identity(artifact: &str) -> String {
 }
 
 /// Claims (job, slot) for `me`. On a win the heartbeat starts at once (its first beat is
-/// written before this returns).
+/// written by the heartbeat thread, off the job's start path).
 pub fn claim(
     store: &Arc<dyn Store>,
     cfg: &Funnel,
@@ -193,23 +193,29 @@ pub fn claim(
         user: me.user.clone(),
         at: Utc::now(),
     };
+    let key = claim_key(job, slot);
+    let taken = |other: Vec<u8>| {
+        Claim::Taken(serde_json::from_slice(&other).unwrap_or(ClaimInfo {
+            host: "an unknown host (unreadable claim)".into(),
+            pid: 0,
+            user: String::new(),
+            at: Utc::now(),
+            ..info.clone()
+        }))
+    };
+    // Most losers arrive after the winner: a read tells them without writing anything.
+    if let Some(other) = store.get(&key)? {
+        return Ok(taken(other));
+    }
     let body = serde_json::to_vec(&info).expect("claims serialise");
-    match store.create(&claim_key(job, slot), &body, Some(cfg.retention))? {
+    match store.create(&key, &body, Some(cfg.retention))? {
         Created::Created => Ok(Claim::Won(Heartbeat::start(
             store.clone(),
             heartbeat_key(job, slot, &me.run_id()),
             me,
             cfg,
-        )?)),
-        Created::Exists(other) => Ok(Claim::Taken(serde_json::from_slice(&other).unwrap_or(
-            ClaimInfo {
-                host: "an unknown host (unreadable claim)".into(),
-                pid: 0,
-                user: String::new(),
-                at: Utc::now(),
-                ..info
-            },
         ))),
+        Created::Exists(other) => Ok(taken(other)),
     }
 }
 
@@ -247,13 +253,8 @@ pub struct Heartbeat {
 }
 
 impl Heartbeat {
-    /// Writes the first beat, then starts the thread.
-    pub fn start(
-        store: Arc<dyn Store>,
-        key: String,
-        me: &Claimant,
-        cfg: &Funnel,
-    ) -> Result<Heartbeat, StoreError> {
+    /// Starts the thread, which writes the first beat at once.
+    pub fn start(store: Arc<dyn Store>, key: String, me: &Claimant, cfg: &Funnel) -> Heartbeat {
         let ttl = cfg.abandon_after.max(cfg.heartbeat_interval * 2);
         let (host, pid) = (me.host.clone(), me.pid);
         let beat = move |store: &dyn Store| {
@@ -268,7 +269,6 @@ impl Heartbeat {
                 Some(ttl),
             )
         };
-        beat(&*store)?;
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let stop2 = stop.clone();
         let interval = cfg.heartbeat_interval.max(Duration::from_millis(10));
@@ -277,18 +277,22 @@ impl Heartbeat {
             .spawn(move || {
                 let (lock, cv) = &*stop2;
                 let mut warned = false;
+                let mut first = true;
                 let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
                 loop {
                     if *stopped {
                         return;
                     }
-                    let (s, _) = cv
-                        .wait_timeout(stopped, interval)
-                        .unwrap_or_else(|e| e.into_inner());
-                    stopped = s;
-                    if *stopped {
-                        return;
+                    if !first {
+                        let (s, _) = cv
+                            .wait_timeout(stopped, interval)
+                            .unwrap_or_else(|e| e.into_inner());
+                        stopped = s;
+                        if *stopped {
+                            return;
+                        }
                     }
+                    first = false;
                     match beat(&*store) {
                         Ok(()) => warned = false,
                         Err(e) if !warned => {
@@ -300,10 +304,10 @@ impl Heartbeat {
                 }
             })
             .expect("spawning the heartbeat thread");
-        Ok(Heartbeat {
+        Heartbeat {
             stop,
             thread: Some(thread),
-        })
+        }
     }
 
     /// Stops the heartbeat (the key stays, showing the last beat).
@@ -351,6 +355,9 @@ pub fn maybe_prune(store: &dyn Store, cfg: &Config) -> Result<Option<Pruned>, St
     let every = (cfg.funnel.retention / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
     let bucket = Utc::now().timestamp() as u64 / every.as_secs().max(1);
     let marker = format!("maintenance/prune/{bucket}");
+    if store.get(&marker)?.is_some() {
+        return Ok(None);
+    }
     match store.create(&marker, b"", Some(cfg.funnel.retention))? {
         Created::Exists(_) => Ok(None),
         Created::Created => prune(store, cfg, Utc::now()).map(Some),
@@ -544,11 +551,22 @@ mod tests {
             panic!("lost")
         };
         let key = heartbeat_key("j", slot, "h-7");
-        let first: Beat = serde_json::from_slice(&store.get(&key).unwrap().unwrap()).unwrap();
+        let beat = || {
+            store
+                .get(&key)
+                .unwrap()
+                .map(|b| serde_json::from_slice::<Beat>(&b).unwrap())
+        };
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let first = loop {
+            if let Some(b) = beat() {
+                break b;
+            }
+            assert!(std::time::Instant::now() < deadline, "no first beat");
+            std::thread::sleep(Duration::from_millis(5));
+        };
         loop {
-            let b: Beat = serde_json::from_slice(&store.get(&key).unwrap().unwrap()).unwrap();
-            if b.at > first.at {
+            if beat().unwrap().at > first.at {
                 break;
             }
             assert!(std::time::Instant::now() < deadline, "no second beat");

@@ -237,17 +237,28 @@ impl Session {
     /// well or was claimed elsewhere or skipped; otherwise the first failure's code
     /// (75 when the store is unavailable under policy `skip` or inputs never appeared).
     /// A backfill stops at its first failure unless `--keep-going`.
-    pub fn run(&self, execute: &mut dyn FnMut(&SlotRun) -> JobEnd) -> i32 {
-        if let Ok(s) = self.store() {
-            match funnel::maybe_prune(&*s, &self.cfg) {
-                Ok(Some(p)) => tracing::debug!("pruned: {p:?}"),
-                Ok(None) => {}
-                Err(e) => tracing::warn!("pruning the store failed (harmless): {e}"),
-            }
-        }
+    ///
+    /// When `execute` fails (the job could not even start), the run is recorded `failed`
+    /// with the error as its reason; the error is returned at once, or with
+    /// `--keep-going` printed and counted with the code `code_of` gives it.
+    pub fn run<E: std::fmt::Display>(
+        &self,
+        execute: &mut dyn FnMut(&SlotRun) -> Result<JobEnd, E>,
+        code_of: impl Fn(&E) -> i32,
+    ) -> Result<i32, E> {
         let mut first_failure = 0;
         for slot in self.pending_slots() {
-            let code = self.run_slot(slot, execute);
+            let code = match self.run_slot(slot, execute) {
+                Ok(code) => code,
+                Err(e) if self.opts.keep_going => {
+                    eprintln!("greaserun: error: {} slot {slot}: {e}", self.job);
+                    code_of(&e)
+                }
+                Err(e) => {
+                    self.prune();
+                    return Err(e);
+                }
+            };
             if code != 0 {
                 if first_failure == 0 {
                     first_failure = code;
@@ -257,7 +268,19 @@ impl Session {
                 }
             }
         }
-        first_failure
+        self.prune();
+        Ok(first_failure)
+    }
+
+    /// Prunes the store if no one did this interval (after the job, never delaying it).
+    fn prune(&self) {
+        if let Ok(s) = self.store() {
+            match funnel::maybe_prune(&*s, &self.cfg) {
+                Ok(Some(p)) => tracing::debug!("pruned: {p:?}"),
+                Ok(None) => {}
+                Err(e) => tracing::warn!("pruning the store failed (harmless): {e}"),
+            }
+        }
     }
 
     /// The slots to run: all of them, or for a backfill those whose outputs are missing
@@ -308,7 +331,11 @@ impl Session {
         }
     }
 
-    fn run_slot(&self, slot: Slot, execute: &mut dyn FnMut(&SlotRun) -> JobEnd) -> i32 {
+    fn run_slot<E: std::fmt::Display>(
+        &self,
+        slot: Slot,
+        execute: &mut dyn FnMut(&SlotRun) -> Result<JobEnd, E>,
+    ) -> Result<i32, E> {
         let args: Vec<String> = self
             .spec
             .args
@@ -322,7 +349,7 @@ impl Session {
             match &store {
                 Err(e) => {
                     if let Some(code) = self.unavailable(slot, e) {
-                        return code;
+                        return Ok(code);
                     }
                 }
                 Ok(s) => match funnel::claim(s, &self.cfg.funnel, &self.job, slot, &self.me) {
@@ -338,26 +365,26 @@ impl Session {
                             c.at.with_timezone(&chrono::Local)
                                 .format("%Y-%m-%dT%H:%M:%S%:z")
                         ));
-                        return exit::OK;
+                        return Ok(exit::OK);
                     }
                     Err(e @ StoreError::BadKey { .. }) => {
                         eprintln!("greaserun: error: {e}");
-                        return exit::SOFTWARE;
+                        return Ok(exit::SOFTWARE);
                     }
                     Err(e) => {
                         if let Some(code) = self.unavailable(slot, &e.to_string()) {
-                            return code;
+                            return Ok(code);
                         }
                     }
                 },
             }
         }
         let store = store.ok();
-        if heartbeat.is_none() {
-            if let Some(s) = &store {
-                let key = funnel::heartbeat_key(&self.job, slot, &self.me.run_id());
-                heartbeat = Heartbeat::start(s.clone(), key, &self.me, &self.cfg.funnel).ok();
-            }
+        if heartbeat.is_none()
+            && let Some(s) = &store
+        {
+            let key = funnel::heartbeat_key(&self.job, slot, &self.me.run_id());
+            heartbeat = Some(Heartbeat::start(s.clone(), key, &self.me, &self.cfg.funnel));
         }
         let mut rec = RunRecord {
             job: self.job.clone(),
@@ -403,10 +430,28 @@ impl Session {
                 "{} slot {slot}: skipped, outputs exist ({first})",
                 self.job
             ));
-            return exit::OK;
+            return Ok(exit::OK);
         }
 
-        save(&rec, None);
+        // The running record is written beside the job's start, not before it; the final
+        // record waits for it, so it is never overwritten by the older state.
+        let running = store.as_ref().map(|s| {
+            let (s, r, ret) = (s.clone(), rec.clone(), self.cfg.history.retention);
+            std::thread::spawn(move || records::write(&*s, &r, ret))
+        });
+        let settle =
+            |running: Option<std::thread::JoinHandle<Result<(), StoreError>>>| match running
+                .map(|h| h.join())
+            {
+                Some(Ok(Err(e))) => {
+                    tracing::warn!(
+                        "running record of {} slot {slot} not written: {e}",
+                        self.job
+                    )
+                }
+                Some(Err(_)) => tracing::warn!("writing the running record panicked"),
+                _ => {}
+            };
         if !self.opts.wait_for.is_empty() {
             let timeout = self.opts.wait_timeout;
             match outputs::wait_for(&self.opts.wait_for, slot, timeout) {
@@ -424,17 +469,26 @@ impl Session {
                         None,
                         Some(why),
                     );
+                    settle(running);
                     save(&rec, None);
-                    return exit::TEMP_FAIL;
+                    return Ok(exit::TEMP_FAIL);
                 }
             }
         }
 
-        let end = execute(&SlotRun {
+        let end = match execute(&SlotRun {
             job: self.job.clone(),
             slot,
             args,
-        });
+        }) {
+            Ok(end) => end,
+            Err(e) => {
+                self.finish(&mut rec, Status::Failed, None, None, Some(e.to_string()));
+                settle(running);
+                save(&rec, None);
+                return Err(e);
+            }
+        };
         let status = if end.code == 0 {
             Status::Succeeded
         } else {
@@ -449,9 +503,10 @@ impl Session {
             end.signal,
             end.reason.clone(),
         );
+        settle(running);
         save(&rec, Some(&end.tail));
         drop(heartbeat);
-        end.code
+        Ok(end.code)
     }
 
     fn finish(
@@ -520,6 +575,11 @@ mod tests {
             })
     }
 
+    /// Runs a session with an infallible execute closure.
+    fn go(s: Session, mut f: impl FnMut(&SlotRun) -> JobEnd) -> i32 {
+        s.run(&mut |r| Ok::<_, String>(f(r)), |_| 1).unwrap()
+    }
+
     fn ok(code: i32) -> JobEnd {
         JobEnd {
             code,
@@ -559,7 +619,7 @@ mod tests {
         };
         let mut ran = Vec::new();
         for host in ["a", "b", "c"] {
-            let code = session(&f, opts.clone(), host).run(&mut |r| {
+            let code = go(session(&f, opts.clone(), host), |r| {
                 ran.push((host, r.args.clone()));
                 ok(0)
             });
@@ -589,7 +649,7 @@ mod tests {
             ..Default::default()
         };
         let mut days = Vec::new();
-        let code = session(&f, opts.clone(), "a").run(&mut |r| {
+        let code = go(session(&f, opts.clone(), "a"), |r| {
             days.push(r.args[1].clone());
             ok(if r.args[1] == "2026-03-07" { 3 } else { 0 })
         });
@@ -602,7 +662,7 @@ mod tests {
             keep_going: true,
             ..opts
         };
-        let code = session(&f, opts, "b").run(&mut |r| {
+        let code = go(session(&f, opts, "b"), |r| {
             days.push(r.args[1].clone());
             ok(0)
         });
@@ -622,7 +682,7 @@ mod tests {
             skip_if_exists: vec![done.display().to_string()],
             ..Default::default()
         };
-        let code = session(&f, opts, "a").run(&mut |_| panic!("must not run"));
+        let code = go(session(&f, opts, "a"), |_| panic!("must not run"));
         assert_eq!(code, 0);
         let (recs, _) = records::list(&*f.store, &records::slot_prefix("j", slot)).unwrap();
         assert_eq!(recs[0].status, Status::Skipped);
@@ -634,7 +694,7 @@ mod tests {
             wait_timeout: Duration::ZERO,
             ..Default::default()
         };
-        let code = session(&f, opts, "a").run(&mut |_| panic!("must not run"));
+        let code = go(session(&f, opts, "a"), |_| panic!("must not run"));
         assert_eq!(code, exit::TEMP_FAIL);
         let (recs, _) = records::list(&*f.store, &records::slot_prefix("w", slot)).unwrap();
         assert_eq!(recs[0].status, Status::Failed);
@@ -666,14 +726,11 @@ mod tests {
             )
             .unwrap()
         };
-        assert_eq!(
-            mk(&f.cfg).run(&mut |_| panic!("must not run")),
-            exit::TEMP_FAIL
-        );
+        assert_eq!(go(mk(&f.cfg), |_| panic!("must not run")), exit::TEMP_FAIL);
         f.cfg.funnel.on_store_unavailable = OnStoreUnavailable::Run;
         let mut ran = false;
         assert_eq!(
-            mk(&f.cfg).run(&mut |_| {
+            go(mk(&f.cfg), |_| {
                 ran = true;
                 ok(0)
             }),

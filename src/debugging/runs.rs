@@ -337,14 +337,14 @@ pub fn log(
             text: t.clone(),
         });
     }
-    if let Some(p) = &run.log_path {
-        if let Some(text) = lines_of_pid(p, run.pid) {
-            return Ok(LogView {
-                source: LogSource::File(p.clone()),
-                run,
-                text,
-            });
-        }
+    if let Some(p) = &run.log_path
+        && let Some(text) = lines_of_pid(p, run.pid)
+    {
+        return Ok(LogView {
+            source: LogSource::File(p.clone()),
+            run,
+            text,
+        });
     }
     Ok(LogView {
         source: match tail {

@@ -171,7 +171,8 @@ impl World {
             serde_json::from_value(self.config["store"].clone()).expect("store setting");
         let s = scalegrease::store::open(&setting)
             .unwrap_or_else(|e| panic!("open store {}: {e}", setting.url));
-        s.init().unwrap_or_else(|e| panic!("init store {}: {e}", setting.url));
+        s.init()
+            .unwrap_or_else(|e| panic!("init store {}: {e}", setting.url));
         s
     }
 }
