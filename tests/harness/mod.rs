@@ -38,6 +38,10 @@ impl World {
         });
         let w = World { dir, config };
         w.write_config();
+        // An initialised store, as on a set-up farm: greaserun claims its slot there when
+        // stdin is not a terminal (as in these tests), and refuses when it cannot.
+        scalegrease::store::Store::init(&scalegrease::store::dir::DirStore::new(w.join("store")))
+            .expect("store init");
         w
     }
 
