@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use scalegrease::Config;
-use scalegrease::arbitration::funnel::Claimant;
+use scalegrease::arbitration::funnel::{self, Claim, Claimant, Heartbeat};
 use scalegrease::arbitration::session::{JobEnd, JobSpec, Session, SlotOptions};
 use scalegrease::arbitration::slot::Slot;
 use scalegrease::debugging::records::{self, Status};
@@ -62,38 +62,73 @@ fn claims(args: &[String]) {
     let claimers: usize = arg(args, "--claimers", "8").parse().unwrap();
     let slots: usize = arg(args, "--slots", "2000").parse().unwrap();
     let base = Slot::parse("2026-01-01T00:00Z").unwrap();
-    for (label, shared) in [
-        ("contended (every claimer tries every slot)", true),
-        ("disjoint (each claimer its own slots)", false),
-    ] {
+    let cfg = Config::default().funnel;
+    let runs = [
+        (
+            "Store::create, contended (every claimer tries every slot)",
+            true,
+            false,
+        ),
+        (
+            "Store::create, disjoint (each claimer its own slots)",
+            false,
+            false,
+        ),
+        (
+            "funnel::claim, contended (read first, create, heartbeat start)",
+            true,
+            true,
+        ),
+    ];
+    for (label, shared, full) in runs {
         let store: Arc<dyn Store> = Arc::new(fresh_store(&store_path));
         let start = Instant::now();
-        let wins: usize = std::thread::scope(|sc| {
+        let (wins, beats): (usize, Vec<Heartbeat>) = std::thread::scope(|sc| {
             let hs: Vec<_> = (0..claimers)
                 .map(|c| {
-                    let store = store.clone();
+                    let (store, cfg) = (store.clone(), cfg.clone());
                     sc.spawn(move || {
+                        let me = Claimant {
+                            host: format!("claimer{c}"),
+                            pid: c as u32,
+                            user: "bench".into(),
+                        };
                         let mut wins = 0;
+                        let mut beats = Vec::new();
                         for i in 0..slots {
-                            let slot = if shared { i } else { c * slots + i };
-                            let key = scalegrease::arbitration::funnel::claim_key(
-                                "bench-job",
-                                base.offset_secs(60 * slot as i64),
-                            );
-                            let body = format!("{{\"host\":\"c{c}\"}}");
-                            if store.create(&key, body.as_bytes(), None).unwrap()
-                                == Created::Created
-                            {
-                                wins += 1;
+                            let n = if shared { i } else { c * slots + i };
+                            let slot = base.offset_secs(60 * n as i64);
+                            if full {
+                                if let Claim::Won(hb) =
+                                    funnel::claim(&store, &cfg, "bench-job", slot, &me).unwrap()
+                                {
+                                    wins += 1;
+                                    beats.push(hb);
+                                }
+                            } else {
+                                let key = funnel::claim_key("bench-job", slot);
+                                let body = format!("{{\"host\":\"{}\"}}", me.host);
+                                if store.create(&key, body.as_bytes(), None).unwrap()
+                                    == Created::Created
+                                {
+                                    wins += 1;
+                                }
                             }
                         }
-                        wins
+                        (wins, beats)
                     })
                 })
                 .collect();
-            hs.into_iter().map(|h| h.join().unwrap()).sum()
+            hs.into_iter().map(|h| h.join().unwrap()).fold(
+                (0, Vec::new()),
+                |(w, mut b), (w2, b2)| {
+                    b.extend(b2);
+                    (w + w2, b)
+                },
+            )
         });
         let took = start.elapsed().as_secs_f64();
+        drop(beats);
         let attempts = claimers * slots;
         let decided = if shared { slots } else { claimers * slots };
         assert_eq!(wins, decided, "every slot has exactly one winner");

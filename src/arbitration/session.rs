@@ -223,6 +223,7 @@ impl Session {
             return;
         }
         let slot = *self.slots.last().expect("a session has a slot");
+        self.notice(&format!("{} slot {slot}: declined: {reason}", self.job));
         let r = self.store().map_err(|e| e.to_string()).and_then(|s| {
             funnel::decline(&*s, &self.cfg.funnel, &self.job, slot, &self.me, reason)
                 .map_err(|e| e.to_string())

@@ -17,7 +17,9 @@ const AFTER_HELP: &str = "\
 Precedence: a flag beats its environment variable, which beats the config file, which beats the default.
 
 Exit status:
-  the job's own   the job ran and exited with it
+  the job's own   the job ran and exited with it (a backfill: its first failure's)
+  0               also: the slot was already claimed by another worker, or skipped because
+                  its --skip-if-exists outputs exist
   128+n           the job was killed by signal n
   2               bad command-line usage
   65              bad data: checksum mismatch, unreadable jar
@@ -29,8 +31,6 @@ Exit status:
   75              dropped: the overload guard refused the run (the slot is declined and cron
                   retries next slot), the store was unavailable for a claim under
                   funnel.on_store_unavailable \"skip\", or --wait-for inputs did not appear
-  0               also: the slot was already claimed by another worker, or skipped because
-                  its --skip-if-exists outputs exist
   78              the config file is missing or invalid
   124             the job ran past --timeout and was ended
   126             the runner's command could not be executed
