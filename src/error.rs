@@ -6,6 +6,7 @@ use crate::arbitration::guard::GuardError;
 use crate::arbitration::session::SessionError;
 use crate::config::ConfigError;
 use crate::deployment::DeployError;
+use crate::dispatch::error::DispatchError;
 use crate::execution::ExecError;
 use crate::exit;
 use crate::store::StoreError;
@@ -24,6 +25,8 @@ pub enum Error {
     #[error(transparent)]
     Guard(#[from] GuardError),
     #[error(transparent)]
+    Dispatch(#[from] DispatchError),
+    #[error(transparent)]
     Funnel(#[from] SessionError),
 }
 
@@ -36,6 +39,7 @@ impl Error {
             Error::Deploy(e) => e.exit_code(),
             Error::Exec(e) => e.exit_code(),
             Error::Guard(e) => guard_exit_code(e),
+            Error::Dispatch(e) => e.exit_code(),
             Error::Funnel(e) => e.exit_code(),
         }
     }
@@ -67,6 +71,9 @@ pub fn exit_code_of(err: &anyhow::Error) -> i32 {
         }
         if cause.downcast_ref::<ConfigError>().is_some() {
             return exit::CONFIG;
+        }
+        if let Some(e) = cause.downcast_ref::<DispatchError>() {
+            return e.exit_code();
         }
         if let Some(e) = cause.downcast_ref::<StoreError>() {
             return store_exit_code(e);

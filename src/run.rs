@@ -23,7 +23,8 @@ use crate::arbitration::delay;
 use crate::arbitration::guard::{self, GuardError};
 use crate::arbitration::session::{JobEnd, JobSpec, Session, SlotOptions, SlotRun};
 use crate::config::Config;
-use crate::debugging::{log::JobLog, trace};
+use crate::debugging::log::{self, JobLog};
+use crate::debugging::trace;
 use crate::deployment::{self, ArtifactSpec, ResolveOptions, Resolved};
 use crate::dispatch::params;
 use crate::execution::{self, Job, JobArtifact, Supervision};
@@ -64,6 +65,9 @@ pub struct RunOptions {
 
 /// Runs one job; returns the exit code greaserun should exit with.
 pub fn run(cfg: &Config, opts: &RunOptions) -> Result<i32, Error> {
+    // Bad input fails now, not after the delay and the guard.
+    execution::check_runner(&opts.runner, cfg)?;
+    let spec = ArtifactSpec::parse(&opts.artifact)?;
     let host = cfg.hostname();
     let session = Session::new(
         cfg,
@@ -118,7 +122,6 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<i32, Error> {
         }
     }
 
-    let spec = ArtifactSpec::parse(&opts.artifact)?;
     if opts.dry_run {
         let slot = *session.slots().last().expect("a session has a slot");
         let args = opts
@@ -138,7 +141,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<i32, Error> {
     let mut log: Option<JobLog> = None;
     let code = session.run(
         &mut |run: &SlotRun| -> Result<JobEnd, Error> {
-            let log = log.get_or_insert_with(|| open_log(cfg, &host, &opts.runner, &spec));
+            let log = log.get_or_insert_with(|| open_log(cfg, &host, &opts.runner, &opts.artifact));
             if resolved.is_none() {
                 resolved = Some(resolve(cfg, opts, &spec)?);
             }
@@ -250,25 +253,14 @@ fn run_slot(
     Ok(end)
 }
 
-/// The name an artifact is logged under: a local jar's file name, else `group:artifact`.
-pub fn artifact_name(spec: &ArtifactSpec) -> String {
-    match spec {
-        ArtifactSpec::Local(p) => p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| p.display().to_string()),
-        ArtifactSpec::Maven(c) => format!("{}:{}", c.group, c.artifact),
-    }
-}
-
-fn open_log(cfg: &Config, host_name: &str, runner: &str, spec: &ArtifactSpec) -> JobLog {
+fn open_log(cfg: &Config, host_name: &str, runner: &str, artifact: &str) -> JobLog {
     let dir = cfg.common.file_logger.as_ref().map(PathBuf::from);
     let log = JobLog::open(
         dir.as_deref(),
         &host::user_name(),
         host::short(host_name),
         runner,
-        &artifact_name(spec),
+        &log::artifact_name(artifact),
         chrono::Local::now().date_naive(),
     );
     if let Some(Err(e)) = log

@@ -1,62 +1,83 @@
-//! Deployment: resolving and fetching jars from a repository written by the real
-//! `mvn deploy:deploy-file` and served by a real HTTP server, with the `fake` server for
-//! the faults a real one will not produce on demand.
+//! Deployment through the real greaserun: jars resolved and fetched from a repository
+//! written by the real `mvn deploy:deploy-file` and served by a real HTTP server
+//! (`python3 -m http.server`), and from the `fake` server for the faults a real one will
+//! not produce on demand. Every run is `greaserun -D --runner shell <SPEC> -- echo
+//! {jar_path} {version}`, so the job itself reports what it was given.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::Duration;
 
-use scalegrease::config::{Maven, Repository};
-use scalegrease::deployment::{ArtifactSpec, DeployError, ResolveOptions, Resolved, resolve};
 use sha1::{Digest, Sha1};
 
-use crate::harness::World;
 use crate::harness::fake_repo::{FakeRepo, Fault, down_url};
 use crate::harness::maven::{self, HttpServer, label_of, make_jar};
+use crate::harness::{World, text};
 
-fn repo(url: &str) -> Repository {
-    Repository {
-        url: url.to_string(),
-        username_env: None,
-        password_env: None,
-        credentials_file: None,
+/// A world whose config asks `urls` in order, with quick retries.
+fn world(urls: &[String]) -> World {
+    let mut w = World::new();
+    w.configure(|c| {
+        c["maven"]["repositories"] = serde_json::json!(urls);
+        c["maven"]["attempts"] = serde_json::json!(3);
+        c["maven"]["connect_timeout"] = serde_json::json!("5s");
+        c["maven"]["timeout"] = serde_json::json!("10s");
+    });
+    w
+}
+
+/// What one greaserun run reported.
+struct Run {
+    code: Option<i32>,
+    jar: PathBuf,
+    version: String,
+    stderr: String,
+}
+
+impl Run {
+    fn label(&self) -> String {
+        label_of(&std::fs::read(&self.jar).unwrap())
+    }
+
+    #[track_caller]
+    fn ok(self) -> Run {
+        assert_eq!(self.code, Some(0), "greaserun failed: {}", self.stderr);
+        self
     }
 }
 
-fn maven_for(w: &World, urls: &[String]) -> Maven {
-    Maven {
-        repositories: urls.iter().map(|u| repo(u)).collect(),
-        cache_dir: w.join("m2").to_string_lossy().into_owned(),
-        connect_timeout: Duration::from_secs(5),
-        timeout: Duration::from_secs(10),
-        attempts: 3,
+fn greaserun(w: &World, flags: &[&str], spec: &str) -> Run {
+    let out = w
+        .cmd("greaserun")
+        .args(["-D", "--no-claim"]) // manual runs: the same command several times a minute
+        .args(flags)
+        .args([
+            "--runner",
+            "shell",
+            spec,
+            "--",
+            "echo",
+            "{jar_path}",
+            "{version}",
+        ])
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    let mut words = stdout.split_whitespace();
+    Run {
+        code: out.status.code(),
+        jar: PathBuf::from(words.next().unwrap_or("")),
+        version: words.next().unwrap_or("").to_string(),
+        stderr,
     }
-}
-
-fn get(spec: &str, m: &Maven) -> Result<Resolved, DeployError> {
-    resolve(
-        &ArtifactSpec::parse(spec).unwrap(),
-        m,
-        &ResolveOptions::default(),
-    )
-}
-
-fn offline(spec: &str, m: &Maven) -> Result<Resolved, DeployError> {
-    let opts = ResolveOptions {
-        offline: true,
-        progress: false,
-    };
-    resolve(&ArtifactSpec::parse(spec).unwrap(), m, &opts)
-}
-
-fn label(r: &Resolved) -> String {
-    label_of(&std::fs::read(&r.jar_path).unwrap())
 }
 
 fn sha1_hex(b: &[u8]) -> String {
     hex::encode(Sha1::digest(b))
 }
 
-/// Files in `dir` whose names start with a dot and are not lock files (temp leftovers).
+/// Dot-named files in `dir` other than lock files (leftover temp files).
 fn temp_leftovers(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .map(|d| {
@@ -74,26 +95,21 @@ fn snapshot_per_classifier_from_mvn_repository_over_http() {
     let Some(server) = HttpServer::serve(&mrepo.root) else {
         return;
     };
-    let w = World::new();
-    let m = maven_for(&w, &[server.url()]);
+    let w = world(&[server.url()]);
 
-    let fat = get("com.example.sg:job:2.0-SNAPSHOT", &m).unwrap();
+    let fat = greaserun(&w, &[], "com.example.sg:job:2.0-SNAPSHOT").ok();
     let fat_builds = mrepo.snapshot_builds("jar-with-dependencies");
-    assert_eq!(
-        fat.version.as_deref(),
-        fat_builds.last().map(String::as_str)
+    assert_eq!(Some(&fat.version), fat_builds.last());
+    assert_eq!(fat.label(), "2.0-SNAPSHOT fat build 3");
+    let want = mrepo.read(&mrepo.file_rel("2.0-SNAPSHOT", &fat.version, "jar-with-dependencies"));
+    assert_eq!(std::fs::read(&fat.jar).unwrap(), want);
+    assert!(
+        fat.jar
+            .starts_with(w.join("m2/com/example/sg/job/2.0-SNAPSHOT"))
     );
-    assert_eq!(label(&fat), "2.0-SNAPSHOT fat build 3");
-    assert!(fat.downloaded_from.is_some());
-    let want = mrepo.read(&mrepo.file_rel(
-        "2.0-SNAPSHOT",
-        fat.version.as_deref().unwrap(),
-        "jar-with-dependencies",
-    ));
-    assert_eq!(std::fs::read(&fat.jar_path).unwrap(), want);
 
-    let main = get("com.example.sg:job:2.0-SNAPSHOT:jar:", &m).unwrap();
-    assert_eq!(label(&main), "2.0-SNAPSHOT main build 2");
+    let main = greaserun(&w, &[], "com.example.sg:job:2.0-SNAPSHOT:jar:").ok();
+    assert_eq!(main.label(), "2.0-SNAPSHOT main build 2");
     assert_ne!(
         main.version, fat.version,
         "each classifier has its own newest build"
@@ -101,9 +117,8 @@ fn snapshot_per_classifier_from_mvn_repository_over_http() {
 
     // Up to date: one metadata request per repository, nothing else.
     let before = server.gets().len();
-    let again = get("com.example.sg:job:2.0-SNAPSHOT", &m).unwrap();
-    assert_eq!(again.jar_path, fat.jar_path);
-    assert_eq!(again.downloaded_from, None);
+    let again = greaserun(&w, &[], "com.example.sg:job:2.0-SNAPSHOT").ok();
+    assert_eq!((&again.jar, &again.version), (&fat.jar, &fat.version));
     let gets = server.gets();
     assert_eq!(
         gets[before..],
@@ -117,88 +132,128 @@ fn latest_release_and_fixed_versions() {
     let Some(server) = HttpServer::serve(&mrepo.root) else {
         return;
     };
-    let w = World::new();
-    let m = maven_for(&w, &[server.url()]);
+    let w = world(&[server.url()]);
 
     // mvn writes <release> but no <latest>: LATEST is the highest of <versions>.
-    let latest = get("com.example.sg:job", &m).unwrap();
-    assert_eq!(label(&latest), "2.0-SNAPSHOT fat build 3");
-    let release = get("com.example.sg:job:RELEASE", &m).unwrap();
-    assert_eq!(release.version.as_deref(), Some("1.1"));
-    assert_eq!(label(&release), "1.1 fat");
-
-    let fixed = get("com.example.sg:job:1.0", &m).unwrap();
-    assert_eq!(label(&fixed), "1.0 fat");
-    assert!(
-        fixed
-            .jar_path
-            .starts_with(w.join("m2/com/example/sg/job/1.0"))
-    );
-    // Checksums were fetched strongest first: sha512 and sha256 are not there, sha1 is.
-    let gets = server.gets();
-    let sums: Vec<&String> = gets
-        .iter()
-        .filter(|g| g.starts_with("/com/example/sg/job/1.0/job-1.0-jar-with-dependencies.jar."))
-        .collect();
+    let latest = greaserun(&w, &[], "com.example.sg:job").ok();
+    assert_eq!(latest.label(), "2.0-SNAPSHOT fat build 3");
+    let release = greaserun(&w, &[], "com.example.sg:job:RELEASE").ok();
     assert_eq!(
-        sums.iter()
-            .map(|s| s.rsplit('.').next().unwrap())
-            .collect::<Vec<_>>(),
-        ["sha512", "sha256", "sha1"]
+        (release.version.as_str(), release.label()),
+        ("1.1", "1.1 fat".into())
     );
+
+    let fixed = greaserun(&w, &[], "com.example.sg:job:1.0").ok();
+    assert_eq!(fixed.label(), "1.0 fat");
+    assert!(fixed.jar.starts_with(w.join("m2/com/example/sg/job/1.0")));
+    // Checksums are asked strongest first: mvn wrote no sha512 or sha256, but a sha1.
+    let gets = server.gets();
+    let sums: Vec<&str> = gets
+        .iter()
+        .filter_map(|g| {
+            g.strip_prefix("/com/example/sg/job/1.0/job-1.0-jar-with-dependencies.jar.")
+        })
+        .collect();
+    assert_eq!(sums, ["sha512", "sha256", "sha1"]);
 
     // A cached fixed version is never fetched again, even with the repository gone.
     drop(server);
-    let m_down = maven_for(&w, &[down_url()]);
-    let again = get("com.example.sg:job:1.0", &m_down).unwrap();
-    assert_eq!(
-        (again.jar_path, again.downloaded_from),
-        (fixed.jar_path, None)
-    );
+    let mut w = w;
+    w.configure(|c| c["maven"]["repositories"] = serde_json::json!([down_url()]));
+    let again = greaserun(&w, &[], "com.example.sg:job:1.0").ok();
+    assert_eq!(again.jar, fixed.jar);
 }
 
 #[test]
 fn file_url_repository_and_missing_artifacts() {
     let Some(mrepo) = maven::repo() else { return };
-    let w = World::new();
     let url = format!("file://{}", mrepo.root.display());
-    let m = maven_for(&w, std::slice::from_ref(&url));
-    let r = get("com.example.sg:job:1.1:jar:", &m).unwrap();
-    assert_eq!(label(&r), "1.1 main");
+    let w = world(std::slice::from_ref(&url));
+    let r = greaserun(&w, &[], "com.example.sg:job:1.1:jar:").ok();
+    assert_eq!(r.label(), "1.1 main");
 
-    let e = get("com.example.sg:nope:1.0", &m).unwrap_err();
-    assert_eq!(e.exit_code(), 66, "{e}");
-    let msg = e.to_string();
-    assert!(
-        msg.contains("com.example.sg:nope:1.0:jar:jar-with-dependencies"),
-        "{msg}"
-    );
-    assert!(
-        msg.contains(&format!(
-            "{url}/com/example/sg/nope/1.0/nope-1.0-jar-with-dependencies.jar"
-        )),
-        "{msg}"
-    );
-    let e = get("com.example.sg:nope:2.0-SNAPSHOT", &m).unwrap_err();
-    assert_eq!(e.exit_code(), 66, "{e}");
+    let r = greaserun(&w, &[], "com.example.sg:nope:1.0");
+    assert_eq!(r.code, Some(66), "{}", r.stderr);
+    let path = format!("{url}/com/example/sg/nope/1.0/nope-1.0-jar-with-dependencies.jar");
+    assert!(r.stderr.contains(&path), "{}", r.stderr);
+    let r = greaserun(&w, &[], "com.example.sg:nope:2.0-SNAPSHOT");
+    assert_eq!(r.code, Some(66), "{}", r.stderr);
+    let r = greaserun(&w, &[], "com.example.sg:job:1.0:jar:bad classifier");
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("\"bad classifier\""), "{}", r.stderr);
+    let r = greaserun(&w, &[], "./missing.jar");
+    assert_eq!(r.code, Some(66), "{}", r.stderr);
 }
 
 #[test]
 fn offline_uses_only_the_cache() {
     let Some(mrepo) = maven::repo() else { return };
-    let w = World::new();
-    let m = maven_for(&w, &[format!("file://{}", mrepo.root.display())]);
-    let e = offline("com.example.sg:job:1.0", &m).unwrap_err();
-    assert_eq!(e.exit_code(), 66, "{e}");
-    assert!(e.to_string().contains("--offline"), "{e}");
+    let w = world(&[format!("file://{}", mrepo.root.display())]);
+    let r = greaserun(&w, &["--offline"], "com.example.sg:job:1.0");
+    assert_eq!(r.code, Some(66), "{}", r.stderr);
+    assert!(r.stderr.contains("--offline"), "{}", r.stderr);
 
-    get("com.example.sg:job:1.0", &m).unwrap();
-    get("com.example.sg:job:2.0-SNAPSHOT", &m).unwrap();
-    let r = offline("com.example.sg:job:RELEASE", &m).unwrap();
-    assert_eq!(label(&r), "1.0 fat");
-    let r = offline("com.example.sg:job", &m).unwrap();
-    assert_eq!(label(&r), "2.0-SNAPSHOT fat build 3");
-    assert!(!r.fallback);
+    greaserun(&w, &[], "com.example.sg:job:1.0").ok();
+    greaserun(&w, &[], "com.example.sg:job:2.0-SNAPSHOT").ok();
+    let r = greaserun(&w, &["-o"], "com.example.sg:job:RELEASE").ok();
+    assert_eq!(r.label(), "1.0 fat");
+    let r = greaserun(&w, &["--offline"], "com.example.sg:job").ok();
+    assert_eq!(r.label(), "2.0-SNAPSHOT fat build 3");
+    assert!(
+        !r.stderr.contains("WARN"),
+        "offline is not an outage: {}",
+        r.stderr
+    );
+}
+
+#[test]
+fn concurrent_greaseruns_make_one_download() {
+    let Some(mrepo) = maven::repo() else { return };
+    let Some(server) = HttpServer::serve(&mrepo.root) else {
+        return;
+    };
+    let w = world(&[server.url()]);
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            w.spawn_cmd("greaserun")
+                .args([
+                    "-D",
+                    "--no-claim",
+                    "--runner",
+                    "shell",
+                    "com.example.sg:job:2.0-SNAPSHOT",
+                ])
+                .args(["--", "sh", "-c", "cmp {jar_path} \"$0\" && echo same"])
+                .arg(
+                    mrepo.root.join(
+                        mrepo.file_rel(
+                            "2.0-SNAPSHOT",
+                            mrepo
+                                .snapshot_builds("jar-with-dependencies")
+                                .last()
+                                .unwrap(),
+                            "jar-with-dependencies",
+                        ),
+                    ),
+                )
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{stderr}");
+        assert_eq!(stdout.trim(), "same", "{stderr}");
+    }
+    let jar_gets = server
+        .gets()
+        .into_iter()
+        .filter(|g| g.ends_with("-jar-with-dependencies.jar"))
+        .count();
+    assert_eq!(jar_gets, 1);
 }
 
 /// A fake serving one fixed-version jar with its sha1; returns the jar's path in the repo.
@@ -215,20 +270,18 @@ fn fake_with_jar(fake: &FakeRepo, version: &str, jar: &[u8]) -> String {
 #[test]
 fn fake_checksum_mismatch_leaves_nothing_behind() {
     let fake = FakeRepo::start();
-    let jar = make_jar("good", 1000);
-    let rel = fake_with_jar(&fake, "1.0", &jar);
+    let rel = fake_with_jar(&fake, "1.0", &make_jar("good", 1000));
     fake.put(
         &format!("{rel}.sha1"),
         sha1_hex(b"something else").to_uppercase(),
     );
-    let w = World::new();
-    let m = maven_for(&w, &[fake.url()]);
-    let e = get("com.example.fake:job:1.0", &m).unwrap_err();
-    assert_eq!(e.exit_code(), 65, "{e}");
-    let msg = e.to_string();
+    let w = world(&[fake.url()]);
+    let r = greaserun(&w, &[], "com.example.fake:job:1.0");
+    assert_eq!(r.code, Some(65), "{}", r.stderr);
     assert!(
-        msg.contains("checksum mismatch") && msg.contains(&rel),
-        "{msg}"
+        r.stderr.contains("checksum mismatch") && r.stderr.contains(&rel),
+        "{}",
+        r.stderr
     );
     let dir = w.join("m2/com/example/fake/job/1.0");
     assert!(!dir.join("job-1.0-jar-with-dependencies.jar").exists());
@@ -241,10 +294,9 @@ fn fake_connection_dropped_mid_body_resumes_with_range() {
     let jar = make_jar("resumed", 300_000);
     let rel = fake_with_jar(&fake, "1.0", &jar);
     fake.fault(&rel, Fault::DropAfter(100_000));
-    let w = World::new();
-    let m = maven_for(&w, &[fake.url()]);
-    let r = get("com.example.fake:job:1.0", &m).unwrap();
-    assert_eq!(std::fs::read(&r.jar_path).unwrap(), jar);
+    let w = world(&[fake.url()]);
+    let r = greaserun(&w, &[], "com.example.fake:job:1.0").ok();
+    assert_eq!(std::fs::read(&r.jar).unwrap(), jar);
     let reqs = fake.requests_for(".jar");
     assert_eq!(reqs.len(), 2, "{reqs:?}");
     assert_eq!(reqs[0].range, None);
@@ -260,18 +312,16 @@ fn fake_server_ignoring_range_starts_over() {
     let rel = fake_with_jar(&fake, "1.0", &jar);
     fake.fault(&rel, Fault::DropAfter(50_000));
     fake.fault(&rel, Fault::IgnoreRange);
-    let w = World::new();
-    let m = maven_for(&w, &[fake.url()]);
-    let r = get("com.example.fake:job:1.0", &m).unwrap();
-    assert_eq!(std::fs::read(&r.jar_path).unwrap(), jar);
+    let w = world(&[fake.url()]);
+    let r = greaserun(&w, &[], "com.example.fake:job:1.0").ok();
+    assert_eq!(std::fs::read(&r.jar).unwrap(), jar);
     assert_eq!(fake.requests_for(".jar").len(), 2);
 }
 
 #[test]
 fn fake_500_then_success() {
     let fake = FakeRepo::start();
-    let jar = make_jar("after 500", 1000);
-    let rel = fake_with_jar(&fake, "1.0", &jar);
+    let rel = fake_with_jar(&fake, "1.0", &make_jar("after 500", 1000));
     let meta = "com/example/fake/job/maven-metadata.xml";
     fake.put(
         meta,
@@ -279,11 +329,22 @@ fn fake_500_then_success() {
     );
     fake.fault(meta, Fault::Status(503));
     fake.fault(&rel, Fault::Status(500));
-    let w = World::new();
-    let m = maven_for(&w, &[fake.url()]);
-    let r = get("com.example.fake:job:RELEASE", &m).unwrap();
-    assert_eq!(label(&r), "after 500");
+    let w = world(&[fake.url()]);
+    let r = greaserun(&w, &[], "com.example.fake:job:RELEASE").ok();
+    assert_eq!(r.label(), "after 500");
     assert_eq!(fake.requests_for("maven-metadata.xml").len(), 2);
+    assert_eq!(fake.requests_for(".jar").len(), 2);
+}
+
+#[test]
+fn fake_hung_server_times_out_and_is_retried() {
+    let fake = FakeRepo::start();
+    let rel = fake_with_jar(&fake, "1.0", &make_jar("after a stall", 1000));
+    fake.fault(&rel, Fault::Stall(Duration::from_secs(5)));
+    let mut w = world(&[fake.url()]);
+    w.configure(|c| c["maven"]["timeout"] = serde_json::json!("300ms"));
+    let r = greaserun(&w, &[], "com.example.fake:job:1.0").ok();
+    assert_eq!(r.label(), "after a stall");
     assert_eq!(fake.requests_for(".jar").len(), 2);
 }
 
@@ -291,11 +352,11 @@ fn fake_500_then_success() {
 fn fake_repository_down_with_warm_cache_falls_back() {
     let fake = FakeRepo::start();
     let base = "com/example/fake/job/3.0-SNAPSHOT";
-    let old = make_jar("3.0 build 1", 1000);
+    let jar = make_jar("3.0 build 1", 1000);
     let fv = "3.0-20261101.120000-1";
     let rel = format!("{base}/job-{fv}-jar-with-dependencies.jar");
-    fake.put(&rel, old.clone());
-    fake.put(&format!("{rel}.sha1"), sha1_hex(&old));
+    fake.put(&rel, jar.clone());
+    fake.put(&format!("{rel}.sha1"), sha1_hex(&jar));
     fake.put(
         &format!("{base}/maven-metadata.xml"),
         format!(
@@ -305,67 +366,52 @@ fn fake_repository_down_with_warm_cache_falls_back() {
              </snapshotVersion></snapshotVersions></versioning></metadata>"
         ),
     );
-    let w = World::new();
-    let up = maven_for(&w, &[fake.url()]);
-    let warm = get("com.example.fake:job:3.0-SNAPSHOT", &up).unwrap();
-    assert_eq!(warm.version.as_deref(), Some(fv));
+    let mut w = world(&[fake.url()]);
+    let warm = greaserun(&w, &[], "com.example.fake:job:3.0-SNAPSHOT").ok();
+    assert_eq!(warm.version, fv);
     fake.stop();
 
-    let down = Maven {
-        attempts: 2,
-        ..maven_for(&w, &[down_url(), fake.url()])
-    };
+    w.configure(|c| {
+        c["maven"]["repositories"] = serde_json::json!([down_url(), fake.url()]);
+        c["maven"]["attempts"] = serde_json::json!(2);
+    });
     for spec in [
         "com.example.fake:job:3.0-SNAPSHOT",
         "com.example.fake:job",
         "com.example.fake:job:LATEST",
     ] {
-        let r = get(spec, &down).unwrap_or_else(|e| panic!("{spec}: {e}"));
-        assert!(r.fallback, "{spec}");
-        assert_eq!(
-            (r.jar_path.clone(), r.version.as_deref()),
-            (warm.jar_path.clone(), Some(fv))
+        let r = greaserun(&w, &[], spec).ok();
+        assert_eq!((&r.jar, r.version.as_str()), (&warm.jar, fv), "{spec}");
+        assert!(
+            r.stderr.contains("newest cached version"),
+            "{spec}: {}",
+            r.stderr
         );
     }
-    let e = get("com.example.fake:job:RELEASE", &down).unwrap_err();
-    assert_eq!(e.exit_code(), 69, "{e}");
-    let e = get("com.example.fake:other:1.0", &down).unwrap_err();
-    assert_eq!(e.exit_code(), 69, "{e}");
+    for spec in ["com.example.fake:job:RELEASE", "com.example.fake:other:1.0"] {
+        let r = greaserun(&w, &[], spec);
+        assert_eq!(r.code, Some(69), "{spec}: {}", r.stderr);
+    }
 }
 
 #[test]
 fn fake_basic_auth_is_sent_and_never_shown() {
     let fake = FakeRepo::start();
-    let jar = make_jar("secret", 100);
-    let rel = fake_with_jar(&fake, "1.0", &jar);
+    let rel = fake_with_jar(&fake, "1.0", &make_jar("secret", 100));
     fake.fault(&format!("{rel}.sha512"), Fault::Status(401));
-    let w = World::new();
+    let mut w = world(&[]);
     let creds = w.write("creds", "deployer:hunter2-not-shown\n");
-    let mut m = maven_for(&w, &[fake.url()]);
-    m.repositories[0].credentials_file = Some(creds.to_string_lossy().into_owned());
-    let e = get("com.example.fake:job:1.0", &m).unwrap_err();
-    assert_eq!(e.exit_code(), 78, "{e}");
-    assert!(!format!("{e} {e:?}").contains("hunter2"), "{e}");
-    let r = get("com.example.fake:job:1.0", &m).unwrap();
-    assert_eq!(label(&r), "secret");
+    let url = fake.url();
+    w.configure(|c| {
+        c["maven"]["repositories"] = serde_json::json!([{"url": url, "credentials_file": creds}]);
+    });
+    let r = greaserun(&w, &["-vv"], "com.example.fake:job:1.0");
+    assert_eq!(r.code, Some(78), "{}", r.stderr);
+    assert!(r.stderr.contains("401"), "{}", r.stderr);
+    assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
+    let r = greaserun(&w, &["-vv"], "com.example.fake:job:1.0").ok();
+    assert_eq!(r.label(), "secret");
+    assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
     let auth = fake.requests()[0].authorization.clone().unwrap();
     assert_eq!(auth, "Basic ZGVwbG95ZXI6aHVudGVyMi1ub3Qtc2hvd24=");
-}
-
-#[test]
-fn concurrent_fetches_make_one_download() {
-    let fake = FakeRepo::start();
-    let jar = make_jar("shared", 2_000_000);
-    fake_with_jar(&fake, "1.0", &jar);
-    let w = World::new();
-    let m = maven_for(&w, &[fake.url()]);
-    let paths: Vec<_> = std::thread::scope(|s| {
-        let hs: Vec<_> = (0..8)
-            .map(|_| s.spawn(|| get("com.example.fake:job:1.0", &m).unwrap().jar_path))
-            .collect();
-        hs.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    assert!(paths.windows(2).all(|p| p[0] == p[1]));
-    assert_eq!(std::fs::read(&paths[0]).unwrap(), jar);
-    assert_eq!(fake.requests_for(".jar").len(), 1);
 }

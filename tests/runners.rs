@@ -341,7 +341,7 @@ fn the_log_has_the_original_layout_and_prefixes() {
         .unwrap()
         .to_string();
     let user = scalegrease::util::host::user_name();
-    let want_dir = format!("{user}/w7/runner/");
+    let want_dir = format!("{user}/w7/runner/shell/");
     assert!(rel.starts_with(&want_dir), "{rel}");
     let file = Path::new(&rel).file_name().unwrap().to_str().unwrap();
     assert!(

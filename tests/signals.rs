@@ -151,3 +151,84 @@ fn processes_left_behind_by_the_job_are_ended() {
         "background process {bg} survived"
     );
 }
+
+#[test]
+fn sigint_and_sighup_are_passed_on_too() {
+    let Some(jar) = fat_jar() else { return };
+    for (sig, code) in [(Signal::SIGINT, 130), (Signal::SIGHUP, 129)] {
+        let w = World::new();
+        // A non-interactive shell starts `&` jobs with SIGINT ignored: that grandchild
+        // outlives the signal and is ended as a process the job left behind.
+        let mut child = start(&w, jar, &["--kill-grace", "300ms"], "exec sleep 300");
+        let (_, pg) = grandchild_group(&w);
+        kill(Pid::from_raw(child.id() as i32), sig).unwrap();
+        let status = wait_exit(&mut child);
+        assert_eq!(status.code(), Some(code), "{sig}");
+        assert_eq!(group_members(pg), Vec::<i32>::new(), "{sig}");
+    }
+}
+
+#[test]
+fn the_python_tree_is_removed_when_greaserun_is_signalled() {
+    let Some(jar) = fat_jar() else { return };
+    if crate::harness::skip_without("python3") {
+        return;
+    }
+    let w = World::new();
+    let cwd_file = w.join("cwd.txt");
+    let script = format!(
+        "import os, time\nopen({:?}, 'w').write(os.getcwd())\ntime.sleep(300)\n",
+        cwd_file.to_str().unwrap()
+    );
+    let mut child = w
+        .spawn_cmd("greaserun")
+        .args(["-D", "--force", "-q", "--runner", "python"])
+        .arg(jar)
+        .args(["--", "python3", "-c", &script])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let cwd = wait_for(
+        "the job's working directory",
+        Duration::from_secs(30),
+        || {
+            std::fs::read_to_string(&cwd_file)
+                .ok()
+                .filter(|s| !s.is_empty())
+        },
+    );
+    assert!(Path::new(&cwd).is_dir());
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    assert_eq!(wait_exit(&mut child).code(), Some(143));
+    assert!(!Path::new(&cwd).exists(), "{cwd} was not removed");
+}
+
+#[test]
+fn a_signal_ignored_by_greaserun_stays_ignored_for_the_job() {
+    use std::os::unix::process::CommandExt;
+    let Some(jar) = fat_jar() else { return };
+    let w = World::new();
+    let mut cmd = w.spawn_cmd("greaserun");
+    cmd.args(["-D", "--force", "-q", "--runner", "shell"])
+        .arg(jar)
+        .args(["--", "grep", "^SigIgn:", "/proc/self/status"]);
+    // As `nohup` does: greaserun starts with SIGHUP ignored.
+    // SAFETY: only an async-signal-safe sigaction call between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::signal::signal(Signal::SIGHUP, nix::sys::signal::SigHandler::SigIgn)
+                .map(|_| ())
+                .map_err(std::io::Error::from)
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mask = u64::from_str_radix(line.trim().trim_start_matches("SigIgn:").trim(), 16)
+        .unwrap_or_else(|_| panic!("{line}"));
+    assert_eq!(
+        mask & 1,
+        1,
+        "SIGHUP (bit 0) should be ignored by the job: {line}"
+    );
+}

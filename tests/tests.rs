@@ -4,7 +4,12 @@
 mod harness;
 
 mod config;
+mod cron_daemon;
+mod crontab;
 mod deployment;
 mod funnel;
+mod launch;
 mod runners;
 mod signals;
+mod snatch;
+mod status;

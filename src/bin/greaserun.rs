@@ -90,7 +90,8 @@ struct Cli {
     #[arg(long)]
     force: bool,
 
-    /// For the java runner: run `java -cp <jar> <CLASS>` instead of `java -jar <jar>`.
+    /// The job's main class: the java runner runs `java -cp <jar> <CLASS>` instead of
+    /// `java -jar <jar>`; the hadoop runner passes it after the jar.
     #[arg(long, value_name = "CLASS")]
     main_class: Option<String>,
 

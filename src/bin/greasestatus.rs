@@ -1,27 +1,28 @@
-//! greasestatus: what ran, where, and what it printed. See `docs/readme/funnel.md`.
-//!
-//! The `runs` and `log` views; each is one variant with its own `Args` struct, one arm in
-//! `run` and one small function, so other views merge in beside them.
+//! greasestatus: what is scheduled on this worker and in the store, what ran and what it
+//! printed. See `docs/readme/dispatch.md` and `docs/readme/funnel.md`.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use scalegrease::debugging::runs;
+use scalegrease::debugging::{runs, status};
+use scalegrease::dispatch::schedule::{self, Zone};
 use scalegrease::{Config, exit, store};
 
-/// Show the farm's run history and logs from the store, whichever worker ran the job.
+/// Show the scalegrease crontabs installed on this worker, grouped by project, with each
+/// entry's next fire time (the default view), or another view named below.
 ///
 /// Settings are taken from flags first, then environment variables, then the config
-/// file, then built-in defaults. Exit codes: 0 success, 1 no such run, 2 usage, 69 store
-/// unavailable or without its marker, 78 invalid config.
+/// file, then built-in defaults. Exit codes: 0 success, 1 invalid schedule or no such run
+/// (`log`), 2 usage, 69 store unavailable or without its marker (`projects`, `runs`,
+/// `log`), 74 unreadable cron directory, 78 invalid config.
 #[derive(Debug, Parser)]
 #[command(name = "greasestatus", version)]
 struct Cli {
     #[command(flatten)]
     global: Global,
     #[command(subcommand)]
-    view: View,
+    view: Option<View>,
 }
 
 /// Options every view takes.
@@ -30,6 +31,18 @@ struct Global {
     /// Print JSON for scripts instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Evaluate as if now were this time: RFC 3339 (2026-03-29T01:30:00Z), or
+    /// "YYYY-MM-DD HH:MM" in the host's zone (for `next`, in --tz). Defaults to now.
+    #[arg(long, value_name = "TIME", global = true)]
+    at: Option<String>,
+    /// The cron directory. Defaults to the config's launch.crontab_etc_crond, then
+    /// /etc/cron.d.
+    #[arg(long, value_name = "DIR", global = true)]
+    cron_dir: Option<PathBuf>,
+    /// The prefix of scalegrease's files in the cron directory. Defaults to the config's
+    /// launch.crontab_unique_prefix, then "scalegrease".
+    #[arg(long, value_name = "PREFIX", global = true)]
+    prefix: Option<String>,
     /// The store: a directory path, dir:///path or etcd://host:port,.../prefix. Defaults
     /// to the config's `store`, then /var/lib/scalegrease/store.
     #[arg(long, value_name = "STORE", env = "SCALEGREASE_STORE", global = true)]
@@ -40,9 +53,13 @@ struct Global {
     config_file: Option<PathBuf>,
 }
 
-/// The views.
+/// The views. Each is one variant with its own `Args` struct and one arm in `run`.
 #[derive(Debug, Subcommand)]
 enum View {
+    /// Print the next fire times of a schedule, one RFC 3339 timestamp a line.
+    Next(NextArgs),
+    /// List the bundles in the store (project, crontab count, revision, launch time).
+    Projects,
     /// Run history, newest first: slot, status (running, succeeded, failed, abandoned,
     /// dropped, skipped; declined while a slot nobody claimed is not yet dropped), host,
     /// duration, exit status, version, job and a note.
@@ -71,6 +88,20 @@ struct LogArgs {
     slot: Option<String>,
 }
 
+#[derive(Debug, Args)]
+struct NextArgs {
+    /// Five cron fields or an @ nickname, quoted as one argument, e.g. '30 2 * * mon-fri'.
+    schedule: String,
+    /// How many fire times to print.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    count: usize,
+    /// The IANA time zone to evaluate in, e.g. Europe/Stockholm. Defaults to the host's
+    /// (TZ, else /etc/timezone, else /etc/localtime).
+    #[arg(long, value_name = "ZONE")]
+    tz: Option<String>,
+}
+
+/// Loads the config once, on first use (the `next` view needs none).
 fn load_config(g: &Global) -> anyhow::Result<Config> {
     let c = Config::load_default(g.config_file.as_deref())?;
     for w in &c.warnings {
@@ -79,19 +110,98 @@ fn load_config(g: &Global) -> anyhow::Result<Config> {
     Ok(c)
 }
 
-fn open_store(g: &Global, c: &Config) -> anyhow::Result<Box<dyn store::Store>> {
-    let s = store::open(&c.store_config(g.store.as_deref()))?;
-    s.check()?;
-    Ok(s)
+fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
 }
 
 fn run() -> anyhow::Result<i32> {
     let cli = Cli::parse();
     let g = &cli.global;
     match &cli.view {
-        View::Runs(a) => runs_view(g, a),
-        View::Log(a) => log_view(g, a),
+        Some(View::Runs(a)) => return runs_view(g, a),
+        Some(View::Log(a)) => return log_view(g, a),
+        Some(View::Next(a)) => {
+            let zone = match &a.tz {
+                Some(t) => match Zone::named(t) {
+                    Some(z) => z,
+                    None => return usage(format!("unknown time zone {t:?} for --tz")),
+                },
+                None => Zone::host(),
+            };
+            let at = match parse_at(g, zone) {
+                Ok(at) => at,
+                Err(e) => return usage(e),
+            };
+            let times = status::next_times(&a.schedule, a.count, at, zone)?;
+            if g.json {
+                print_json(&times)?;
+            } else {
+                for t in times {
+                    println!("{t}");
+                }
+            }
+        }
+        Some(View::Projects) => {
+            let config = load_config(g)?;
+            let s = store::open(&config.store_config(g.store.as_deref()))?;
+            let bundles = status::bundles(s.as_ref())?;
+            if g.json {
+                print_json(&bundles)?;
+            } else {
+                status::print_bundles(&mut std::io::stdout(), &bundles)?;
+            }
+        }
+        None => {
+            let config = load_config(g)?;
+            let at = match parse_at(g, Zone::host()) {
+                Ok(at) => at,
+                Err(e) => return usage(e),
+            };
+            let cron_dir = g
+                .cron_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(&config.launch.crontab_etc_crond));
+            let prefix = g
+                .prefix
+                .clone()
+                .unwrap_or_else(|| config.launch.crontab_unique_prefix.clone());
+            // The store only adds revisions and launch times: without it, still show
+            // what is installed.
+            let bundles = store::open(&config.store_config(g.store.as_deref()))
+                .and_then(|s| status::bundle_map(s.as_ref()))
+                .unwrap_or_else(|e| {
+                    eprintln!(
+                        "greasestatus: warning: {e}; revisions and launch times are not shown"
+                    );
+                    Default::default()
+                });
+            let projects = status::installed(&cron_dir, &prefix, &bundles, at, Zone::host())?;
+            if g.json {
+                print_json(&serde_json::json!({
+                    "at": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "cron_dir": cron_dir,
+                    "projects": projects,
+                }))?;
+            } else {
+                status::print_installed(&mut std::io::stdout(), &projects)?;
+            }
+        }
     }
+    Ok(exit::OK)
+}
+
+fn parse_at(g: &Global, zone: Zone) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    match &g.at {
+        None => Ok(chrono::Utc::now()),
+        Some(t) => schedule::parse_time(t, zone).map_err(|e| format!("--at: {e}")),
+    }
+}
+
+fn open_store(g: &Global, c: &Config) -> anyhow::Result<Box<dyn store::Store>> {
+    let s = store::open(&c.store_config(g.store.as_deref()))?;
+    s.check()?;
+    Ok(s)
 }
 
 fn runs_view(g: &Global, a: &RunsArgs) -> anyhow::Result<i32> {

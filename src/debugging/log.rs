@@ -96,7 +96,8 @@ pub fn artifact_name(artifact: &str) -> String {
     name
 }
 
-/// The log file's path for these parts (`host` is shortened to its first label).
+/// The log file's path for these parts (`host` is shortened to its first label, `runner`
+/// to its canonical name, so `LuigiRunner` and `luigi` share one log).
 pub fn log_path(
     dir: &Path,
     user: &str,
@@ -108,7 +109,7 @@ pub fn log_path(
     dir.join(user)
         .join(crate::util::host::short(host))
         .join("runner")
-        .join(runner)
+        .join(crate::execution::canonical_name(runner))
         .join(artifact_name)
         .join(format!("{}.log", date.format("%Y-%m-%d")))
 }

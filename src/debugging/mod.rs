@@ -4,4 +4,5 @@
 pub mod log;
 pub mod records;
 pub mod runs;
+pub mod status;
 pub mod trace;

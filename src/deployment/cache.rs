@@ -58,6 +58,7 @@ impl Cache {
             .map_err(|e| DeployError::io("open lock file", &lock_path, e))?;
         file.lock()
             .map_err(|e| DeployError::io("lock", &lock_path, e))?;
+        remove_stale_temps(dir, &name);
         Ok(Lock { _file: file })
     }
 
@@ -131,6 +132,23 @@ impl Cache {
                 (c.file_name(fv) == name && e.path().is_file()).then(|| fv.to_string())
             })
             .collect()
+    }
+}
+
+/// Removes temp files of `name` left by downloads that were killed: only the lock holder
+/// writes them, and we hold the lock.
+fn remove_stale_temps(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.tmp-");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(&prefix))
+        {
+            let _ = fs::remove_file(e.path());
+        }
     }
 }
 
@@ -229,5 +247,11 @@ mod tests {
         assert!(other.try_lock().is_err());
         drop(held);
         assert!(other.try_lock().is_ok());
+        drop(other);
+        // A killed download's temp file goes when the lock is next taken.
+        let stale = dir.path().join("g/a/1/.a-1.jar.tmp-999-abc");
+        fs::write(&stale, b"partial").unwrap();
+        let _held = cache.lock(&target).unwrap();
+        assert!(!stale.exists());
     }
 }

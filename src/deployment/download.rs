@@ -4,19 +4,18 @@
 //! timeouts and 5xx with backoff and jitter, then check the digest, fsync and rename. A
 //! file that fails verification is deleted: it never reaches the path the jar is expected at.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{IsTerminal, Read, Seek, SeekFrom, Write};
+use std::fs::{self, OpenOptions};
+use std::io::{IsTerminal, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use tracing::{debug, warn};
+use tracing::{debug, info};
 
 use super::DeployError;
-use super::checksum::{Algorithm, Expected, Hasher};
+use super::checksum::Expected;
 use super::repository::{FetchError, Repo, backoff};
+use super::sink::Sink;
 use crate::util::fs::{sync_dir, temp_path_for};
-
-const BUF: usize = 1 << 20;
 
 /// How a download ended, when it did not succeed.
 #[derive(Debug)]
@@ -71,24 +70,21 @@ fn fetch_into(
     progress: bool,
 ) -> Result<u64, Failure> {
     let io = |what: &'static str| move |e| Failure::Fatal(DeployError::io(what, tmp, e));
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(tmp)
         .map_err(io("create temp file"))?;
-    let algorithm = expected.map(|e| e.algorithm).unwrap_or(Algorithm::Sha1);
-    let mut hasher = algorithm.hasher();
-    let mut written: u64 = 0;
+    let mut sink = Sink::new(file, expected.map(|e| e.algorithm));
     let mut failures = 0u32;
-    let mut buf = vec![0u8; BUF];
     let bar = progress_bar(progress, url);
     loop {
-        let opened = match repo.open(rel, written) {
+        let opened = match repo.open(rel, sink.written) {
             Ok(o) => o,
-            Err(FetchError::NotFound) if written == 0 => return Err(Failure::NotFound),
+            Err(FetchError::NotFound) if sink.written == 0 => return Err(Failure::NotFound),
             Err(FetchError::RangeRejected) => {
                 debug!("{url}: range rejected; starting over");
-                restart(&mut file, &mut hasher, &mut written, algorithm).map_err(io("truncate"))?;
+                sink.restart().map_err(io("truncate"))?;
                 failures += 1;
                 if failures >= attempts.max(1) {
                     return Err(Failure::Unreachable("range not satisfiable".into()));
@@ -102,43 +98,42 @@ fn fetch_into(
                     return Err(Failure::Unreachable(e.to_string()));
                 }
                 let pause = backoff(failures);
-                warn!("{url}: {e}; retrying in {} ms", pause.as_millis());
+                info!("{url}: {e}; retrying in {} ms", pause.as_millis());
                 std::thread::sleep(pause);
                 continue;
             }
         };
-        if opened.offset != written {
+        if opened.offset != sink.written {
             debug!("{url}: server ignored the range; starting over");
-            restart(&mut file, &mut hasher, &mut written, algorithm).map_err(io("truncate"))?;
+            sink.restart().map_err(io("truncate"))?;
         }
+        let start = sink.written;
         if let (Some(b), Some(len)) = (&bar, opened.len) {
-            b.set_length(written + len);
-            b.set_position(written);
+            b.set_length(start + len);
+            b.set_position(start);
         }
-        let want_total = opened.len.map(|l| written + l);
         let mut reader = opened.reader;
-        let before = written;
         let cut = loop {
+            let mut buf = sink.buffer();
             match reader.read(&mut buf) {
                 Ok(0) => break None,
                 Ok(n) => {
-                    file.write_all(&buf[..n]).map_err(io("write temp file"))?;
-                    hasher.update(&buf[..n]);
-                    written += n as u64;
+                    sink.push(buf, n).map_err(io("write temp file"))?;
                     if let Some(b) = &bar {
-                        b.set_position(written);
+                        b.set_position(sink.written);
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => break Some(e.to_string()),
             }
         };
-        let cut = cut.or_else(|| match want_total {
+        let written = sink.written;
+        let cut = cut.or_else(|| match opened.len.map(|l| start + l) {
             Some(t) if t != written => Some(format!("body ended at byte {written} of {t}")),
             _ => None,
         });
         let Some(reason) = cut else { break };
-        if written > before {
+        if written > start {
             failures = 0;
         }
         failures += 1;
@@ -146,43 +141,29 @@ fn fetch_into(
             return Err(Failure::Unreachable(reason));
         }
         let pause = backoff(failures);
-        warn!(
+        info!(
             "{url}: download interrupted at byte {written} ({reason}); resuming in {} ms",
             pause.as_millis()
         );
         std::thread::sleep(pause);
     }
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    if let Some(exp) = expected {
-        let actual = hasher.finish_hex();
-        if actual != exp.hex {
-            return Err(Failure::Fatal(DeployError::ChecksumMismatch {
-                url: url.to_string(),
-                algorithm: exp.algorithm.extension(),
-                expected: exp.hex.clone(),
-                actual,
-            }));
-        }
+    drop(bar);
+    let written = sink.written;
+    let (file, digest) = sink.finish().map_err(io("fsync temp file"))?;
+    if let (Some(exp), Some(actual)) = (expected, digest)
+        && actual != exp.hex
+    {
+        return Err(Failure::Fatal(DeployError::ChecksumMismatch {
+            url: url.to_string(),
+            algorithm: exp.algorithm.extension(),
+            expected: exp.hex.clone(),
+            actual,
+        }));
     }
     file.set_permissions(fs::Permissions::from_mode(0o644))
         .map_err(io("chmod temp file"))?;
     file.sync_all().map_err(io("fsync temp file"))?;
     Ok(written)
-}
-
-fn restart(
-    file: &mut File,
-    hasher: &mut Hasher,
-    written: &mut u64,
-    algorithm: Algorithm,
-) -> std::io::Result<()> {
-    file.set_len(0)?;
-    file.seek(SeekFrom::Start(0))?;
-    *hasher = algorithm.hasher();
-    *written = 0;
-    Ok(())
 }
 
 fn progress_bar(wanted: bool, url: &str) -> Option<indicatif::ProgressBar> {
@@ -197,22 +178,16 @@ fn progress_bar(wanted: bool, url: &str) -> Option<indicatif::ProgressBar> {
     let bar =
         indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr())
             .with_style(style)
-            .with_message(name);
+            .with_message(name)
+            .with_finish(indicatif::ProgressFinish::AndClear);
     Some(bar)
-}
-
-/// Reads a whole small reader (used by tests).
-#[cfg(test)]
-fn read_all(mut r: impl Read) -> Vec<u8> {
-    let mut v = Vec::new();
-    r.read_to_end(&mut v).unwrap();
-    v
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config;
+    use crate::deployment::checksum::Algorithm;
 
     fn file_repo(dir: &Path) -> Repo {
         let r = config::Repository {
@@ -243,7 +218,7 @@ mod tests {
             download(&repo, "a.jar", &dest, Some(&good), 2, false).unwrap(),
             6
         );
-        assert_eq!(read_all(File::open(&dest).unwrap()), b"hello\n");
+        assert_eq!(fs::read(&dest).unwrap(), b"hello\n");
         let bad = Expected {
             hex: "0".repeat(40),
             ..good

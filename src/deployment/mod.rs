@@ -14,6 +14,7 @@ mod checksum;
 mod download;
 mod metadata;
 mod repository;
+mod sink;
 mod spec;
 mod version;
 
@@ -36,7 +37,7 @@ use repository::{FetchError, Repo};
 /// What [`resolve`] produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
-    /// The jar to run: a verified file in the cache, or the local file as given.
+    /// The jar to run, absolute: a verified file in the cache, or the local file.
     pub jar_path: PathBuf,
     /// The spec: the local path as given, or the full coordinates `g:a:v:p:c`.
     pub spec: String,
@@ -79,12 +80,13 @@ pub enum DeployError {
         why: String,
     },
     #[error(
-        "{coordinates}: no repository could be reached and nothing usable is cached in {cache} ({}); check the network and maven.repositories, or run once with the repository up",
+        "{coordinates} is unavailable: {}; nothing usable is cached in {cache} (check the network and maven.repositories)",
         errors.join("; ")
     )]
     Unavailable {
         coordinates: String,
         cache: PathBuf,
+        /// `URL: what went wrong`, one per repository asked (unreachable or not found).
         errors: Vec<String>,
     },
     #[error(
@@ -150,7 +152,7 @@ pub fn resolve(
 ) -> Result<Resolved, DeployError> {
     match spec {
         ArtifactSpec::Local(path) => Ok(Resolved {
-            jar_path: path.clone(),
+            jar_path: absolute(path),
             spec: path.display().to_string(),
             version: None,
             coordinates: None,
@@ -159,6 +161,17 @@ pub fn resolve(
         }),
         ArtifactSpec::Maven(c) => Resolver::new(maven, opts)?.resolve(c),
     }
+}
+
+/// The unreachable repositories' errors followed by the URLs that answered "not found".
+fn with_not_found(mut errors: Vec<String>, not_found: Vec<String>) -> Vec<String> {
+    errors.extend(not_found.into_iter().map(|u| format!("{u}: not found")));
+    errors
+}
+
+/// `path` made absolute against the working directory (runners may change directory).
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// Limit for metadata and checksum bodies.
@@ -176,6 +189,7 @@ struct Resolver {
 struct Answers<T> {
     /// (repository index, parsed answer)
     found: Vec<(usize, T)>,
+    /// URLs that answered without a usable version.
     tried: Vec<String>,
     unreachable: Vec<String>,
     /// The first hard error (bad data, refusal), reported when nothing was found.
@@ -191,7 +205,7 @@ impl Resolver {
             .map(|r| Repo::new(r, &agent))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Resolver {
-            cache: Cache::new(expand_path(&maven.cache_dir)),
+            cache: Cache::new(absolute(Path::new(&expand_path(&maven.cache_dir)))),
             repos,
             offline: opts.offline,
             progress: opts.progress,
@@ -273,7 +287,6 @@ impl Resolver {
         for i in order {
             let repo = &self.repos[i];
             let url = repo.url_of(rel);
-            tried.push(url.clone());
             let expected = match self.checksum(repo, rel) {
                 Ok(e) => e,
                 Err(Failure::Unreachable(m)) => {
@@ -287,9 +300,6 @@ impl Resolver {
                 Err(Failure::Fatal(e)) => return Err(e),
                 Err(Failure::NotFound) => None,
             };
-            if expected.is_none() {
-                warn!("{url}: the repository publishes no .sha512, .sha256 or .sha1: not verified");
-            }
             match download::download(
                 repo,
                 rel,
@@ -299,13 +309,18 @@ impl Resolver {
                 self.progress,
             ) {
                 Ok(bytes) => {
+                    if expected.is_none() {
+                        warn!(
+                            "{url}: the repository publishes no .sha512, .sha256 or .sha1: used unverified"
+                        );
+                    }
                     info!(
                         "{}: downloaded {bytes} bytes from {url}",
                         c.with_version(fv)
                     );
                     return Ok(url);
                 }
-                Err(Failure::NotFound) => {}
+                Err(Failure::NotFound) => tried.push(url),
                 Err(Failure::Unreachable(m)) => unreachable.push(format!("{url}: {m}")),
                 Err(Failure::Refused(m)) => {
                     refused.get_or_insert(DeployError::Refused { url, reason: m });
@@ -320,7 +335,7 @@ impl Resolver {
             return Err(DeployError::Unavailable {
                 coordinates: c.with_version(fv).to_string(),
                 cache: self.cache.root().to_path_buf(),
-                errors: unreachable,
+                errors: with_not_found(unreachable, tried),
             });
         }
         Err(DeployError::NotFound {
@@ -364,7 +379,7 @@ impl Resolver {
                         return Err(Failure::Unreachable(e.to_string()));
                     }
                     let pause = repository::backoff(failures);
-                    warn!(
+                    info!(
                         "{}: {e}; retrying in {} ms",
                         repo.url_of(rel),
                         pause.as_millis()
@@ -385,18 +400,16 @@ impl Resolver {
         };
         for (i, repo) in self.repos.iter().enumerate() {
             let url = repo.url_of(rel);
-            a.tried.push(url.clone());
             match self.read_small(repo, rel) {
                 Ok(bytes) => {
                     let parsed = std::str::from_utf8(&bytes)
                         .map_err(|e| e.to_string())
                         .and_then(Metadata::parse);
                     match parsed {
-                        Ok(m) => {
-                            if let Some(t) = pick(&m) {
-                                a.found.push((i, t));
-                            }
-                        }
+                        Ok(m) => match pick(&m) {
+                            Some(t) => a.found.push((i, t)),
+                            None => a.tried.push(url),
+                        },
                         Err(reason) => {
                             warn!("invalid maven-metadata.xml at {url}: {reason}");
                             a.error
@@ -404,7 +417,7 @@ impl Resolver {
                         }
                     }
                 }
-                Err(Failure::NotFound) => {}
+                Err(Failure::NotFound) => a.tried.push(url),
                 Err(Failure::Unreachable(m)) => a.unreachable.push(format!("{url}: {m}")),
                 Err(Failure::Refused(reason)) => {
                     a.error.get_or_insert(DeployError::Refused { url, reason });
@@ -514,7 +527,7 @@ impl Resolver {
                 snapshot_base,
                 release_only,
                 "the repositories could not be reached",
-                Some(answers.unreachable),
+                Some(with_not_found(answers.unreachable, answers.tried)),
             );
         }
         if let Some(e) = answers.error {

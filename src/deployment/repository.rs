@@ -181,13 +181,11 @@ fn open_file(path: &std::path::Path, offset: u64) -> Result<Opened, FetchError> 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(FetchError::NotFound),
         Err(e) => return Err(FetchError::Fatal(e.to_string())),
     };
-    let len = f
-        .metadata()
-        .map_err(|e| FetchError::Fatal(e.to_string()))?
-        .len();
-    if !f.metadata().map(|m| m.is_file()).unwrap_or(false) {
+    let meta = f.metadata().map_err(|e| FetchError::Fatal(e.to_string()))?;
+    if !meta.is_file() {
         return Err(FetchError::NotFound);
     }
+    let len = meta.len();
     if offset > len {
         return Err(FetchError::RangeRejected);
     }
@@ -215,34 +213,38 @@ fn open_http(
     }
     let resp = req.call().map_err(|e| classify(&e))?;
     let status = resp.status().as_u16();
+    if !matches!(status, 200 | 206) {
+        // Read the (small) error body so the connection goes back to the pool: the next
+        // request (the next checksum, the jar) then skips the TCP and TLS handshakes.
+        let mut body = resp.into_body().into_reader().take(64 << 10);
+        let _ = std::io::copy(&mut body, &mut std::io::sink());
+        return Err(match status {
+            404 | 410 => FetchError::NotFound,
+            416 => FetchError::RangeRejected,
+            401 | 403 => FetchError::Fatal(format!(
+                "HTTP {status}: access denied (check the repository's credentials)"
+            )),
+            408 | 429 | 500..=599 => FetchError::Transient(format!("HTTP {status}")),
+            _ => FetchError::Fatal(format!("unexpected HTTP {status}")),
+        });
+    }
     let len = resp.body().content_length();
-    let start = match status {
-        200 => 0,
-        206 => {
-            let range = resp
-                .headers()
-                .get("content-range")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            match content_range_start(range) {
-                Some(s) if s == offset => s,
-                _ => {
-                    return Err(FetchError::Transient(format!(
-                        "HTTP 206 with unexpected Content-Range {range:?}"
-                    )));
-                }
+    let mut start = 0;
+    if status == 206 {
+        let range = resp
+            .headers()
+            .get("content-range")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        match content_range_start(range) {
+            Some(s) if s == offset => start = s,
+            _ => {
+                return Err(FetchError::Transient(format!(
+                    "HTTP 206 with unexpected Content-Range {range:?}"
+                )));
             }
         }
-        404 | 410 => return Err(FetchError::NotFound),
-        416 => return Err(FetchError::RangeRejected),
-        401 | 403 => {
-            return Err(FetchError::Fatal(format!(
-                "HTTP {status}: access denied (check the repository's credentials)"
-            )));
-        }
-        408 | 429 | 500..=599 => return Err(FetchError::Transient(format!("HTTP {status}"))),
-        _ => return Err(FetchError::Fatal(format!("unexpected HTTP {status}"))),
-    };
+    }
     Ok(Opened {
         reader: Box::new(resp.into_body().into_reader()),
         offset: start,

@@ -2,4 +2,14 @@
 //! next fire times as the cron daemon computes them, publishing a project's crontabs as a
 //! bundle (launch) and installing bundles into the cron directory on a worker (snatch).
 
+pub mod bundle;
+pub mod crontab;
+pub mod error;
+pub mod launch;
 pub mod params;
+pub mod project;
+pub mod schedule;
+pub mod snatch;
+
+#[cfg(test)]
+mod proptests;

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use crate::exit;
 
-pub use runner::{BUILTIN, Prepared, prepare, runner_names};
+pub use runner::{BUILTIN, Prepared, canonical_name, check_runner, prepare, runner_names};
 pub use supervise::run;
 pub use tail::{TAIL_CAP, Tail};
 

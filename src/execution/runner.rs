@@ -58,8 +58,9 @@ impl Prepared {
     }
 }
 
-/// A runner name as compared: lower case, a `Runner` suffix dropped.
-fn normalize(name: &str) -> String {
+/// A runner name as compared and logged: lower case, a `Runner` suffix dropped
+/// (`LuigiRunner` -> `luigi`). Use it for the log path so both spellings share one log.
+pub fn canonical_name(name: &str) -> String {
     let lower = name.trim().to_ascii_lowercase();
     match lower.strip_suffix("runner") {
         Some(base) if !base.is_empty() => base.to_string(),
@@ -71,7 +72,7 @@ fn normalize(name: &str) -> String {
 pub fn runner_names(cfg: &Config) -> Vec<String> {
     let mut names: Vec<String> = BUILTIN.iter().map(|s| s.to_string()).collect();
     for key in cfg.runners.keys() {
-        let n = normalize(key);
+        let n = canonical_name(key);
         if !names.contains(&n) {
             names.push(n);
         }
@@ -79,25 +80,42 @@ pub fn runner_names(cfg: &Config) -> Vec<String> {
     names
 }
 
+/// Checks `runner` names an available runner; returns its normalized name. An unknown
+/// name's error lists the available ones.
+pub fn check_runner(runner: &str, cfg: &Config) -> Result<String, ExecError> {
+    let name = canonical_name(runner);
+    let known = runner_names(cfg);
+    if known.contains(&name) {
+        return Ok(name);
+    }
+    Err(ExecError::UnknownRunner {
+        name: runner.to_string(),
+        available: known.join(", "),
+    })
+}
+
 /// The configured `runners.<name>.command` for a normalized name, with its config key.
 fn configured<'c>(cfg: &'c Config, name: &str) -> Option<(String, &'c str)> {
     cfg.runners
         .iter()
-        .find(|(k, _)| normalize(k) == name)
+        .find(|(k, _)| canonical_name(k) == name)
         .and_then(|(k, def)| Some((format!("runners.{k}.command"), def.command.as_deref()?)))
 }
 
 fn split_command(cfg: &Config, key: &str, text: &str) -> Result<Vec<String>, ExecError> {
     words::split(text).map_err(|message| ExecError::BadTemplate {
-        source_name: cfg
-            .source
-            .as_deref()
-            .unwrap_or(Path::new("config"))
-            .display()
-            .to_string(),
+        source_name: config_name(cfg),
         key: key.to_string(),
         message,
     })
+}
+
+fn config_name(cfg: &Config) -> String {
+    cfg.source
+        .as_deref()
+        .unwrap_or(Path::new("built-in config"))
+        .display()
+        .to_string()
 }
 
 /// The base command of a built-in runner: config, then legacy section, then default.
@@ -131,14 +149,7 @@ fn base_command(cfg: &Config, name: &str) -> Result<Vec<String>, ExecError> {
 /// Builds the command for `job`; for the python and luigi runners this extracts the jar's
 /// `python/` tree into a private temp dir that lives as long as the returned value.
 pub fn prepare(job: &Job, cfg: &Config) -> Result<Prepared, ExecError> {
-    let name = normalize(&job.runner);
-    let known = runner_names(cfg);
-    if !known.contains(&name) {
-        return Err(ExecError::UnknownRunner {
-            name: job.runner.clone(),
-            available: known.join(", "),
-        });
-    }
+    let name = check_runner(&job.runner, cfg)?;
     let jar = job.artifact.jar_path.to_string_lossy().into_owned();
     let vars = Vars {
         jar_path: &jar,
@@ -158,9 +169,9 @@ pub fn prepare(job: &Job, cfg: &Config) -> Result<Prepared, ExecError> {
     };
     if !BUILTIN.contains(&name.as_str()) {
         let (key, text) = configured(cfg, &name).ok_or_else(|| ExecError::BadTemplate {
-            source_name: "config".into(),
+            source_name: config_name(cfg),
             key: format!("runners.{name}.command"),
-            message: "missing".into(),
+            message: "missing: a runner defined in config needs a command".into(),
         })?;
         let template = split_command(cfg, &key, text)?;
         prepared.argv = words::expand(&template, &job.args, &vars);
@@ -190,9 +201,11 @@ pub fn prepare(job: &Job, cfg: &Config) -> Result<Prepared, ExecError> {
                 _ => tree_s,
             };
             prepared.env.push(("PYTHONPATH".into(), path));
+            // The original's contract (shared/README.md): the resolved jar's path, so a
+            // Luigi task can hand the same jar to hadoop or java.
             prepared
                 .env
-                .push(("PLATFORM_ARTIFACT_SPEC".into(), job.artifact.spec.clone()));
+                .push(("PLATFORM_ARTIFACT_SPEC".into(), jar.clone()));
             prepared.cwd = Some(tree);
             prepared.scratch = Some(scratch);
         }
@@ -341,7 +354,10 @@ mod tests {
         assert!(cwd.join("t.py").is_file());
         let env: std::collections::HashMap<_, _> = p.env.iter().cloned().collect();
         assert!(env["PYTHONPATH"].starts_with(&*cwd.to_string_lossy()));
-        assert_eq!(env["PLATFORM_ARTIFACT_SPEC"], "com.ex:x:1.2");
+        assert_eq!(
+            env["PLATFORM_ARTIFACT_SPEC"],
+            j.artifact.jar_path.to_string_lossy()
+        );
         assert!(p.command_line().starts_with("cd /"), "{}", p.command_line());
         drop(p);
         assert!(!cwd.exists());

@@ -135,11 +135,19 @@ impl Slot {
         unsafe { BorrowedFd::borrow_raw(STATE[self.index].read_fd.load(SeqCst)) }
     }
 
-    /// Empties the pipe and returns the signals received since the last call.
+    /// The signals received since the last call (cheap: one atomic swap).
     pub fn take(&self) -> Vec<i32> {
-        drain(STATE[self.index].read_fd.load(SeqCst));
         let bits = STATE[self.index].pending.swap(0, SeqCst);
+        if bits == 0 {
+            return Vec::new();
+        }
         (1..32).filter(|s| bits & bit(*s) != 0).collect()
+    }
+
+    /// Empties the pipe; call when poll(2) reported it readable, before the next
+    /// [`Slot::take`] (a signal is recorded before its byte is written, so none is lost).
+    pub fn drain(&self) {
+        drain(STATE[self.index].read_fd.load(SeqCst));
     }
 }
 

@@ -222,9 +222,11 @@ fn supervise(p: &Prepared, sup: &Supervision, log: &mut JobLog) -> Result<Outcom
     let mut kill_at: Option<Instant> = None;
     let mut give_up_at: Option<Instant> = None;
 
+    let mut child_changed = true;
     loop {
         for sig in slot.take() {
             if sig == nix::libc::SIGCHLD {
+                child_changed = true;
                 continue;
             }
             note(&format!(
@@ -235,7 +237,10 @@ fn supervise(p: &Prepared, sup: &Supervision, log: &mut JobLog) -> Result<Outcom
                 group.signal(s);
             }
         }
-        group.reap(&mut leader);
+        // Only SIGCHLD says a child of ours changed state: wait4 on a group is not cheap.
+        if std::mem::take(&mut child_changed) {
+            group.reap(&mut leader);
+        }
         let now = Instant::now();
         if let Some(d) = deadline
             && leader.is_none()
@@ -290,7 +295,7 @@ fn supervise(p: &Prepared, sup: &Supervision, log: &mut JobLog) -> Result<Outcom
         if let (Some(d), false, None) = (deadline, timed_out, &leader) {
             wake.push(d);
         }
-        if let (Some(t), None) = (term_at, kill_at) {
+        if let (Some(t), None, true) = (term_at, kill_at, alive) {
             wake.push(t + grace);
         }
         wake.extend(give_up_at);
@@ -321,7 +326,9 @@ fn supervise(p: &Prepared, sup: &Supervision, log: &mut JobLog) -> Result<Outcom
             let e = err.is_some() && ready(&fds[if out.is_some() { 2 } else { 1 }]);
             (ready(&fds[0]), o, e)
         };
-        let _ = sig_ready; // the signal pipe is drained by `slot.take()` at the loop's top
+        if sig_ready {
+            slot.drain();
+        }
         if out_ready
             && !pump(
                 out.as_mut().expect("open"),
@@ -519,6 +526,22 @@ mod tests {
         .unwrap();
         assert_eq!(o.status, Status::Exited(0));
         assert!(group_members(o.pid).is_empty());
+    }
+
+    #[test]
+    fn dropping_an_unfinished_group_kills_it() {
+        let mut c = Command::new("/bin/sh");
+        c.args(["-c", "sleep 300 & sleep 300"])
+            .stdout(Stdio::null())
+            .process_group(0);
+        // Group::drop reaps it.
+        let pid = c.spawn().unwrap().id();
+        let g = Group {
+            leader: Pid::from_raw(pid as i32),
+            done: false,
+        };
+        drop(g);
+        assert!(group_members(pid).is_empty(), "{:?}", group_members(pid));
     }
 
     #[test]

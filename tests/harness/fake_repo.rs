@@ -18,6 +18,8 @@ pub enum Fault {
     DropAfter(usize),
     /// Ignore the `Range` header (answer 200 with the whole file).
     IgnoreRange,
+    /// Answer nothing for this long, then close (a hung server: the client times out).
+    Stall(std::time::Duration),
 }
 
 /// One request as the fake saw it.
@@ -147,6 +149,10 @@ fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         (fault, st.files.get(&path).cloned())
     };
     let mut out = conn;
+    if let Some(Fault::Stall(d)) = fault {
+        std::thread::sleep(d);
+        return Ok(());
+    }
     if let Some(Fault::Status(code)) = fault {
         return write!(
             out,

@@ -98,6 +98,90 @@ impl World {
         c
     }
 
+    /// The store setting every command of this world uses (a directory path today; a
+    /// backend-parameterised suite changes only this and [`World::store_dir`]).
+    pub fn store_location(&self) -> String {
+        match &self.config["store"] {
+            serde_json::Value::String(s) => s.clone(),
+            v => v["url"].as_str().unwrap_or_default().to_string(),
+        }
+    }
+
+    /// The store's root directory when the backend is the directory store, for fault
+    /// injection (removing the marker, truncating a bundle); `None` for other backends,
+    /// whose tests then skip those faults.
+    pub fn store_dir(&self) -> Option<PathBuf> {
+        let loc = self.store_location();
+        let path = loc.strip_prefix("dir://").unwrap_or(&loc);
+        (!path.contains("://")).then(|| PathBuf::from(path))
+    }
+
+    /// Creates the store (`greaselaunch --init-store`).
+    pub fn init_store(&self) {
+        let out = self
+            .cmd("greaselaunch")
+            .arg("--init-store")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "init store: {:?}", text(&out));
+    }
+
+    /// The cron directory greasesnatch writes to.
+    pub fn cron_dir(&self) -> PathBuf {
+        PathBuf::from(self.config["launch"]["crontab_etc_crond"].as_str().unwrap())
+    }
+
+    /// The files in the cron directory (names, sorted), dot files excluded.
+    pub fn cron_files(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.cron_dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Writes a job project under `work/<dir>` with a pom.xml for `group:artifact` and
+    /// the crontab files `(name, content)` under src/main/cron; returns its root.
+    pub fn project(
+        &self,
+        dir: &str,
+        group: &str,
+        artifact: &str,
+        crontabs: &[(&str, &str)],
+    ) -> PathBuf {
+        let root = self.join(&format!("work/{dir}"));
+        let _ = std::fs::remove_dir_all(root.join("src/main/cron"));
+        self.write(
+            &format!("work/{dir}/pom.xml"),
+            &format!(
+                "<project><groupId>{group}</groupId><artifactId>{artifact}</artifactId></project>\n"
+            ),
+        );
+        std::fs::create_dir_all(root.join("src/main/cron")).unwrap();
+        for (name, content) in crontabs {
+            self.write(&format!("work/{dir}/src/main/cron/{name}"), content);
+        }
+        root
+    }
+
+    /// Runs greaselaunch in a project dir with extra arguments.
+    pub fn launch(&self, project: &Path, args: &[&str]) -> std::process::Output {
+        self.cmd("greaselaunch")
+            .arg("--project-dir")
+            .arg(project)
+            .args(["--revision", "rev1"])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Runs greasesnatch with extra arguments.
+    pub fn snatch(&self, args: &[&str]) -> std::process::Output {
+        self.cmd("greasesnatch").args(args).output().unwrap()
+    }
+
     /// Writes a file under the temp dir, creating parents; returns its path.
     pub fn write(&self, rel: &str, content: &str) -> PathBuf {
         let p = self.join(rel);

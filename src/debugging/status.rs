@@ -1,0 +1,284 @@
+//! greasestatus's views of scheduled dispatch: the crontabs installed on this worker
+//! (grouped by project, with each entry's next fire time), the bundles in the store, and
+//! the next fire times of a schedule.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::Path;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::dispatch::bundle::{self, Bundle};
+use crate::dispatch::crontab;
+use crate::dispatch::error::DispatchError;
+use crate::dispatch::project::Project;
+use crate::dispatch::schedule::{Schedule, Zone, entry_zone};
+use crate::dispatch::snatch;
+use crate::store::{Store, StoreError};
+
+/// One entry of an installed crontab.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryStatus {
+    pub line: usize,
+    pub schedule: String,
+    pub user: String,
+    pub command: String,
+    /// The zone the schedule is evaluated in (`local` or a `CRON_TZ`).
+    pub zone: String,
+    /// RFC 3339; `None` for `@reboot` or a schedule that never fires.
+    pub next: Option<String>,
+}
+
+/// One installed crontab file.
+#[derive(Debug, Clone, Serialize)]
+pub struct CrontabStatus {
+    pub name: String,
+    pub file: String,
+    pub entries: Vec<EntryStatus>,
+}
+
+/// One project's installed crontabs, with what the store says about its bundle.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectStatus {
+    pub group: String,
+    pub artifact: String,
+    pub revision: Option<String>,
+    pub launched_at: Option<String>,
+    pub launched_by: Option<String>,
+    pub crontabs: Vec<CrontabStatus>,
+}
+
+fn rfc3339<Tz: chrono::TimeZone>(t: &DateTime<Tz>) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Reads the installed scalegrease crontabs of `cron_dir` (files starting with
+/// `<prefix>__`), grouped by project, each entry with its next fire time after `at`.
+pub fn installed(
+    cron_dir: &Path,
+    prefix: &str,
+    bundles: &BTreeMap<Project, Bundle>,
+    at: DateTime<Utc>,
+    host: Zone,
+) -> Result<Vec<ProjectStatus>, DispatchError> {
+    let own = format!("{}__", bundle::sanitize(prefix));
+    let err = |op, source| DispatchError::CronDir {
+        path: cron_dir.to_path_buf(),
+        op,
+        source,
+    };
+    let mut names: Vec<String> = std::fs::read_dir(cron_dir)
+        .map_err(|e| err("list it", e))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&own))
+        .collect();
+    names.sort();
+    let mut by_project: BTreeMap<Project, Vec<CrontabStatus>> = BTreeMap::new();
+    for file in names {
+        let text = match std::fs::read_to_string(cron_dir.join(&file)) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(err("read a file in it", e)),
+        };
+        let (project, name) = snatch::parse_header(&text).unwrap_or_else(|| {
+            (
+                Project {
+                    group: "?".into(),
+                    artifact: "?".into(),
+                },
+                file.clone(),
+            )
+        });
+        let parsed = crontab::parse(&text);
+        let entries = parsed
+            .entries()
+            .map(|e| {
+                let zone = entry_zone(e.cron_tz.as_deref(), host);
+                EntryStatus {
+                    line: e.line,
+                    schedule: e.when.text(),
+                    user: e.user.clone(),
+                    command: e.command.clone(),
+                    zone: zone.name(),
+                    next: Schedule::new(&e.when)
+                        .next_after(at, zone)
+                        .map(|t| rfc3339(&t)),
+                }
+            })
+            .collect();
+        by_project.entry(project).or_default().push(CrontabStatus {
+            name,
+            file,
+            entries,
+        });
+    }
+    Ok(by_project
+        .into_iter()
+        .map(|(p, crontabs)| {
+            let b = bundles.get(&p);
+            ProjectStatus {
+                revision: b.and_then(|b| b.revision.clone()),
+                launched_at: b.map(|b| b.launched_at.clone()),
+                launched_by: b.map(|b| b.launched_by.clone()),
+                group: p.group,
+                artifact: p.artifact,
+                crontabs,
+            }
+        })
+        .collect())
+}
+
+/// A bundle as `greasestatus projects` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BundleStatus {
+    pub key: String,
+    pub group: Option<String>,
+    pub artifact: Option<String>,
+    pub crontabs: Option<usize>,
+    pub revision: Option<String>,
+    pub launched_at: Option<String>,
+    pub launched_by: Option<String>,
+    pub digest: Option<String>,
+    /// Why the bundle would be rejected by greasesnatch (unreadable, digest mismatch).
+    pub problem: Option<String>,
+}
+
+/// Reads every bundle in the store; unreadable ones are reported, not fatal.
+pub fn bundles(store: &dyn Store) -> Result<Vec<BundleStatus>, StoreError> {
+    Ok(store
+        .list(bundle::PREFIX)?
+        .into_iter()
+        .map(|e| match Bundle::decode(&e.key, &e.value) {
+            Ok(b) => BundleStatus {
+                key: e.key,
+                group: Some(b.group_id),
+                artifact: Some(b.artifact_id),
+                crontabs: Some(b.crontabs.len()),
+                revision: b.revision,
+                launched_at: Some(b.launched_at),
+                launched_by: Some(b.launched_by),
+                digest: Some(b.digest),
+                problem: None,
+            },
+            Err(why) => {
+                let p = bundle::project_of_key(&e.key);
+                BundleStatus {
+                    key: e.key,
+                    group: p.as_ref().map(|p| p.group.clone()),
+                    artifact: p.map(|p| p.artifact),
+                    crontabs: None,
+                    revision: None,
+                    launched_at: None,
+                    launched_by: None,
+                    digest: None,
+                    problem: Some(why),
+                }
+            }
+        })
+        .collect())
+}
+
+/// The valid bundles by project (for [`installed`]).
+pub fn bundle_map(store: &dyn Store) -> Result<BTreeMap<Project, Bundle>, StoreError> {
+    Ok(store
+        .list(bundle::PREFIX)?
+        .into_iter()
+        .filter_map(|e| Bundle::decode(&e.key, &e.value).ok())
+        .map(|b| (b.project(), b))
+        .collect())
+}
+
+fn or_dash(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("-")
+}
+
+/// The default view as text.
+pub fn print_installed(out: &mut dyn Write, projects: &[ProjectStatus]) -> io::Result<()> {
+    if projects.is_empty() {
+        writeln!(out, "no scalegrease crontabs installed")?;
+    }
+    for p in projects {
+        writeln!(
+            out,
+            "{}:{}  revision {}  launched {} by {}",
+            p.group,
+            p.artifact,
+            or_dash(&p.revision),
+            or_dash(&p.launched_at),
+            or_dash(&p.launched_by)
+        )?;
+        for c in &p.crontabs {
+            writeln!(out, "  {} ({})", c.name, c.file)?;
+            for e in &c.entries {
+                writeln!(
+                    out,
+                    "    next {:<25} {} {}  {}",
+                    e.next.as_deref().unwrap_or("never"),
+                    e.schedule,
+                    e.user,
+                    e.command
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `greasestatus projects` as text.
+pub fn print_bundles(out: &mut dyn Write, bundles: &[BundleStatus]) -> io::Result<()> {
+    if bundles.is_empty() {
+        writeln!(out, "no bundles in the store")?;
+    }
+    for b in bundles {
+        match &b.problem {
+            None => writeln!(
+                out,
+                "{}:{}  {} crontab(s)  revision {}  launched {} by {}",
+                or_dash(&b.group),
+                or_dash(&b.artifact),
+                b.crontabs.unwrap_or(0),
+                or_dash(&b.revision),
+                or_dash(&b.launched_at),
+                or_dash(&b.launched_by)
+            )?,
+            Some(why) => writeln!(out, "{}  INVALID: {why}", b.key)?,
+        }
+    }
+    Ok(())
+}
+
+/// The next `count` fire times of a schedule (`5 fields` or an `@` nickname).
+pub fn next_times(
+    expr: &str,
+    count: usize,
+    at: DateTime<Utc>,
+    zone: Zone,
+) -> Result<Vec<String>, DispatchError> {
+    let s = Schedule::parse(expr).map_err(|why| DispatchError::Schedule {
+        expr: expr.to_string(),
+        why,
+    })?;
+    Ok(s.upcoming(at, zone, count).iter().map(rfc3339).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_in_a_zone() {
+        let z = Zone::named("Europe/Stockholm").unwrap();
+        let at = "2026-03-28T23:00:00Z".parse().unwrap();
+        assert_eq!(
+            next_times("30 2 * * *", 2, at, z).unwrap(),
+            ["2026-03-29T03:00:00+02:00", "2026-03-30T02:30:00+02:00"]
+        );
+        assert!(next_times("61 * * * *", 1, at, z).is_err());
+        assert!(next_times("@reboot", 3, at, z).unwrap().is_empty());
+    }
+}

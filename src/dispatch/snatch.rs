@@ -1,0 +1,389 @@
+//! greasesnatch's work: make the cron directory hold exactly the crontabs of the bundles
+//! in the store, trusting nothing in the store.
+//!
+//! 1. Take an exclusive lock (`<cron dir>/.<prefix>.lock`; a dot name cron ignores).
+//! 2. Read all bundles. A store that is unreachable, unmarked or unreadable stops here:
+//!    nothing in the cron directory changes.
+//! 3. Per bundle: check the digest, validate every line again, and check every entry's
+//!    user against `launch.allowed_users` / `launch.allow_root` and the user database.
+//!    A bundle that fails any check is rejected as a whole and its project's installed
+//!    files stay as they are.
+//! 4. Install one file per crontab, `<prefix>__<group>__<artifact>__<name>` (characters
+//!    outside `[A-Za-z0-9_-]` become `_`), mode 0644, written to a dot-named temp file,
+//!    fsynced and renamed; an unchanged file is not written (cron re-reads on mtime).
+//!    Files with the prefix whose project is no longer in the store are removed. Files
+//!    without the prefix are never touched.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use super::bundle::{self, Bundle};
+use super::crontab;
+use super::error::DispatchError;
+use super::project::Project;
+use crate::store::Store;
+use crate::util::fs as ufs;
+
+/// Mode of installed files: root-owned, not group- or other-writable, no execute bit.
+pub const MODE: u32 = 0o644;
+
+/// greasesnatch's validated options.
+#[derive(Debug, Clone)]
+pub struct SnatchOptions {
+    pub cron_dir: PathBuf,
+    pub prefix: String,
+    /// Users entries may run as; empty: any existing user but root.
+    pub allowed_users: Vec<String>,
+    pub allow_root: bool,
+    /// Print the plan, change nothing.
+    pub dry_run: bool,
+    /// Wait for a concurrent greasesnatch instead of leaving at once.
+    pub wait: bool,
+}
+
+/// What a run did (or, with `dry_run`, would do).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub installed: usize,
+    pub updated: usize,
+    pub removed: usize,
+    pub unchanged: usize,
+    /// `(project, reason)` per rejected bundle.
+    pub rejected: Vec<(String, String)>,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} installed, {} updated, {} removed, {} unchanged, {} rejected",
+            self.installed,
+            self.updated,
+            self.removed,
+            self.unchanged,
+            self.rejected.len()
+        )
+    }
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub enum Outcome {
+    Done(Summary),
+    /// Another greasesnatch holds the lock (and `wait` was not set).
+    Busy(PathBuf),
+}
+
+/// The first line of every installed file: says what it is, and lets greasestatus map
+/// a file back to its project and crontab name.
+pub fn header(project: &Project, name: &str) -> String {
+    // Control characters in a file name must not start a new crontab line.
+    format!(
+        "# scalegrease {project} {}{HEADER_END}\n",
+        name.escape_debug()
+    )
+}
+
+const HEADER_END: &str = " (installed by greasesnatch; local edits are overwritten)";
+
+/// Reads [`header`] back: `(project, crontab name)`.
+pub fn parse_header(text: &str) -> Option<(Project, String)> {
+    let rest = text
+        .lines()
+        .next()?
+        .strip_prefix("# scalegrease ")?
+        .strip_suffix(HEADER_END)?;
+    let (project, name) = rest.split_once(' ')?;
+    let (group, artifact) = project.split_once(':')?;
+    let name = name.to_string();
+    Some((
+        Project {
+            group: group.into(),
+            artifact: artifact.into(),
+        },
+        name,
+    ))
+}
+
+/// The lock file's path.
+pub fn lock_path(opts: &SnatchOptions) -> PathBuf {
+    opts.cron_dir
+        .join(format!(".{}.lock", bundle::sanitize(&opts.prefix)))
+}
+
+fn cron_err(path: &Path, op: &'static str) -> impl FnOnce(std::io::Error) -> DispatchError {
+    let path = path.to_path_buf();
+    move |source| DispatchError::CronDir { path, op, source }
+}
+
+/// Runs greasesnatch once. The plan (with `dry_run`) and the reasons for rejections go to
+/// `out`; the caller prints the summary.
+pub fn snatch(
+    store: &dyn Store,
+    opts: &SnatchOptions,
+    out: &mut dyn Write,
+) -> Result<Outcome, DispatchError> {
+    let dir = &opts.cron_dir;
+    match fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(cron_err(dir, "use it")(std::io::Error::other(
+                "not a directory",
+            )));
+        }
+        Err(e) => return Err(cron_err(dir, "open it")(e)),
+    }
+    let _lock = if opts.dry_run {
+        None
+    } else {
+        let path = lock_path(opts);
+        let f = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(cron_err(&path, "open the lock file"))?;
+        if opts.wait {
+            f.lock().map_err(cron_err(&path, "lock"))?;
+        } else {
+            match f.try_lock() {
+                Ok(()) => {}
+                Err(fs::TryLockError::WouldBlock) => return Ok(Outcome::Busy(path)),
+                Err(fs::TryLockError::Error(e)) => return Err(cron_err(&path, "lock")(e)),
+            }
+        }
+        Some(f)
+    };
+    // Everything is read and decided before the first change.
+    let entries = store.list(bundle::PREFIX)?;
+    let mut summary = Summary::default();
+    let mut desired: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut keep_prefixes: Vec<String> = Vec::new();
+    let mut users = UserCheck::new(opts);
+    for entry in &entries {
+        let fallback = bundle::project_of_key(&entry.key);
+        let label = fallback
+            .as_ref()
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| entry.key.clone());
+        let files = Bundle::decode(&entry.key, &entry.value)
+            .and_then(|b| accept(&b, opts, &mut users, &desired));
+        match files {
+            Ok(files) => desired.extend(files),
+            Err(why) => {
+                if let Some(p) = &fallback {
+                    keep_prefixes.push(bundle::installed_prefix(&opts.prefix, p));
+                }
+                summary.rejected.push((label, why));
+            }
+        }
+    }
+    let own = format!("{}__", bundle::sanitize(&opts.prefix));
+    let mut existing = BTreeSet::new();
+    let mut temps = Vec::new();
+    for item in fs::read_dir(dir).map_err(cron_err(dir, "list it"))? {
+        let item = item.map_err(cron_err(dir, "list it"))?;
+        let name = item.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&own) {
+            existing.insert(name);
+        } else if name.starts_with(&format!(".{own}")) && name.contains(".tmp-") {
+            temps.push(name);
+        }
+    }
+    let root = crate::util::host::is_root();
+    let mut writes = Vec::new();
+    for (name, content) in &desired {
+        let path = dir.join(name);
+        if !existing.contains(name) {
+            writes.push((name, content, "install"));
+            continue;
+        }
+        let same = fs::metadata(&path).is_ok_and(|m| {
+            m.len() == content.len() as u64
+                && m.mode() & 0o7777 == MODE
+                && (!root || (m.uid() == 0 && m.gid() == 0))
+        }) && ufs::read_optional(&path).ok().flatten().as_deref()
+            == Some(content.as_slice());
+        if same {
+            summary.unchanged += 1;
+        } else {
+            writes.push((name, content, "update"));
+        }
+    }
+    let removes: Vec<&String> = existing
+        .iter()
+        .filter(|n| !desired.contains_key(*n) && !keep_prefixes.iter().any(|p| n.starts_with(p)))
+        .collect();
+    for (project, why) in &summary.rejected {
+        let _ = writeln!(
+            out,
+            "rejected {project}: {why}; its installed files are kept"
+        );
+    }
+    for (name, content, action) in &writes {
+        if opts.dry_run {
+            let _ = writeln!(out, "would {action} {}", dir.join(name).display());
+        } else {
+            let path = dir.join(name);
+            ufs::atomic_write(&path, content, MODE).map_err(cron_err(&path, "write"))?;
+        }
+        match *action {
+            "install" => summary.installed += 1,
+            _ => summary.updated += 1,
+        }
+    }
+    for name in &removes {
+        let path = dir.join(name);
+        if opts.dry_run {
+            let _ = writeln!(out, "would remove {}", path.display());
+        } else {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(cron_err(&path, "remove")(e)),
+            }
+        }
+        summary.removed += 1;
+    }
+    if !opts.dry_run {
+        for t in temps {
+            let _ = fs::remove_file(dir.join(t));
+        }
+    }
+    Ok(Outcome::Done(summary))
+}
+
+/// Checks one decoded bundle and returns its files, or why it is rejected.
+fn accept(
+    b: &Bundle,
+    opts: &SnatchOptions,
+    users: &mut UserCheck,
+    taken: &BTreeMap<String, Vec<u8>>,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let project = b.project();
+    project.check()?;
+    let mut files = Vec::with_capacity(b.crontabs.len());
+    for c in &b.crontabs {
+        let parsed = crontab::parse(&c.content);
+        let errors: Vec<_> = parsed.errors().collect();
+        if let Some(first) = errors.first() {
+            return Err(format!(
+                "{} error(s) in its crontabs, first: {}",
+                errors.len(),
+                first.render(&c.name)
+            ));
+        }
+        for e in parsed.entries() {
+            users
+                .check(&e.user)
+                .map_err(|why| format!("{}:{}: user {:?} {why}", c.name, e.line, e.user))?;
+        }
+        let name = bundle::installed_name(&opts.prefix, &project, &c.name);
+        if taken.contains_key(&name) || files.iter().any(|(n, _)| *n == name) {
+            return Err(format!(
+                "crontab {} would install as {name}, which another crontab already uses",
+                c.name
+            ));
+        }
+        let mut content = header(&project, &c.name).into_bytes();
+        content.extend_from_slice(c.content.as_bytes());
+        if !content.ends_with(b"\n") {
+            content.push(b'\n');
+        }
+        files.push((name, content));
+    }
+    Ok(files)
+}
+
+/// The worker's user policy, with the user database looked up once per name.
+struct UserCheck<'a> {
+    opts: &'a SnatchOptions,
+    seen: HashMap<String, Result<(), String>>,
+}
+
+impl<'a> UserCheck<'a> {
+    fn new(opts: &'a SnatchOptions) -> Self {
+        UserCheck {
+            opts,
+            seen: HashMap::new(),
+        }
+    }
+
+    fn check(&mut self, user: &str) -> Result<(), String> {
+        if let Some(r) = self.seen.get(user) {
+            return r.clone();
+        }
+        let o = self.opts;
+        let listed = o.allowed_users.iter().any(|u| u == user);
+        let r = if user == "root" && !(o.allow_root || listed) {
+            Err("is not allowed on this worker (root needs launch.allow_root)".to_string())
+        } else if !o.allowed_users.is_empty() && !listed && user != "root" {
+            Err(format!(
+                "is not allowed on this worker (launch.allowed_users is {})",
+                o.allowed_users.join(", ")
+            ))
+        } else {
+            match nix::unistd::User::from_name(user) {
+                Ok(Some(_)) => Ok(()),
+                Ok(None) => Err(
+                    "does not exist on this worker (Debian cron would ignore the whole file)"
+                        .to_string(),
+                ),
+                Err(e) => Err(format!("cannot be looked up: {e}")),
+            }
+        };
+        self.seen.insert(user.to_string(), r.clone());
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_round_trip() {
+        let p = Project {
+            group: "com.example".into(),
+            artifact: "jobs".into(),
+        };
+        let h = header(&p, "sub/night ly.cron");
+        assert_eq!(
+            parse_header(&h),
+            Some((p.clone(), "sub/night ly.cron".to_string()))
+        );
+        let h = header(&p, "evil\n* * * * * root x");
+        assert_eq!(h.lines().count(), 1);
+        assert!(crontab::parse(&h).diagnostics.is_empty());
+        assert_eq!(parse_header("# other\n"), None);
+    }
+
+    #[test]
+    fn users() {
+        let mut o = SnatchOptions {
+            cron_dir: PathBuf::new(),
+            prefix: "p".into(),
+            allowed_users: vec![],
+            allow_root: false,
+            dry_run: false,
+            wait: false,
+        };
+        let mut u = UserCheck::new(&o);
+        assert!(u.check("root").is_err());
+        assert!(u.check("nobody").is_ok());
+        assert!(
+            u.check("no-such-user-sg")
+                .unwrap_err()
+                .contains("does not exist")
+        );
+        o.allowed_users = vec!["daemon".into()];
+        let mut u = UserCheck::new(&o);
+        assert!(u.check("nobody").unwrap_err().contains("allowed_users"));
+        assert!(u.check("daemon").is_ok());
+        o.allow_root = true;
+        assert!(UserCheck::new(&o).check("root").is_ok());
+    }
+}
