@@ -1,5 +1,6 @@
 //! greaselaunch: project identity, publishing, --dry-run, --allow-empty, the store marker.
 
+use crate::harness::etcd as backends;
 use crate::harness::{World, text};
 
 const ENTRY: &str = "*/5 * * * * nobody greaserun --runner shell /bin/true\n";
@@ -16,28 +17,29 @@ fn projects_json(w: &World) -> serde_json::Value {
 
 #[test]
 fn publishes_one_bundle_with_identity_revision_and_digest() {
-    let w = World::new();
-    w.init_store();
-    let p = w.project(
-        "p",
-        "com.example",
-        "jobs",
-        &[("a.cron", ENTRY), ("b.cron", ENTRY)],
-    );
-    let out = w.launch(&p, &[]);
-    let (stdout, err) = text(&out);
-    assert!(out.status.success(), "{err}");
-    assert!(
-        stdout.contains("published com.example:jobs (2 crontab file(s), revision rev1)"),
-        "{stdout}"
-    );
-    let j = projects_json(&w);
-    assert_eq!(j[0]["group"], "com.example");
-    assert_eq!(j[0]["artifact"], "jobs");
-    assert_eq!(j[0]["crontabs"], 2);
-    assert_eq!(j[0]["revision"], "rev1");
-    assert!(j[0]["digest"].as_str().unwrap().starts_with("sha256:"));
-    assert!(j[0]["launched_by"].as_str().unwrap().contains('@'));
+    for w in backends::worlds() {
+        w.init_store();
+        let p = w.project(
+            "p",
+            "com.example",
+            "jobs",
+            &[("a.cron", ENTRY), ("b.cron", ENTRY)],
+        );
+        let out = w.launch(&p, &[]);
+        let (stdout, err) = text(&out);
+        assert!(out.status.success(), "{err}");
+        assert!(
+            stdout.contains("published com.example:jobs (2 crontab file(s), revision rev1)"),
+            "{stdout}"
+        );
+        let j = projects_json(&w);
+        assert_eq!(j[0]["group"], "com.example");
+        assert_eq!(j[0]["artifact"], "jobs");
+        assert_eq!(j[0]["crontabs"], 2);
+        assert_eq!(j[0]["revision"], "rev1");
+        assert!(j[0]["digest"].as_str().unwrap().starts_with("sha256:"));
+        assert!(j[0]["launched_by"].as_str().unwrap().contains('@'));
+    }
 }
 
 #[test]
@@ -80,29 +82,31 @@ fn revision_from_git_and_identity_from_scalegrease_toml() {
 
 #[test]
 fn dry_run_and_check_publish_nothing() {
-    let w = World::new();
-    w.init_store();
-    let p = w.project("p", "g", "a", &[("a.cron", ENTRY)]);
-    let out = w.launch(&p, &["--dry-run"]);
-    let (stdout, _) = text(&out);
-    assert!(out.status.success());
-    assert!(stdout.contains("a.cron (1 entries)"), "{stdout}");
-    assert!(stdout.contains("would publish g:a"), "{stdout}");
-    assert!(w.launch(&p, &["--check"]).status.success());
-    assert_eq!(projects_json(&w), serde_json::json!([]));
+    for w in backends::worlds() {
+        w.init_store();
+        let p = w.project("p", "g", "a", &[("a.cron", ENTRY)]);
+        let out = w.launch(&p, &["--dry-run"]);
+        let (stdout, _) = text(&out);
+        assert!(out.status.success());
+        assert!(stdout.contains("a.cron (1 entries)"), "{stdout}");
+        assert!(stdout.contains("would publish g:a"), "{stdout}");
+        assert!(w.launch(&p, &["--check"]).status.success());
+        assert_eq!(projects_json(&w), serde_json::json!([]));
+    }
 }
 
 #[test]
 fn empty_project_needs_allow_empty() {
-    let w = World::new();
-    w.init_store();
-    let p = w.project("p", "g", "a", &[]);
-    let out = w.launch(&p, &[]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).1.contains("--allow-empty"), "{:?}", text(&out));
-    let out = w.launch(&p, &["--allow-empty"]);
-    assert!(out.status.success(), "{:?}", text(&out));
-    assert_eq!(projects_json(&w)[0]["crontabs"], 0);
+    for w in backends::worlds() {
+        w.init_store();
+        let p = w.project("p", "g", "a", &[]);
+        let out = w.launch(&p, &[]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(text(&out).1.contains("--allow-empty"), "{:?}", text(&out));
+        let out = w.launch(&p, &["--allow-empty"]);
+        assert!(out.status.success(), "{:?}", text(&out));
+        assert_eq!(projects_json(&w)[0]["crontabs"], 0);
+    }
 }
 
 #[test]
@@ -149,4 +153,19 @@ fn project_allowed_users_are_enforced_at_launch() {
         err.contains("src/main/cron/x.cron:1:13: error: user \"nobody\" is not allowed (scalegrease.toml allows batch)"),
         "{err}"
     );
+}
+
+#[test]
+fn etcd_unmarked_store_is_refused_not_created() {
+    let Some(w) = backends::world_on(backends::Backend::Etcd) else {
+        return;
+    };
+    let p = w.project("p", "g", "a", &[("a.cron", ENTRY)]);
+    // A cluster or prefix without the marker may be the wrong one: never written to.
+    let out = w.launch(&p, &[]);
+    assert_eq!(out.status.code(), Some(69), "{:?}", text(&out));
+    assert!(text(&out).1.contains("no marker"), "{:?}", text(&out));
+    w.init_store();
+    assert!(w.launch(&p, &[]).status.success());
+    assert_eq!(projects_json(&w)[0]["artifact"], "a");
 }

@@ -52,6 +52,7 @@ fn installed_view_follows_the_daemon_across_a_dst_jump() {
         ]
     );
     assert_eq!(c["entries"][3]["zone"], "America/New_York");
+    assert_eq!(c["state"], "current");
 
     let out = w
         .cmd("greasestatus")
@@ -68,6 +69,39 @@ fn installed_view_follows_the_daemon_across_a_dst_jump() {
         "{stdout}"
     );
     assert!(stdout.contains("next never"), "{stdout}");
+}
+
+#[test]
+fn installed_view_says_when_the_store_differs() {
+    let w = launched_and_snatched();
+    let p = w.project(
+        "p",
+        "com.example",
+        "jobs",
+        &[("day.cron", "@daily nobody greaserun x\n")],
+    );
+    assert!(w.launch(&p, &[]).status.success());
+    let out = w.cmd("greasestatus").output().unwrap();
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.contains(
+            "day.cron (sgtest__com_example__jobs__day_cron)  [stale: the store's bundle differs"
+        ),
+        "{stdout}"
+    );
+    assert!(w.snatch(&[]).status.success());
+    let out = w.cmd("greasestatus").arg("--json").output().unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["projects"][0]["crontabs"][0]["state"], "current");
+    if let Some(dir) = w.store_dir() {
+        std::fs::remove_file(dir.join("bundles/com.example__jobs")).unwrap();
+        let out = w.cmd("greasestatus").output().unwrap();
+        assert!(
+            text(&out).0.contains("[orphan: no bundle in the store"),
+            "{:?}",
+            text(&out)
+        );
+    }
 }
 
 #[test]
@@ -139,7 +173,7 @@ fn projects_lists_bundles_and_flags_bad_ones() {
         assert!(out.status.success());
         assert!(stdout.contains("com.example:jobs  revision -"), "{stdout}");
         assert!(
-            err.contains("revisions and launch times are not shown"),
+            err.contains("revisions, launch times and sync states are not shown"),
             "{err}"
         );
         let out = w.cmd("greasestatus").arg("projects").output().unwrap();

@@ -13,3 +13,4 @@ mod runners;
 mod signals;
 mod snatch;
 mod status;
+mod store;

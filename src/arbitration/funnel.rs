@@ -244,7 +244,8 @@ pub fn decline(
 }
 
 /// The running winner's heartbeat: a thread that rewrites the heartbeat key every
-/// `heartbeat_interval`. Store errors are reported once and retried at the next beat;
+/// `heartbeat_interval` with [`Store::beat`] (on etcd a lease keep-alive, so the key
+/// vanishes soon after its writer dies). Store errors are reported once and retried at the next beat;
 /// they never stop the job. Dropping the value stops the thread.
 #[derive(Debug)]
 pub struct Heartbeat {
@@ -263,11 +264,7 @@ impl Heartbeat {
                 pid,
                 at: Utc::now(),
             };
-            store.put(
-                &key,
-                &serde_json::to_vec(&b).expect("beats serialise"),
-                Some(ttl),
-            )
+            store.beat(&key, &serde_json::to_vec(&b).expect("beats serialise"), ttl)
         };
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let stop2 = stop.clone();

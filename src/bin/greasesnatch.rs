@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use scalegrease::dispatch::snatch::{self, Outcome, SnatchOptions};
+use scalegrease::dispatch::watch as dispatch_watch;
 use scalegrease::{Config, exit, store};
 
 /// Install the crontabs of every bundle in the scalegrease store into the cron
@@ -28,6 +29,13 @@ struct Cli {
     /// leaving at once.
     #[arg(long)]
     wait: bool,
+    /// Stay running and apply every change to the bundles as soon as it is published
+    /// (within a second: etcd pushes changes; the directory store is re-read every
+    /// second), and re-check everything every 5 minutes. Store failures are reported
+    /// once and retried every second; they never end the watch. Only a summary line for
+    /// rounds that changed or rejected something is printed.
+    #[arg(long, conflicts_with = "dry_run")]
+    watch: bool,
     /// The cron directory. Defaults to the config's launch.crontab_etc_crond, then
     /// /etc/cron.d.
     #[arg(long, value_name = "DIR")]
@@ -74,6 +82,9 @@ fn run() -> anyhow::Result<i32> {
         wait: cli.wait,
     };
     let s = store::open(&config.store_config(cli.store.as_deref()))?;
+    if cli.watch {
+        watch(s.as_ref(), &opts);
+    }
     let mut stderr = std::io::stderr();
     let mut stdout = std::io::stdout();
     let plan: &mut dyn std::io::Write = if cli.dry_run {
@@ -99,6 +110,33 @@ fn run() -> anyhow::Result<i32> {
             })
         }
     }
+}
+
+/// `--watch`: rounds forever, printing what changed and each new failure once.
+fn watch(s: &dyn store::Store, opts: &SnatchOptions) -> ! {
+    let mut last_error: Option<String> = None;
+    let mut first = true;
+    let mut stderr = std::io::stderr();
+    dispatch_watch::watch(s, opts, dispatch_watch::RESYNC, &mut stderr, |r| match r {
+        Ok(summary) => {
+            if last_error.take().is_some() {
+                eprintln!("greasesnatch: store and cron directory usable again");
+            }
+            let changed = summary.installed + summary.updated + summary.removed > 0
+                || !summary.rejected.is_empty();
+            if changed || first {
+                println!("greasesnatch: {summary}");
+            }
+            first = false;
+        }
+        Err(e) => {
+            let msg = format!("{e:#}");
+            if last_error.as_deref() != Some(msg.as_str()) {
+                eprintln!("greasesnatch: error: {msg} (retrying every second)");
+                last_error = Some(msg);
+            }
+        }
+    })
 }
 
 fn main() {

@@ -166,17 +166,18 @@ fn run() -> anyhow::Result<i32> {
                 .prefix
                 .clone()
                 .unwrap_or_else(|| config.launch.crontab_unique_prefix.clone());
-            // The store only adds revisions and launch times: without it, still show
-            // what is installed.
+            // The store only adds revisions, launch times and sync states: without it,
+            // still show what is installed.
             let bundles = store::open(&config.store_config(g.store.as_deref()))
                 .and_then(|s| status::bundle_map(s.as_ref()))
-                .unwrap_or_else(|e| {
+                .map_err(|e| {
                     eprintln!(
-                        "greasestatus: warning: {e}; revisions and launch times are not shown"
-                    );
-                    Default::default()
-                });
-            let projects = status::installed(&cron_dir, &prefix, &bundles, at, Zone::host())?;
+                        "greasestatus: warning: {e}; revisions, launch times and sync states are not shown"
+                    )
+                })
+                .ok();
+            let projects =
+                status::installed(&cron_dir, &prefix, bundles.as_ref(), at, Zone::host())?;
             if g.json {
                 print_json(&serde_json::json!({
                     "at": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

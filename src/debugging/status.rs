@@ -35,7 +35,37 @@ pub struct EntryStatus {
 pub struct CrontabStatus {
     pub name: String,
     pub file: String,
+    /// How the file compares with the store: `current` (it is what the project's bundle
+    /// holds), `stale` (the bundle differs: greasesnatch has not run since the launch,
+    /// or rejected the bundle), `orphan` (no bundle for the project), or `unknown` (the
+    /// store could not be read).
+    pub state: &'static str,
     pub entries: Vec<EntryStatus>,
+}
+
+/// Compares an installed file with what greasesnatch would install from `bundles`.
+fn sync_state(
+    bundles: Option<&BTreeMap<Project, Bundle>>,
+    project: &Project,
+    name: &str,
+    text: &str,
+) -> &'static str {
+    let Some(bundles) = bundles else {
+        return "unknown";
+    };
+    let Some(b) = bundles.get(project) else {
+        return "orphan";
+    };
+    let current = b.crontabs.iter().any(|c| {
+        c.name == name && {
+            let mut want = snatch::header(project, &c.name) + &c.content;
+            if !want.ends_with('\n') {
+                want.push('\n');
+            }
+            want == text
+        }
+    });
+    if current { "current" } else { "stale" }
 }
 
 /// One project's installed crontabs, with what the store says about its bundle.
@@ -61,7 +91,7 @@ where
 pub fn installed(
     cron_dir: &Path,
     prefix: &str,
-    bundles: &BTreeMap<Project, Bundle>,
+    bundles: Option<&BTreeMap<Project, Bundle>>,
     at: DateTime<Utc>,
     host: Zone,
 ) -> Result<Vec<ProjectStatus>, DispatchError> {
@@ -111,16 +141,18 @@ pub fn installed(
                 }
             })
             .collect();
+        let state = sync_state(bundles, &project, &name, &text);
         by_project.entry(project).or_default().push(CrontabStatus {
             name,
             file,
+            state,
             entries,
         });
     }
     Ok(by_project
         .into_iter()
         .map(|(p, crontabs)| {
-            let b = bundles.get(&p);
+            let b = bundles.and_then(|m| m.get(&p));
             ProjectStatus {
                 revision: b.and_then(|b| b.revision.clone()),
                 launched_at: b.map(|b| b.launched_at.clone()),
@@ -213,11 +245,18 @@ pub fn print_installed(out: &mut dyn Write, projects: &[ProjectStatus]) -> io::R
             or_dash(&p.launched_by)
         )?;
         for c in &p.crontabs {
-            writeln!(out, "  {} ({})", c.name, c.file)?;
+            let note = match c.state {
+                "stale" => {
+                    "  [stale: the store's bundle differs; greasesnatch has not installed it]"
+                }
+                "orphan" => "  [orphan: no bundle in the store; greasesnatch will remove it]",
+                _ => "",
+            };
+            writeln!(out, "  {} ({}){note}", c.name, c.file)?;
             for e in &c.entries {
                 writeln!(
                     out,
-                    "    next {:<25} {} {}  {}",
+                    "    next {:<25}  {}  {}  {}",
                     e.next.as_deref().unwrap_or("never"),
                     e.schedule,
                     e.user,
@@ -269,6 +308,45 @@ pub fn next_times(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn installed_text_view() {
+        let entry = |schedule: &str, next: Option<&str>| EntryStatus {
+            line: 2,
+            schedule: schedule.into(),
+            user: "batch".into(),
+            command: "greaserun --runner shell /opt/x.sh".into(),
+            zone: "Europe/Stockholm".into(),
+            next: next.map(String::from),
+        };
+        let p = ProjectStatus {
+            group: "com.example".into(),
+            artifact: "jobs".into(),
+            revision: Some("3f2a9c1".into()),
+            launched_at: Some("2026-11-23T06:00:00Z".into()),
+            launched_by: Some("ci@build1".into()),
+            crontabs: vec![
+                CrontabStatus {
+                    name: "nightly.cron".into(),
+                    file: "scalegrease__com_example__jobs__nightly_cron".into(),
+                    state: "current",
+                    entries: vec![
+                        entry("30 2 * * *", Some("2026-11-24T02:30:00+01:00")),
+                        entry("@reboot", None),
+                    ],
+                },
+                CrontabStatus {
+                    name: "old.cron".into(),
+                    file: "scalegrease__com_example__jobs__old_cron".into(),
+                    state: "stale",
+                    entries: vec![entry("@hourly", Some("2026-11-23T08:00:00+01:00"))],
+                },
+            ],
+        };
+        let mut out = Vec::new();
+        print_installed(&mut out, &[p]).unwrap();
+        insta::assert_snapshot!(String::from_utf8(out).unwrap());
+    }
 
     #[test]
     fn next_in_a_zone() {

@@ -218,6 +218,13 @@ mod tests {
     }
 
     #[test]
+    fn stored_format() {
+        // Compatible with the original launch message: version, group_id, artifact_id,
+        // crontabs [{name, content}]; the rest is added.
+        insta::assert_snapshot!(String::from_utf8(bundle().encode()).unwrap());
+    }
+
+    #[test]
     fn names() {
         assert_eq!(
             installed_name("scalegrease", &project(), "sub/nightly.cron"),

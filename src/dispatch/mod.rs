@@ -10,6 +10,7 @@ pub mod params;
 pub mod project;
 pub mod schedule;
 pub mod snatch;
+pub mod watch;
 
 #[cfg(test)]
 mod proptests;

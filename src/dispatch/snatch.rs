@@ -24,7 +24,7 @@ use super::bundle::{self, Bundle};
 use super::crontab;
 use super::error::DispatchError;
 use super::project::Project;
-use crate::store::Store;
+use crate::store::{Store, Version};
 use crate::util::fs as ufs;
 
 /// Mode of installed files: root-owned, not group- or other-writable, no execute bit.
@@ -126,6 +126,16 @@ pub fn snatch(
     opts: &SnatchOptions,
     out: &mut dyn Write,
 ) -> Result<Outcome, DispatchError> {
+    snatch_versioned(store, opts, out).map(|(outcome, _)| outcome)
+}
+
+/// [`snatch`], also returning the [`Version`] of the bundles it read (`None` when busy),
+/// so `--watch` can wait for the next change from exactly there.
+pub fn snatch_versioned(
+    store: &dyn Store,
+    opts: &SnatchOptions,
+    out: &mut dyn Write,
+) -> Result<(Outcome, Option<Version>), DispatchError> {
     let dir = &opts.cron_dir;
     match fs::metadata(dir) {
         Ok(m) if m.is_dir() => {}
@@ -151,14 +161,14 @@ pub fn snatch(
         } else {
             match f.try_lock() {
                 Ok(()) => {}
-                Err(fs::TryLockError::WouldBlock) => return Ok(Outcome::Busy(path)),
+                Err(fs::TryLockError::WouldBlock) => return Ok((Outcome::Busy(path), None)),
                 Err(fs::TryLockError::Error(e)) => return Err(cron_err(&path, "lock")(e)),
             }
         }
         Some(f)
     };
     // Everything is read and decided before the first change.
-    let entries = store.list(bundle::PREFIX)?;
+    let (entries, version) = store.list_versioned(bundle::PREFIX)?;
     let mut summary = Summary::default();
     let mut desired: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut keep_prefixes: Vec<String> = Vec::new();
@@ -253,7 +263,7 @@ pub fn snatch(
             let _ = fs::remove_file(dir.join(t));
         }
     }
-    Ok(Outcome::Done(summary))
+    Ok((Outcome::Done(summary), Some(version)))
 }
 
 /// Checks one decoded bundle and returns its files, or why it is rejected.

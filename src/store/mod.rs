@@ -14,6 +14,8 @@ use std::time::Duration;
 use crate::config::StoreConfig;
 
 pub mod dir;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 
 /// One stored key and its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +92,72 @@ pub trait Store: Send + Sync {
     /// Removes entries under `prefix` last written more than `older_than` ago. Backends
     /// whose keys expire by lease may do nothing. Returns how many were removed.
     fn prune(&self, prefix: &str, older_than: Duration) -> Result<usize, StoreError>;
+
+    /// Writes a liveness key (a running job's heartbeat): call it every interval shorter
+    /// than `ttl` while alive, with the current value. Lease backends keep one lease per
+    /// key alive and rewrite the value on it, so the key vanishes within `ttl` of the last
+    /// beat when its writer dies; the default (for backends without leases) is a plain
+    /// [`Store::put`], whose value and modification time stop advancing instead.
+    fn beat(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), StoreError> {
+        self.put(key, value, Some(ttl))
+    }
+
+    /// [`Store::list`] plus a [`Version`] of that snapshot, for [`Store::wait_changed`].
+    /// The default versions a snapshot by a digest of its keys and values.
+    fn list_versioned(&self, prefix: &str) -> Result<(Vec<Entry>, Version), StoreError> {
+        let entries = self.list(prefix)?;
+        let version = Version::digest(&entries);
+        Ok((entries, version))
+    }
+
+    /// Blocks until something under `prefix` may have changed since the snapshot `since`
+    /// (from [`Store::list_versioned`] on the same store), or `timeout` passes; returns
+    /// whether a change may have happened (a caller re-lists then; a spurious `true` is
+    /// allowed, a missed change is not). Backends with a watch (etcd) return within
+    /// milliseconds of a change; the default polls [`Store::list`] every
+    /// [`POLL_INTERVAL`].
+    fn wait_changed(
+        &self,
+        prefix: &str,
+        since: Version,
+        timeout: Duration,
+    ) -> Result<bool, StoreError> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if Version::digest(&self.list(prefix)?) != since {
+                return Ok(true);
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            std::thread::sleep(left.min(POLL_INTERVAL));
+        }
+    }
+}
+
+/// How often the default [`Store::wait_changed`] re-reads the store.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// An opaque version of a listing: etcd's revision, or a digest of the entries. Only
+/// comparable between listings of the same prefix on the same store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Version(pub u64);
+
+impl Version {
+    /// A digest of entries (keys and values), for backends without revisions.
+    pub fn digest(entries: &[Entry]) -> Version {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for e in entries {
+            h.update((e.key.len() as u64).to_le_bytes());
+            h.update(e.key.as_bytes());
+            h.update((e.value.len() as u64).to_le_bytes());
+            h.update(&e.value);
+        }
+        let d = h.finalize();
+        Version(u64::from_le_bytes(d[..8].try_into().expect("8 bytes")))
+    }
 }
 
 /// Makes a key segment from any text: keeps `[A-Za-z0-9._:@+=,-]`, percent-encodes the

@@ -278,3 +278,5 @@ impl World {
         s
     }
 }
+
+pub mod etcd;
