@@ -2,9 +2,8 @@
 //! `SCALEGREASE_HOSTNAME`, racing for the same slots of one store; SIGKILLed winners;
 //! overloaded farms; backfill; and the `greasestatus runs` / `log` views.
 //!
-//! The store is whatever the world's config names (see `World::store`), so these tests
-//! run unchanged against another backend: wrap a `*_on(World)` function in a backend
-//! switch.
+//! The store is whatever the world's config names (see `World::store`): each test runs
+//! once per backend available here (the directory store; etcd with `--features etcd`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -14,6 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::harness::etcd::each_backend;
 use crate::harness::{World, text, wait_for};
 
 /// The smallest valid zip file (an empty one): a local "fat jar" for the shell runner.
@@ -117,7 +117,7 @@ fn farm_on(w: World) {
 
 #[test]
 fn farm_of_20_runs_each_of_500_slots_once() {
-    farm_on(World::new());
+    each_backend(|_, w| farm_on(w));
 }
 
 /// The scheduled path: every worker starts one greaserun per slot (as cron does), with
@@ -176,7 +176,7 @@ fn farm_per_slot_on(w: World) {
 
 #[test]
 fn farm_started_per_slot_runs_each_slot_once() {
-    farm_per_slot_on(World::new());
+    each_backend(|_, w| farm_per_slot_on(w));
 }
 
 fn kill(pid: i32) {
@@ -243,7 +243,7 @@ fn killed_winner_on(mut w: World) {
 
 #[test]
 fn killed_winner_shows_as_abandoned() {
-    killed_winner_on(World::new());
+    each_backend(|_, w| killed_winner_on(w));
 }
 
 /// Every worker over its limits: none claims, each records its decline, and the slot
@@ -296,7 +296,7 @@ fn all_overloaded_on(mut w: World) {
 
 #[test]
 fn all_workers_overloaded_drops_the_slot_with_their_declines() {
-    all_overloaded_on(World::new());
+    each_backend(|_, w| all_overloaded_on(w));
 }
 
 /// `--backfill 7d --every 1d` with some outputs present runs exactly the missing days,
@@ -364,7 +364,7 @@ fn backfill_on(w: World) {
 
 #[test]
 fn backfill_runs_exactly_the_missing_slots_in_order() {
-    backfill_on(World::new());
+    each_backend(|_, w| backfill_on(w));
 }
 
 /// `--skip-if-exists` records `skipped`; `--wait-for` starts the job once its input
