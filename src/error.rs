@@ -3,6 +3,7 @@
 //! [`Error::exit_code`] (the codes are in [`crate::exit`]).
 
 use crate::arbitration::guard::GuardError;
+use crate::arbitration::session::SessionError;
 use crate::config::ConfigError;
 use crate::deployment::DeployError;
 use crate::dispatch::error::DispatchError;
@@ -25,6 +26,8 @@ pub enum Error {
     Guard(#[from] GuardError),
     #[error(transparent)]
     Dispatch(#[from] DispatchError),
+    #[error(transparent)]
+    Funnel(#[from] SessionError),
 }
 
 impl Error {
@@ -37,6 +40,7 @@ impl Error {
             Error::Exec(e) => e.exit_code(),
             Error::Guard(e) => guard_exit_code(e),
             Error::Dispatch(e) => e.exit_code(),
+            Error::Funnel(e) => e.exit_code(),
         }
     }
 }

@@ -1,11 +1,17 @@
 //! The greaserun pipeline: the one path every scheduled job takes.
 //!
-//! 1. wait a random delay when started by cron (arbitration),
-//! 2. check the overload guard and drop the run if the host is full (arbitration),
-//! 3. resolve the artifact to a verified local jar (deployment),
-//! 4. prepare the runner's command (execution), or print it for `--dry-run`,
-//! 5. open the job's log (debugging) and run the job in its own process group,
-//! 6. return the job's exit status (or 124 on timeout, 128+n on a signal).
+//! 1. measure the host against the overload guard (arbitration),
+//! 2. wait a random delay when started by cron, weighted by the host's headroom so that
+//!    hosts with room tend to claim first (arbitration),
+//! 3. check the guard again: a host over its limits declines the slot and drops the run,
+//! 4. for each slot (one, or a backfill window): claim it in the store, skip it if its
+//!    outputs exist, wait for its inputs (arbitration: the funnel),
+//! 5. resolve the artifact to a verified local jar, once (deployment),
+//! 6. prepare the runner's command with the slot's parameters (execution), or print it
+//!    for `--dry-run`,
+//! 7. open the job's log (debugging), run the job in its own process group and record
+//!    the run in the store,
+//! 8. return the job's exit status (or 124 on timeout, 128+n on a signal).
 //!
 //! Each step lives in its scope's module; this file only orders them.
 
@@ -13,11 +19,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::Error;
-use crate::arbitration::{delay, guard};
+use crate::arbitration::delay;
+use crate::arbitration::guard::{self, GuardError};
+use crate::arbitration::session::{JobEnd, JobSpec, Session, SlotOptions, SlotRun};
 use crate::config::Config;
 use crate::debugging::log::{self, JobLog};
 use crate::debugging::trace;
-use crate::deployment::{self, ArtifactSpec, ResolveOptions};
+use crate::deployment::{self, ArtifactSpec, ResolveOptions, Resolved};
+use crate::dispatch::params;
 use crate::execution::{self, Job, JobArtifact, Supervision};
 use crate::util::host;
 
@@ -46,6 +55,12 @@ pub struct RunOptions {
     pub force: bool,
     /// Show a download progress bar (stderr is a terminal and not quiet).
     pub progress: bool,
+    /// The funnel: job name, slot, claim, skip, wait and backfill options.
+    pub funnel: SlotOptions,
+    /// Whether stdin is a terminal (a manual run: no claim unless --job or --slot).
+    pub interactive: bool,
+    /// When greaserun started: its minute is the slot unless --slot says otherwise.
+    pub started: chrono::DateTime<chrono::Utc>,
 }
 
 /// Runs one job; returns the exit code greaserun should exit with.
@@ -54,12 +69,36 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<i32, Error> {
     execution::check_runner(&opts.runner, cfg)?;
     let spec = ArtifactSpec::parse(&opts.artifact)?;
     let host = cfg.hostname();
+    let session = Session::new(
+        cfg,
+        None,
+        SlotOptions {
+            no_claim: opts.funnel.no_claim || opts.dry_run,
+            ..opts.funnel.clone()
+        },
+        JobSpec {
+            runner: opts.runner.clone(),
+            artifact: opts.artifact.clone(),
+            args: opts.args.clone(),
+        },
+        opts.interactive,
+        opts.started,
+    )?;
+
+    let headroom = if opts.force {
+        1.0
+    } else {
+        guard::measure()
+            .map(|m| guard::headroom(&m, &cfg.guard))
+            .unwrap_or(0.0)
+    };
     let max_delay = Duration::from_secs_f64(cfg.guard.max_delay_s);
     if opts.random_delay && !max_delay.is_zero() {
-        let d = delay::uniform(max_delay);
+        let d = delay::weighted(max_delay, headroom);
         tracing::info!(
-            "started without a terminal: waiting a random {:.1}s to spread the farm's load",
-            d.as_secs_f64()
+            "started without a terminal: waiting a random {:.1}s (headroom {:.0}%) to spread the farm's load",
+            d.as_secs_f64(),
+            headroom * 100.0
         );
         std::thread::sleep(d);
     }
@@ -67,18 +106,56 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<i32, Error> {
     if opts.force {
         tracing::info!("--force: skipping the overload guard");
     } else {
-        let m = guard::check(&cfg.guard, &host)?;
-        tracing::debug!(
-            "guard: load {:.2} per CPU, {} jobs running, {} MiB available",
-            m.load_per_cpu(),
-            m.running,
-            m.available_mb
-        );
+        match guard::check(&cfg.guard, &host) {
+            Ok(m) => tracing::debug!(
+                "guard: load {:.2} per CPU, {} jobs running, {} MiB available",
+                m.load_per_cpu(),
+                m.running,
+                m.available_mb
+            ),
+            Err(GuardError::Refused(r)) => {
+                let why: Vec<String> = r.exceeded.iter().map(ToString::to_string).collect();
+                session.decline(&why.join(", "));
+                return Err(GuardError::Refused(r).into());
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 
-    let mut log = open_log(cfg, &host, &opts.runner, &opts.artifact);
+    if opts.dry_run {
+        let slot = *session.slots().last().expect("a session has a slot");
+        let args = opts
+            .args
+            .iter()
+            .map(|a| params::fill(a, slot))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(crate::arbitration::session::SessionError::from)?;
+        let resolved = resolve(cfg, opts, &spec)?;
+        let prepared = prepare(cfg, opts, &resolved, args)?;
+        println!("{}", prepared.command_line());
+        return Ok(crate::exit::OK);
+    }
+
+    // Only a slot's winner resolves the artifact and opens the log (once per process).
+    let mut resolved: Option<Resolved> = None;
+    let mut log: Option<JobLog> = None;
+    let code = session.run(
+        &mut |run: &SlotRun| -> Result<JobEnd, Error> {
+            let log = log.get_or_insert_with(|| open_log(cfg, &host, &opts.runner, &opts.artifact));
+            if resolved.is_none() {
+                resolved = Some(resolve(cfg, opts, &spec)?);
+            }
+            let resolved = resolved.as_ref().expect("resolved above");
+            run_slot(cfg, opts, resolved, run, log)
+        },
+        Error::exit_code,
+    )?;
+    Ok(code)
+}
+
+fn resolve(cfg: &Config, opts: &RunOptions, spec: &ArtifactSpec) -> Result<Resolved, Error> {
     let resolved = deployment::resolve(
-        &spec,
+        spec,
         &cfg.maven,
         &ResolveOptions {
             offline: opts.offline,
@@ -95,7 +172,15 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<i32, Error> {
             .map(|v| format!(" (version {v})"))
             .unwrap_or_default()
     );
+    Ok(resolved)
+}
 
+fn prepare(
+    cfg: &Config,
+    opts: &RunOptions,
+    resolved: &Resolved,
+    args: Vec<String>,
+) -> Result<execution::Prepared, Error> {
     let job = Job {
         runner: opts.runner.clone(),
         artifact: JobArtifact {
@@ -103,42 +188,69 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<i32, Error> {
             spec: opts.artifact.clone(),
             version: resolved.version.clone(),
         },
-        args: opts.args.clone(),
+        args,
         main_class: opts.main_class.clone(),
     };
-    let prepared = execution::prepare(&job, cfg)?;
-    if opts.dry_run {
-        println!("{}", prepared.command_line());
-        return Ok(crate::exit::OK);
-    }
+    Ok(execution::prepare(&job, cfg)?)
+}
 
-    tracing::info!("running {}", prepared.command_line());
+/// Runs the job for one slot this host won.
+fn run_slot(
+    cfg: &Config,
+    opts: &RunOptions,
+    resolved: &Resolved,
+    run: &SlotRun,
+    log: &mut JobLog,
+) -> Result<JobEnd, Error> {
+    let prepared = prepare(cfg, opts, resolved, run.args.clone())?;
+    tracing::info!(
+        "running {} slot {}: {}",
+        run.job,
+        run.slot,
+        prepared.command_line()
+    );
     let outcome = execution::run(
         prepared,
         &Supervision {
             timeout: opts.timeout,
             kill_grace: opts.kill_grace,
         },
-        &mut log,
+        log,
     )?;
     let code = outcome.exit_code();
     let took = (outcome.ended - outcome.started).num_milliseconds() as f64 / 1000.0;
+    let mut end = JobEnd {
+        code,
+        tail: outcome.tail,
+        log_path: log.path().map(PathBuf::from),
+        version: resolved.version.clone(),
+        ..Default::default()
+    };
     match outcome.status {
-        execution::Status::Exited(0) => tracing::info!("job succeeded in {took:.1}s"),
         execution::Status::Exited(n) => {
-            tracing::warn!("job failed with exit status {n} after {took:.1}s")
+            end.exit_code = Some(n);
+            if n == 0 {
+                tracing::info!("job succeeded in {took:.1}s");
+            } else {
+                tracing::warn!("job failed with exit status {n} after {took:.1}s");
+            }
         }
         execution::Status::Signaled(s) => {
+            end.signal = Some(s);
             tracing::warn!("job killed by signal {s} after {took:.1}s (exit {code})")
         }
-        execution::Status::TimedOut => tracing::warn!(
-            "job timed out after {took:.1}s (--timeout {}) and was ended",
-            opts.timeout
-                .map(crate::util::duration::format)
-                .unwrap_or_default()
-        ),
+        execution::Status::TimedOut => {
+            let why = format!(
+                "timed out after {took:.1}s (--timeout {}) and was ended",
+                opts.timeout
+                    .map(crate::util::duration::format)
+                    .unwrap_or_default()
+            );
+            tracing::warn!("job {why}");
+            end.reason = Some(why);
+        }
     }
-    Ok(code)
+    Ok(end)
 }
 
 fn open_log(cfg: &Config, host_name: &str, runner: &str, artifact: &str) -> JobLog {

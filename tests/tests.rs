@@ -7,6 +7,7 @@ mod config;
 mod cron_daemon;
 mod crontab;
 mod deployment;
+mod funnel;
 mod launch;
 mod runners;
 mod signals;

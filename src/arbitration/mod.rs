@@ -3,4 +3,8 @@
 //! claim (the "funnel") that lets exactly one worker run each scheduled slot.
 
 pub mod delay;
+pub mod funnel;
 pub mod guard;
+pub mod outputs;
+pub mod session;
+pub mod slot;

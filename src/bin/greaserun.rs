@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use scalegrease::arbitration::session::SlotOptions;
+use scalegrease::arbitration::slot::{Period, Slot};
 use scalegrease::debugging::trace::{self, Verbosity};
 use scalegrease::run::RunOptions;
 use scalegrease::{Config, exit};
@@ -15,7 +17,9 @@ const AFTER_HELP: &str = "\
 Precedence: a flag beats its environment variable, which beats the config file, which beats the default.
 
 Exit status:
-  the job's own   the job ran and exited with it
+  the job's own   the job ran and exited with it (a backfill: its first failure's)
+  0               also: the slot was already claimed by another worker, or skipped because
+                  its --skip-if-exists outputs exist
   128+n           the job was killed by signal n
   2               bad usage: unknown option or runner, malformed coordinates
   65              bad data: checksum mismatch, unreadable jar
@@ -24,7 +28,9 @@ Exit status:
   70              internal error (a bug in greaserun)
   71              an operating-system error (fork, temp dir)
   74              an I/O error writing the artifact cache
-  75              dropped: the overload guard refused the run (cron retries next slot)
+  75              dropped: the overload guard refused the run (the slot is declined and cron
+                  retries next slot), the store was unavailable for a claim under
+                  funnel.on_store_unavailable \"skip\", or --wait-for inputs did not appear
   78              the config file is missing or invalid, or a repository refused the credentials
   124             the job ran past --timeout and was ended
   126             the runner's command could not be executed
@@ -33,7 +39,9 @@ Exit status:
 Examples:
   greaserun -D --runner java ./target/jobs-1.0-jar-with-dependencies.jar -- 2026-11-22
   greaserun --runner luigi com.example:jobs:LATEST -- --module jobs DailyTask --local-scheduler
-  greaserun --dry-run --runner shell com.example:jobs:1.2.0 -- sh -c 'unzip -l {jar_path}'";
+  greaserun --dry-run --runner shell com.example:jobs:1.2.0 -- sh -c 'unzip -l {jar_path}'
+  greaserun --runner shell com.example:etl --skip-if-exists '/data/out/{date-1d}/_SUCCESS' \\
+      --backfill 30d --every 1d -- etl --day {date-1d}";
 
 /// Resolve a job's fat jar, check the host is not overloaded, run the job with a runner,
 /// and keep its log.
@@ -98,7 +106,54 @@ struct Cli {
     #[arg(value_name = "ARTIFACT")]
     artifact: String,
 
-    /// Arguments for the job. {jar_path}, {artifact_spec} and {version} are substituted.
+    /// The job's name in the funnel (claims, run records, greasestatus). Default: derived
+    /// from the runner, group:artifact (or jar file name) and the arguments as written.
+    #[arg(long, value_name = "NAME")]
+    job: Option<String>,
+
+    /// The slot this run is for (manual runs, reruns). Local time (2026-11-23T03:00,
+    /// 2026-11-23) or RFC 3339. Default: the minute greaserun started in.
+    #[arg(long, value_name = "TIME", value_parser = parse_slot)]
+    slot: Option<Slot>,
+
+    /// Do not claim the slot: run beside the farm (a run record is still written). Runs
+    /// from a terminal do not claim anyway unless --job or --slot is given.
+    #[arg(long)]
+    no_claim: bool,
+
+    /// Do not run if this output exists for the slot (strftime codes and {date}-style
+    /// parameters by slot; globs allowed); the run is recorded as skipped. Repeatable:
+    /// all must exist.
+    #[arg(long, value_name = "PATTERN")]
+    skip_if_exists: Vec<String>,
+
+    /// Run every slot of this window (ending at the slot) whose output is missing, oldest
+    /// first, each claimed like a scheduled slot: e.g. 30d, 48h. Missing means a
+    /// --skip-if-exists pattern is missing, or without one, no succeeded run record.
+    #[arg(long, value_name = "WINDOW", value_parser = parse_period)]
+    backfill: Option<Period>,
+
+    /// The step between backfill slots: 1d, 1h, 15m. Default: 1h for an hour window,
+    /// else 1d.
+    #[arg(long, value_name = "STEP", value_parser = parse_period, requires = "backfill")]
+    every: Option<Period>,
+
+    /// In a backfill, go on after a failed slot (default: stop at the first failure).
+    #[arg(long, requires = "backfill")]
+    keep_going: bool,
+
+    /// Wait until this input exists for the slot before running (same patterns as
+    /// --skip-if-exists), polling with backoff. Repeatable: waits for all.
+    #[arg(long, value_name = "PATTERN")]
+    wait_for: Vec<String>,
+
+    /// How long --wait-for waits before giving up (exit 75).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
+    wait_timeout: Duration,
+
+    /// Arguments for the job. {jar_path}, {artifact_spec} and {version} are substituted,
+    /// and the slot parameters {date}, {datetime}, {hour}, {slot:<strftime>} with offsets
+    /// such as {date-1d} or {hour-2h}.
     #[arg(
         value_name = "ARGS",
         trailing_var_arg = true,
@@ -111,8 +166,19 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     scalegrease::util::duration::parse(s)
 }
 
+fn parse_slot(s: &str) -> Result<Slot, String> {
+    Slot::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_period(s: &str) -> Result<Period, String> {
+    Period::parse(s).map_err(|e| e.to_string())
+}
+
 impl Cli {
-    fn options(self) -> (Option<PathBuf>, Verbosity, RunOptions) {
+    fn options(
+        self,
+        started: chrono::DateTime<chrono::Utc>,
+    ) -> (Option<PathBuf>, Verbosity, RunOptions) {
         let verbosity = Verbosity::from_flags(self.quiet, self.verbose);
         let opts = RunOptions {
             runner: self.runner,
@@ -126,13 +192,28 @@ impl Cli {
             dry_run: self.dry_run,
             force: self.force,
             progress: !self.quiet && std::io::stderr().is_terminal(),
+            funnel: SlotOptions {
+                job: self.job,
+                slot: self.slot,
+                no_claim: self.no_claim,
+                skip_if_exists: self.skip_if_exists,
+                backfill: self.backfill,
+                every: self.every,
+                keep_going: self.keep_going,
+                wait_for: self.wait_for,
+                wait_timeout: self.wait_timeout,
+                quiet: self.quiet,
+            },
+            interactive: std::io::stdin().is_terminal(),
+            started,
         };
         (self.config_file, verbosity, opts)
     }
 }
 
 fn run() -> anyhow::Result<i32> {
-    let (config_file, verbosity, opts) = Cli::parse().options();
+    let started = chrono::Utc::now();
+    let (config_file, verbosity, opts) = Cli::parse().options(started);
     trace::init("greaserun", verbosity);
     let cfg = Config::load_default(config_file.as_deref())?;
     for w in &cfg.warnings {

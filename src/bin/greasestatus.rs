@@ -1,10 +1,11 @@
-//! greasestatus: what is scheduled on this worker and in the store. See
-//! `docs/readme/dispatch.md`.
+//! greasestatus: what is scheduled on this worker and in the store, what ran and what it
+//! printed. See `docs/readme/dispatch.md` and `docs/readme/funnel.md`.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use scalegrease::debugging::status;
+use scalegrease::debugging::{runs, status};
 use scalegrease::dispatch::schedule::{self, Zone};
 use scalegrease::{Config, exit, store};
 
@@ -12,9 +13,9 @@ use scalegrease::{Config, exit, store};
 /// entry's next fire time (the default view), or another view named below.
 ///
 /// Settings are taken from flags first, then environment variables, then the config
-/// file, then built-in defaults. Exit codes: 0 success, 1 invalid schedule, 2 usage,
-/// 69 store unavailable or without its marker (`projects`), 74 unreadable cron
-/// directory, 78 invalid config.
+/// file, then built-in defaults. Exit codes: 0 success, 1 invalid schedule or no such run
+/// (`log`), 2 usage, 69 store unavailable or without its marker (`projects`, `runs`,
+/// `log`), 74 unreadable cron directory, 78 invalid config.
 #[derive(Debug, Parser)]
 #[command(name = "greasestatus", version)]
 struct Cli {
@@ -59,6 +60,32 @@ enum View {
     Next(NextArgs),
     /// List the bundles in the store (project, crontab count, revision, launch time).
     Projects,
+    /// Run history, newest first: slot, status (running, succeeded, failed, abandoned,
+    /// dropped, skipped; declined while a slot nobody claimed is not yet dropped), host,
+    /// duration, exit status, version, job and a note.
+    Runs(RunsArgs),
+    /// The output of one run (the latest by default), from the store or the shared log
+    /// directory; the run's host and status go to stderr.
+    Log(LogArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunsArgs {
+    /// Only this job (its --job name, or the derived name `greasestatus runs` shows).
+    job: Option<String>,
+    /// Only slots from this time on: a time (2026-11-23T03:00, local; or RFC 3339) or an
+    /// age (90m, 2d). Default: all history kept (history.retention, 30 days by default).
+    #[arg(long, value_name = "TIME|AGE")]
+    since: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct LogArgs {
+    /// The job.
+    job: String,
+    /// The run's slot (local time or RFC 3339). Default: the latest run.
+    #[arg(long, value_name = "TIME")]
+    slot: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +119,8 @@ fn run() -> anyhow::Result<i32> {
     let cli = Cli::parse();
     let g = &cli.global;
     match &cli.view {
+        Some(View::Runs(a)) => return runs_view(g, a),
+        Some(View::Log(a)) => return log_view(g, a),
         Some(View::Next(a)) => {
             let zone = match &a.tz {
                 Some(t) => match Zone::named(t) {
@@ -167,6 +196,57 @@ fn parse_at(g: &Global, zone: Zone) -> Result<chrono::DateTime<chrono::Utc>, Str
     match &g.at {
         None => Ok(chrono::Utc::now()),
         Some(t) => schedule::parse_time(t, zone).map_err(|e| format!("--at: {e}")),
+    }
+}
+
+fn open_store(g: &Global, c: &Config) -> anyhow::Result<Box<dyn store::Store>> {
+    let s = store::open(&c.store_config(g.store.as_deref()))?;
+    s.check()?;
+    Ok(s)
+}
+
+fn runs_view(g: &Global, a: &RunsArgs) -> anyhow::Result<i32> {
+    let config = load_config(g)?;
+    let now = chrono::Utc::now();
+    let since = match a.since.as_deref().map(|s| runs::parse_since(s, now)) {
+        Some(Err(e)) => return usage(e.to_string()),
+        Some(Ok(s)) => Some(s),
+        None => None,
+    };
+    let s = open_store(g, &config)?;
+    let list = runs::runs(s.as_ref(), &config, a.job.as_deref(), since, now)?;
+    if g.json {
+        println!("{}", runs::json(&list));
+    } else {
+        print!("{}", runs::table(&list));
+    }
+    Ok(exit::OK)
+}
+
+fn log_view(g: &Global, a: &LogArgs) -> anyhow::Result<i32> {
+    let config = load_config(g)?;
+    let slot = match a
+        .slot
+        .as_deref()
+        .map(scalegrease::arbitration::slot::Slot::parse)
+    {
+        Some(Err(e)) => return usage(format!("--slot: {e}")),
+        Some(Ok(s)) => Some(s),
+        None => None,
+    };
+    let s = open_store(g, &config)?;
+    match runs::log(s.as_ref(), &config, &a.job, slot, chrono::Utc::now()) {
+        Ok(view) => {
+            eprintln!("greasestatus: {}", view.header());
+            std::io::stdout().write_all(&view.text)?;
+            Ok(exit::OK)
+        }
+        Err(e @ runs::ViewError::NoRun { .. }) => {
+            eprintln!("greasestatus: error: {e}");
+            Ok(exit::FAILURE)
+        }
+        Err(runs::ViewError::Store(e)) => Err(e.into()),
+        Err(e) => Err(e.into()),
     }
 }
 

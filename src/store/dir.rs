@@ -64,6 +64,26 @@ impl DirStore {
         Ok(())
     }
 
+    /// Makes `path`'s parent, then runs `write`. A concurrent [`Store::prune`] removes
+    /// directories it finds empty, possibly between the two: a write that then finds no
+    /// parent is retried (a few times; each retry means a pruner raced us).
+    fn write_with_parent<T>(
+        &self,
+        path: &Path,
+        key: &str,
+        op: &'static str,
+        mut write: impl FnMut() -> io::Result<T>,
+    ) -> Result<T, StoreError> {
+        let mut attempts = 0;
+        loop {
+            self.write_parent(path, key)?;
+            match write() {
+                Err(e) if e.kind() == io::ErrorKind::NotFound && attempts < 8 => attempts += 1,
+                r => return r.map_err(|e| self.io(op, key, e)),
+            }
+        }
+    }
+
     fn walk(&self, prefix: &str, with_values: bool) -> Result<Vec<Entry>, StoreError> {
         self.check()?;
         let base = if prefix.is_empty() {
@@ -199,8 +219,9 @@ impl Store for DirStore {
     fn put(&self, key: &str, value: &[u8], _ttl: Option<Duration>) -> Result<(), StoreError> {
         let path = self.path(key)?;
         self.check()?;
-        self.write_parent(&path, key)?;
-        ufs::atomic_write(&path, value, 0o644).map_err(|e| self.io("write", key, e))
+        self.write_with_parent(&path, key, "write", || {
+            ufs::atomic_write(&path, value, 0o644)
+        })
     }
 
     fn create(
@@ -211,8 +232,9 @@ impl Store for DirStore {
     ) -> Result<Created, StoreError> {
         let path = self.path(key)?;
         self.check()?;
-        self.write_parent(&path, key)?;
-        if ufs::create_exclusive(&path, value, 0o644).map_err(|e| self.io("create", key, e))? {
+        if self.write_with_parent(&path, key, "create", || {
+            ufs::create_exclusive(&path, value, 0o644)
+        })? {
             return Ok(Created::Created);
         }
         Ok(Created::Exists(self.read(&path, key)?.unwrap_or_default()))
@@ -342,6 +364,33 @@ mod tests {
         assert_eq!(s.prune("claims", Duration::ZERO).unwrap(), 1);
         assert!(s.list("claims").unwrap().is_empty());
         assert!(s.check().is_ok());
+    }
+
+    #[test]
+    fn writes_survive_a_concurrent_prune_removing_their_directories() {
+        let (_d, s) = store();
+        s.init().unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|sc| {
+            sc.spawn(|| {
+                // Old entries only: here that removes just the empty directories.
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    s.prune("hb", Duration::from_secs(3600)).unwrap();
+                }
+            });
+            let results: Vec<_> = (0..200)
+                .map(|i| {
+                    let dir = format!("hb/{i}");
+                    let put = s.put(&format!("{dir}/put"), b"x", None);
+                    let _ = s.delete(&format!("{dir}/put"));
+                    let create = s.create(&format!("{dir}/create"), b"x", None);
+                    let _ = s.delete(&format!("{dir}/create"));
+                    (put.is_ok(), create.is_ok())
+                })
+                .collect();
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            assert!(results.iter().all(|(p, c)| *p && *c));
+        });
     }
 
     #[test]
