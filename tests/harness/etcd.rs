@@ -144,6 +144,33 @@ impl Cluster {
         }
     }
 
+    /// The index of the member that is leader now, if the running members agree on one.
+    pub fn leader(&self) -> Option<usize> {
+        let out = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args([
+                "--endpoints",
+                &self.endpoints.join(","),
+                "--command-timeout",
+                "2s",
+            ])
+            .args(["endpoint", "status", "-w", "json"])
+            .output()
+            .ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        v.as_array()?.iter().find_map(|e| {
+            let st = &e["Status"];
+            let me = st["header"]["member_id"].as_u64()?;
+            (me == st["leader"].as_u64()?)
+                .then(|| {
+                    self.endpoints
+                        .iter()
+                        .position(|x| Some(x.as_str()) == e["Endpoint"].as_str())
+                })
+                .flatten()
+        })
+    }
+
     /// The members' logs, for failure messages.
     pub fn logs(&self) -> String {
         (0..MEMBERS)
