@@ -6,6 +6,9 @@
 #   2. greasesnatch --watch: time from the start of a greaselaunch to the changed file in
 #      the cron dir (20 launches; median and max), directory store vs etcd.
 #   3. Claim throughput with 8 concurrent claimer processes (bench/store_bench.rs).
+#   4. The Dron load through the funnel (examples/funnel_bench.rs): INSTANCES (default
+#      1,500) job instances at 30/s across 20 worker processes; duplicates, lost, and the
+#      time from scheduled start to job process start.
 # Usage: bench/etcd.sh [PROJECTS] (default 1000). Method and figures: docs/bench/etcd.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -80,3 +83,9 @@ for store in "$W/claims-dir" "$url"; do
   "$BIN/examples/store_bench" --store "$store" --claimers 8 --claims 1000
   "$BIN/examples/store_bench" --store "$store" --claimers 8 --claims 1000 --race
 done
+
+echo "== 4. the Dron load through the funnel: slot start -> job start (20 workers, 30/s)"
+instances=${INSTANCES:-1500}
+cargo build --release -q --features etcd --example funnel_bench
+"$BIN/examples/funnel_bench" dron --store "$W/dron-dir" --workers 20 --instances "$instances" --rate 30
+"$BIN/examples/funnel_bench" dron --store "${url%/scalegrease}/dron" --out "$W/dron-etcd-latency" --workers 20 --instances "$instances" --rate 30

@@ -3,12 +3,13 @@
 //! - `claims --store DIR --claimers 8 --slots N`: claim throughput on the directory store.
 //!   Every claimer tries every slot, as every worker of a farm does, so each slot gets
 //!   `claimers` attempts and one winner; also a run where each claimer has its own slots.
-//! - `dron --store DIR --workers 20 --instances 10000 --rate 30`: the Dron evaluation
+//! - `dron --store DIR|URL --workers 20 --instances 10000 --rate 30`: the Dron evaluation
 //!   load. Worker processes (each its own `SCALEGREASE_HOSTNAME`) all see every job
 //!   instance at its scheduled time (instance i at t0 + i/rate) and pass it through the
 //!   same [`Session`] greaserun uses (claim, heartbeat, run record); the winner starts the
 //!   job (`/bin/true`). Reports duplicates, lost instances and the latency from scheduled
-//!   start to job process start.
+//!   start to job process start. `--store` may be any store setting, e.g. an etcd URL
+//!   (bench/etcd.sh; build with `--features etcd`); a directory is emptied first.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -45,6 +46,12 @@ fn main() {
             std::process::exit(2);
         }
     }
+}
+
+/// Any store setting: a directory or a URL (etcd needs `--features etcd`).
+fn open_store(setting: &str) -> Box<dyn Store> {
+    scalegrease::store::open(&scalegrease::config::StoreConfig::from_url(setting))
+        .unwrap_or_else(|e| panic!("open store {setting}: {e}"))
 }
 
 fn fresh_store(path: &str) -> DirStore {
@@ -145,8 +152,15 @@ fn dron(args: &[String]) {
     let workers: usize = arg(args, "--workers", "20").parse().unwrap();
     let instances: usize = arg(args, "--instances", "10000").parse().unwrap();
     let rate: f64 = arg(args, "--rate", "30").parse().unwrap();
-    fresh_store(&store_path);
-    let out = PathBuf::from(format!("{store_path}-latency"));
+    let out = if store_path.contains("://") {
+        // Not a directory: a fresh prefix is the caller's business.
+        let s = open_store(&store_path);
+        s.init().expect("store init");
+        PathBuf::from(arg(args, "--out", ".work/bench-dron-url-latency"))
+    } else {
+        fresh_store(&store_path);
+        PathBuf::from(format!("{store_path}-latency"))
+    };
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).unwrap();
     let t0 = Utc::now() + chrono::TimeDelta::seconds(2);
@@ -186,8 +200,8 @@ fn dron(args: &[String]) {
                 .filter_map(|l| l.split(' ').nth(1)?.parse::<f64>().ok()),
         );
     }
-    let store = DirStore::new(&store_path);
-    let (recs, bad) = records::list(&store, "runs").unwrap();
+    let store = open_store(&store_path);
+    let (recs, bad) = records::list(&*store, "runs").unwrap();
     let mut per: std::collections::HashMap<String, usize> = Default::default();
     for r in &recs {
         if r.claimed && r.status == Status::Succeeded {
@@ -222,7 +236,7 @@ fn dron_worker(args: &[String]) {
     let mut cfg = Config::default();
     cfg.guard.max_delay_s = 0.0;
     let cfg = Arc::new(cfg);
-    let store: Arc<dyn Store> = Arc::new(DirStore::new(&store_path));
+    let store: Arc<dyn Store> = Arc::from(open_store(&store_path));
     let host = cfg.hostname();
     let lines = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let mut handles = Vec::new();
