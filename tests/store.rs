@@ -158,7 +158,11 @@ fn claimer_child() {
         .parse()
         .unwrap();
     let cfg = if url.starts_with("etcd://") {
-        etcd_config(url)
+        // The default request timeout: this child rides out elections.
+        StoreConfig {
+            request_timeout: None,
+            ..etcd_config(url)
+        }
     } else {
         StoreConfig::from_url(url)
     };
@@ -684,4 +688,47 @@ fn etcd_claims_stay_exclusive_while_members_die_and_return() {
         errors.len(),
         errors.first()
     );
+}
+
+#[test]
+fn etcd_writers_share_leases_across_processes() {
+    if !cluster::available() {
+        return;
+    }
+    let solo = cluster::Solo::start("http", &[]);
+    let cfg = etcd_config(format!("etcd://{}/sg", solo.endpoint));
+    cluster::open(&cfg).init().unwrap();
+    // Twelve clients (as twelve greaseruns would be), each writing keys with two TTLs.
+    let handles: Vec<_> = (0..12)
+        .map(|i| {
+            let cfg = cfg.clone();
+            std::thread::spawn(move || {
+                let s = cluster::open(&cfg);
+                s.put(
+                    &format!("runs/j/{i}"),
+                    b"r",
+                    Some(Duration::from_secs(30 * 86400)),
+                )
+                .unwrap();
+                s.create(
+                    &format!("claims/j/{i}"),
+                    b"c",
+                    Some(Duration::from_secs(3600)),
+                )
+                .unwrap();
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let leases = solo.etcdctl(&["lease", "list"]);
+    // "found N leases", then one ID a line.
+    let n: usize = leases
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected etcdctl output: {leases}"));
+    // One lease per TTL, or two where the test straddled a time bucket's end.
+    assert!((2..=4).contains(&n), "{n} leases:\n{leases}");
 }

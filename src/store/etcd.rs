@@ -7,9 +7,11 @@
 //! own work, so a wrong cluster or prefix (which looks empty) is refused, never wiped.
 //!
 //! - `create` is one transaction: marker present and `create_revision(key) == 0` → put.
-//! - A `ttl` attaches the key to a lease; leases are shared by writes with the same TTL
-//!   for a short window (at most 5% of the TTL, 60 s at most) and granted that much
-//!   longer, so a key never expires before its TTL and a claim costs one round trip.
+//! - A `ttl` attaches the key to a lease shared by every writer (all processes and hosts)
+//!   with that TTL in the same time bucket (5% of the TTL, 1 s to 1 h), found by a
+//!   well-known lease ID and granted two buckets longer: a key never expires before its
+//!   TTL, a farm holds a few hundred leases rather than one per process, and a claim
+//!   costs one round trip once the process knows its lease.
 //! - `list` is one range read (one revision); `prune` removes nothing: leases expire keys.
 //! - Every request runs under the configured request timeout. Each member has its own
 //!   client; on an error that means "this member cannot answer now" (connection refused,
@@ -24,11 +26,12 @@ use std::future::Future;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use etcd_client::{
     Certificate, Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, Identity,
-    KvClient, PutOptions, TlsOptions, Txn, TxnOp, TxnOpResponse, TxnResponse, WatchOptions,
+    KvClient, LeaseGrantOptions, LeaseTimeToLiveResponse, PutOptions, TlsOptions, Txn, TxnOp,
+    TxnOpResponse, TxnResponse, WatchOptions,
 };
 use tokio::runtime::Runtime;
 
@@ -151,8 +154,8 @@ pub struct EtcdStore {
     /// The user and password variable, for messages (never the password).
     user: Option<(String, String)>,
     request_timeout: Duration,
-    /// Shared leases by TTL in seconds: (lease id, when granted).
-    leases: Mutex<HashMap<i64, (i64, Instant)>>,
+    /// Shared leases by TTL in seconds: (time bucket, lease id).
+    leases: Mutex<HashMap<i64, (i64, i64)>>,
     /// Heartbeat keys and the lease each keeps alive.
     beats: Mutex<HashMap<String, i64>>,
 }
@@ -320,8 +323,9 @@ impl EtcdStore {
         })?;
         rt.block_on(async {
             let deadline = tokio::time::Instant::now() + self.request_timeout;
-            // One member must not take all the time: leave some for the others.
-            let per_attempt = (self.request_timeout / 2).max(Duration::from_secs(1));
+            // One member must not take all the time, but a live one may be waiting out an
+            // election (about a second): give it two thirds of the time.
+            let per_attempt = (self.request_timeout * 2 / 3).max(Duration::from_secs(1));
             let n = self.members.len();
             let start = self.preferred.load(Ordering::Relaxed);
             let mut pause = Duration::from_millis(20);
@@ -422,34 +426,79 @@ impl EtcdStore {
         })
     }
 
-    /// A lease that outlives `ttl` by at most the sharing window, reused while that window
-    /// lasts.
+    /// The lease for a key written now with `ttl`: shared by every writer (every process
+    /// and host) in the same time bucket of `ttl / 20` (1 s to 1 h), found by a well-known
+    /// ID, and granted for `ttl` plus two buckets, so a key never expires before its TTL
+    /// (clock skew between hosts up to a bucket included) and at most two buckets late.
+    /// A farm then holds a few hundred leases, not one per greaserun for 30 days.
     fn lease_for(&self, ttl: Duration) -> Result<i64, StoreError> {
         let secs = (ttl.as_secs_f64().ceil() as i64).max(1);
-        let window = (secs / 20).min(60);
-        if window > 0 {
-            let leases = self.leases.lock().expect("lease cache");
-            if let Some((id, at)) = leases.get(&secs)
-                && at.elapsed() < Duration::from_secs(window as u64)
-            {
-                return Ok(*id);
-            }
+        let bucket = (secs / 20).clamp(1, 3600);
+        let grant_ttl = secs + 2 * bucket;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default();
+        let index = now / bucket;
+        if let Some((i, id)) = self.leases.lock().expect("lease cache").get(&secs)
+            && *i == index
+        {
+            return Ok(*id);
         }
-        let asked = Instant::now();
-        let id = self.grant(secs + window)?;
-        if window > 0 {
-            self.leases
-                .lock()
-                .expect("lease cache")
-                .insert(secs, (id, asked));
-        }
+        let id = match self.shared_lease(grant_ttl, index)? {
+            Some(id) => id,
+            // The well-known ID is taken by a lease of another TTL: use a private one.
+            None => self.grant(grant_ttl, 0)?,
+        };
+        self.leases
+            .lock()
+            .expect("lease cache")
+            .insert(secs, (index, id));
         Ok(id)
     }
 
-    fn grant(&self, secs: i64) -> Result<i64, StoreError> {
+    /// Finds or grants the shared lease of `grant_ttl` for bucket `index`; `None` if its ID
+    /// holds a lease of another TTL.
+    fn shared_lease(&self, grant_ttl: i64, index: i64) -> Result<Option<i64>, StoreError> {
+        use sha2::{Digest, Sha256};
+        let d = Sha256::digest(format!("scalegrease-lease/{grant_ttl}/{index}"));
+        let raw = i64::from_le_bytes(d[..8].try_into().expect("8 bytes"));
+        // Positive, and never 0 (which asks the server to choose).
+        let id = (raw & 0x3fff_ffff_ffff_ffff) | 0x4000_0000_0000_0000;
+        let found = |ttl: &LeaseTimeToLiveResponse| {
+            (ttl.ttl() > 0).then_some(ttl.granted_ttl() == grant_ttl)
+        };
+        if let Some(ours) = found(&self.time_to_live(id)?) {
+            return Ok(ours.then_some(id));
+        }
+        match self.grant(grant_ttl, id) {
+            Ok(_) => Ok(Some(id)),
+            // Granted by another writer at the same moment.
+            Err(e) if e.to_string().contains("lease already exists") => {
+                Ok(found(&self.time_to_live(id)?)
+                    .unwrap_or(false)
+                    .then_some(id))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn time_to_live(&self, id: i64) -> Result<LeaseTimeToLiveResponse, StoreError> {
+        self.call("look up a lease for", "", |c, _| {
+            let mut lease = c.lease_client();
+            async move { lease.time_to_live(id, None).await }
+        })
+    }
+
+    /// Grants a lease of `secs` with ID `id` (0: the server chooses).
+    fn grant(&self, secs: i64, id: i64) -> Result<i64, StoreError> {
         let resp = self.call("grant a lease for", "", |c, _| {
             let mut lease = c.lease_client();
-            async move { lease.grant(secs, None).await }
+            async move {
+                lease
+                    .grant(secs, Some(LeaseGrantOptions::new().with_id(id)))
+                    .await
+            }
         })?;
         Ok(resp.id())
     }
@@ -756,7 +805,7 @@ impl Store for EtcdStore {
                 }
             }
         }
-        let id = self.grant((ttl.as_secs_f64().ceil() as i64).max(1))?;
+        let id = self.grant((ttl.as_secs_f64().ceil() as i64).max(1), 0)?;
         self.put_txn(&full, key, value, id)?;
         if let Some(old) = self
             .beats
