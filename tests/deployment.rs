@@ -208,11 +208,27 @@ fn offline_uses_only_the_cache() {
 
 #[test]
 fn concurrent_greaseruns_make_one_download() {
+    use std::os::unix::fs::MetadataExt;
     let Some(mrepo) = maven::repo() else { return };
     let Some(server) = HttpServer::serve(&mrepo.root) else {
         return;
     };
     let w = world(&[server.url()]);
+    let fv = mrepo
+        .snapshot_builds("jar-with-dependencies")
+        .pop()
+        .unwrap();
+    let want = mrepo
+        .root
+        .join(mrepo.file_rel("2.0-SNAPSHOT", &fv, "jar-with-dependencies"));
+    // Hold the artifact's lock (what a downloading greaserun holds) until all 8 wait on it,
+    // so they really ask at once; the kernel lists a process blocked on a flock(2) with
+    // "->" in /proc/locks.
+    let dir = w.join("m2/com/example/sg/job/2.0-SNAPSHOT");
+    std::fs::create_dir_all(&dir).unwrap();
+    let lock_path = dir.join(format!(".job-{fv}-jar-with-dependencies.jar.lock"));
+    let lock = std::fs::File::create(&lock_path).unwrap();
+    lock.lock().unwrap();
     let children: Vec<_> = (0..8)
         .map(|_| {
             w.spawn_cmd("greaserun")
@@ -224,24 +240,27 @@ fn concurrent_greaseruns_make_one_download() {
                     "com.example.sg:job:2.0-SNAPSHOT",
                 ])
                 .args(["--", "sh", "-c", "cmp {jar_path} \"$0\" && echo same"])
-                .arg(
-                    mrepo.root.join(
-                        mrepo.file_rel(
-                            "2.0-SNAPSHOT",
-                            mrepo
-                                .snapshot_builds("jar-with-dependencies")
-                                .last()
-                                .unwrap(),
-                            "jar-with-dependencies",
-                        ),
-                    ),
-                )
+                .arg(&want)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
                 .unwrap()
         })
         .collect();
+    let ino = std::fs::metadata(&lock_path).unwrap().ino();
+    crate::harness::wait_for(
+        "8 greaseruns to wait on the artifact's lock",
+        Duration::from_secs(60),
+        || {
+            let locks = std::fs::read_to_string("/proc/locks").ok()?;
+            let waiting = locks
+                .lines()
+                .filter(|l| l.contains("->") && l.contains(&format!(":{ino} ")))
+                .count();
+            (waiting == 8).then_some(())
+        },
+    );
+    drop(lock);
     for child in children {
         let out = child.wait_with_output().unwrap();
         let (stdout, stderr) = text(&out);
@@ -414,4 +433,65 @@ fn fake_basic_auth_is_sent_and_never_shown() {
     assert!(!r.stderr.contains("hunter2"), "{}", r.stderr);
     let auth = fake.requests()[0].authorization.clone().unwrap();
     assert_eq!(auth, "Basic ZGVwbG95ZXI6aHVudGVyMi1ub3Qtc2hvd24=");
+}
+
+#[test]
+fn latest_and_release_merge_all_repositories() {
+    let Some(mrepo) = maven::repo() else { return };
+    let Some(server) = HttpServer::serve(&mrepo.root) else {
+        return;
+    };
+    // A second repository (the fake, standing in for another real one) has 1.10, which
+    // is higher than the mvn repository's 1.1 by Maven's ordering (not by string order).
+    let fake = FakeRepo::start();
+    let jar = make_jar("1.10 fat from the second repository", 1000);
+    let rel = "com/example/sg/job/1.10/job-1.10-jar-with-dependencies.jar";
+    fake.put(rel, jar.clone());
+    fake.put(&format!("{rel}.sha1"), sha1_hex(&jar));
+    fake.put(
+        "com/example/sg/job/maven-metadata.xml",
+        "<metadata><versioning><release>1.10</release><versions><version>1.10</version>\
+         </versions></versioning></metadata>",
+    );
+    let w = world(&[server.url(), fake.url()]);
+    let r = greaserun(&w, &[], "com.example.sg:job:RELEASE").ok();
+    assert_eq!(
+        (r.version.as_str(), r.label()),
+        ("1.10", "1.10 fat from the second repository".into())
+    );
+    // The version's file is asked from the repository that listed it, first.
+    assert!(!server.gets().iter().any(|g| g.contains("/1.10/")));
+    // LATEST: the mvn repository's 2.0-SNAPSHOT is higher than 1.10.
+    let r = greaserun(&w, &[], "com.example.sg:job:LATEST").ok();
+    assert_eq!(r.label(), "2.0-SNAPSHOT fat build 3");
+}
+
+#[test]
+fn fake_hostile_metadata_cannot_escape_the_cache() {
+    let fake = FakeRepo::start();
+    fake.put(
+        "com/example/fake/job/maven-metadata.xml",
+        "<metadata><versioning><release>../../../../escaped</release></versioning></metadata>",
+    );
+    fake.put(
+        "com/example/fake/job/1.0-SNAPSHOT/maven-metadata.xml",
+        "<metadata><versioning><snapshotVersions><snapshotVersion>\
+         <classifier>jar-with-dependencies</classifier><extension>jar</extension>\
+         <value>1.0/../../x</value></snapshotVersion></snapshotVersions></versioning></metadata>",
+    );
+    let w = world(&[fake.url()]);
+    for spec in [
+        "com.example.fake:job:RELEASE",
+        "com.example.fake:job:1.0-SNAPSHOT",
+    ] {
+        let r = greaserun(&w, &[], spec);
+        assert_eq!(r.code, Some(65), "{spec}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("invalid maven-metadata.xml"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(fake.requests_for(".jar").len(), 0);
+    assert_eq!(fake.requests_for(".sha1").len(), 0);
 }

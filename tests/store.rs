@@ -165,53 +165,68 @@ fn claimer_child() {
     let s = cluster::open(&cfg);
     for k in 0..keys {
         let key = format!("claims/job/{k:03}");
-        if s.create(&key, id.as_bytes(), Some(Duration::from_secs(600)))
-            .unwrap()
-            == Created::Created
-        {
-            println!("WON {k}");
+        match s.create(&key, id.as_bytes(), Some(Duration::from_secs(600))) {
+            Ok(Created::Created) => println!("WON {k}"),
+            Ok(Created::Exists(_)) => {}
+            // Another claimer takes the key; the test counts these.
+            Err(e) => println!("ERR {k} {e}"),
         }
     }
 }
 
+/// Runs `procs` claimer processes over `keys` keys of `cfg`'s store while `during` runs;
+/// returns the winners per key and the failed claims.
+fn race(
+    cfg: &StoreConfig,
+    procs: usize,
+    keys: usize,
+    during: impl FnOnce(),
+) -> (BTreeMap<usize, usize>, Vec<String>) {
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..procs)
+        .map(|i| {
+            std::process::Command::new(&exe)
+                .args([
+                    "--exact",
+                    "store::claimer_child",
+                    "--nocapture",
+                    "--test-threads",
+                    "1",
+                ])
+                .env("SG_TEST_CLAIMER_STORE", &cfg.url)
+                .env("SG_TEST_CLAIMER_ID", format!("proc {i}"))
+                .env("SG_TEST_CLAIMER_KEYS", keys.to_string())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    during();
+    let mut won: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut errors = Vec::new();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "a claimer failed");
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            // libtest may print "test store::claimer_child ... " before the first line.
+            if let Some((_, k)) = line.split_once("WON ") {
+                *won.entry(k.trim().parse().unwrap()).or_default() += 1;
+            } else if let Some((_, e)) = line.split_once("ERR ") {
+                errors.push(e.to_string());
+            }
+        }
+    }
+    (won, errors)
+}
+
 #[test]
 fn create_is_exclusive_between_processes() {
-    const PROCS: usize = 6;
-    const KEYS: usize = 60;
     each_backend(|b, w| {
         let (cfg, s) = fresh(b, &w);
         s.init().unwrap();
-        let exe = std::env::current_exe().unwrap();
-        let children: Vec<_> = (0..PROCS)
-            .map(|i| {
-                std::process::Command::new(&exe)
-                    .args([
-                        "--exact",
-                        "store::claimer_child",
-                        "--nocapture",
-                        "--test-threads",
-                        "1",
-                    ])
-                    .env("SG_TEST_CLAIMER_STORE", &cfg.url)
-                    .env("SG_TEST_CLAIMER_ID", format!("proc {i}"))
-                    .env("SG_TEST_CLAIMER_KEYS", KEYS.to_string())
-                    .stdout(std::process::Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
-        let mut won: BTreeMap<usize, usize> = BTreeMap::new();
-        for c in children {
-            let out = c.wait_with_output().unwrap();
-            assert!(out.status.success(), "{b:?}: a claimer failed");
-            for line in String::from_utf8_lossy(&out.stdout).lines() {
-                // libtest may print "test store::claimer_child ... " before the first line.
-                if let Some((_, k)) = line.split_once("WON ") {
-                    *won.entry(k.trim().parse().unwrap()).or_default() += 1;
-                }
-            }
-        }
-        for k in 0..KEYS {
+        let (won, errors) = race(&cfg, 6, 60, || {});
+        assert!(errors.is_empty(), "{b:?}: {errors:?}");
+        for k in 0..60 {
             assert_eq!(won.get(&k), Some(&1), "{b:?}: key {k}");
         }
     });
@@ -631,4 +646,42 @@ fn etcd_user_and_password_from_the_environment() {
     let unset = run(None);
     assert!(unset.contains("AUTH ERR"), "{unset}");
     assert!(unset.contains("SG_TEST_AUTH_PW"), "{unset}");
+}
+
+#[test]
+fn etcd_claims_stay_exclusive_while_members_die_and_return() {
+    if !cluster::available() {
+        return;
+    }
+    const KEYS: usize = 1200;
+    let c = Cluster::start();
+    let cfg = etcd_config(c.url("sg"));
+    let s = cluster::open(&cfg);
+    s.init().unwrap();
+    let progress = |n: usize| {
+        eventually(&format!("{n} claims"), || {
+            s.keys("claims/job").map(|k| k.len()).unwrap_or(0) >= n
+        })
+    };
+    let (won, errors) = race(&cfg, 8, KEYS, || {
+        // Every member (so the leader too) dies and comes back while 8 processes race.
+        for i in 0..cluster::MEMBERS {
+            progress(100 + i * 300);
+            c.kill(i);
+            progress(250 + i * 300);
+            c.restart(i);
+        }
+    });
+    let twice: Vec<_> = won.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "keys won twice: {twice:?}");
+    let lost: Vec<_> = (0..KEYS).filter(|k| !won.contains_key(k)).collect();
+    assert!(
+        lost.is_empty(),
+        "keys nobody won: {lost:?} (failed claims: {errors:?})"
+    );
+    eprintln!(
+        "{} claims failed and were taken by others; first: {:?}",
+        errors.len(),
+        errors.first()
+    );
 }

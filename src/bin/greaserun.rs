@@ -21,7 +21,7 @@ Exit status:
   0               also: the slot was already claimed by another worker, or skipped because
                   its --skip-if-exists outputs exist
   128+n           the job was killed by signal n
-  2               bad command-line usage
+  2               bad usage: unknown option or runner, malformed coordinates
   65              bad data: checksum mismatch, unreadable jar
   66              the artifact does not exist (local path or in every repository)
   69              the artifact repository is unreachable and nothing usable is cached
@@ -31,7 +31,7 @@ Exit status:
   75              dropped: the overload guard refused the run (the slot is declined and cron
                   retries next slot), the store was unavailable for a claim under
                   funnel.on_store_unavailable \"skip\", or --wait-for inputs did not appear
-  78              the config file is missing or invalid
+  78              the config file is missing or invalid, or a repository refused the credentials
   124             the job ran past --timeout and was ended
   126             the runner's command could not be executed
   127             the runner's command was not found

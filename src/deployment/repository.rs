@@ -124,6 +124,12 @@ impl Repo {
         }
         let base = format!("{scheme}://{host}{path}");
         let user_pass = credentials(r, userinfo, &base)?;
+        let loopback = ["127.0.0.1", "[::1]", "localhost"]
+            .iter()
+            .any(|h| host == *h || host.starts_with(&format!("{h}:")));
+        if user_pass.is_some() && scheme == "http" && !loopback {
+            tracing::warn!("repository {base}: credentials are sent unencrypted over http");
+        }
         Ok(Repo::http(
             base,
             agent.clone(),

@@ -104,10 +104,7 @@ impl Coordinates {
             if value.is_empty() && !may_be_empty {
                 return Err(bad(&format!("empty {name}")));
             }
-            let ok = value
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || "._-+~".contains(ch));
-            if !ok || value.starts_with('.') {
+            if !value.is_empty() && !is_safe_part(value) {
                 return Err(bad(&format!(
                     "invalid {name} {value:?} (letters, digits and . _ - + ~ only)"
                 )));
@@ -165,6 +162,18 @@ impl Coordinates {
             ..self.clone()
         }
     }
+}
+
+/// Whether `part` is safe as one component of a cache path and a URL: letters, digits and
+/// `. _ - + ~`, not empty, not starting with a dot. Versions read from repository metadata
+/// must pass this too, so a corrupt or hostile `maven-metadata.xml` cannot make greaserun
+/// write outside its cache.
+pub fn is_safe_part(part: &str) -> bool {
+    !part.is_empty()
+        && !part.starts_with('.')
+        && part
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || "._-+~".contains(ch))
 }
 
 /// What kind of version `v` is.

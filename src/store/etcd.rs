@@ -11,9 +11,10 @@
 //!   for a short window (at most 5% of the TTL, 60 s at most) and granted that much
 //!   longer, so a key never expires before its TTL and a claim costs one round trip.
 //! - `list` is one range read (one revision); `prune` removes nothing: leases expire keys.
-//! - Every request runs under the configured request timeout and is retried across members
-//!   on errors that mean "this member cannot answer now" (connection refused, no leader,
-//!   leader changed); when time runs out the error names every endpoint tried.
+//! - Every request runs under the configured request timeout. Each member has its own
+//!   client; on an error that means "this member cannot answer now" (connection refused,
+//!   no leader, leader changed) the next member is tried at once, so a dead member costs
+//!   one failed attempt. When time runs out the error names every endpoint tried.
 //!
 //! A process has one small current-thread tokio runtime, made on first use and shared by
 //! every store it opens; calls block on it, so the rest of scalegrease stays synchronous.
@@ -21,6 +22,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -141,13 +143,33 @@ fn runtime() -> Result<&'static Runtime, String> {
 /// A store in an etcd cluster.
 pub struct EtcdStore {
     url: EtcdUrl,
-    client: Client,
-    kv: KvClient,
+    /// One client per member, connected on first use.
+    members: Vec<Member>,
+    /// The member that answered last: tried first next time.
+    preferred: AtomicUsize,
+    options: ConnectOptions,
+    /// The user and password variable, for messages (never the password).
+    user: Option<(String, String)>,
     request_timeout: Duration,
     /// Shared leases by TTL in seconds: (lease id, when granted).
     leases: Mutex<HashMap<i64, (i64, Instant)>>,
     /// Heartbeat keys and the lease each keeps alive.
     beats: Mutex<HashMap<String, i64>>,
+}
+
+/// One member and its client. Each member has a client of its own (rather than one
+/// balanced channel over all) so that a dead member costs one failed attempt, not a
+/// share of every retry: a balancer favours the member that fails fastest.
+struct Member {
+    endpoint: String,
+    uri: String,
+    client: Mutex<Option<Client>>,
+}
+
+/// Why an attempt failed: connecting (authentication included) or the request itself.
+enum Failure {
+    Connect(etcd_client::Error),
+    Request(etcd_client::Error),
 }
 
 impl std::fmt::Debug for EtcdStore {
@@ -159,8 +181,8 @@ impl std::fmt::Debug for EtcdStore {
 }
 
 impl EtcdStore {
-    /// Opens a client for the cluster `cfg` names. Member connections are made lazily by
-    /// the first request; with `user` set this authenticates now. TLS uses `ca_file`
+    /// Opens a client for the cluster `cfg` names, checking the settings; no member is
+    /// contacted until the first request (which also authenticates). TLS uses `ca_file`
     /// (required) and optionally `cert_file` + `key_file`; the password is read from the
     /// environment variable `password_env` and never printed.
     pub fn connect(cfg: &StoreConfig) -> Result<EtcdStore, StoreError> {
@@ -221,69 +243,41 @@ impl EtcdStore {
             opts = opts.with_user(user.clone(), password);
         }
         let scheme = if tls { "https" } else { "http" };
-        let endpoints: Vec<String> = url
+        let members = url
             .endpoints
             .iter()
-            .map(|e| format!("{scheme}://{e}"))
-            .collect();
-        let rt = runtime().map_err(|reason| StoreError::Unavailable {
-            location: url.location(),
-            reason,
-        })?;
-        let connected = rt.block_on(async {
-            tokio::time::timeout(
-                connect_timeout.max(request_timeout),
-                Client::connect(endpoints, Some(opts)),
-            )
-            .await
-        });
-        let client = match connected {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) if !retryable(&e) => {
-                // Authentication is the only request made here: a refusal is a setting.
-                return Err(bad(
-                    &url.location(),
-                    format!(
-                        "etcd refused user {:?}: {} (check store.user and the password in ${})",
-                        cfg.user.as_deref().unwrap_or_default(),
-                        describe(&e),
-                        cfg.password_env.as_deref().unwrap_or_default()
-                    ),
-                ));
-            }
-            Ok(Err(e)) => {
-                return Err(StoreError::Unavailable {
-                    location: url.location(),
-                    reason: format!(
-                        "cannot connect to {}: {}",
-                        url.endpoints.join(", "),
-                        describe(&e)
-                    ),
-                });
-            }
-            Err(_) => {
-                return Err(StoreError::Unavailable {
-                    location: url.location(),
-                    reason: format!(
-                        "no answer within {:?} from {}",
-                        connect_timeout.max(request_timeout),
-                        url.endpoints.join(", ")
-                    ),
-                });
-            }
-        };
-        let kv = client
-            .kv_client()
-            .max_decoding_message_size(MAX_MESSAGE)
-            .max_encoding_message_size(MAX_MESSAGE);
+            .map(|e| Member {
+                endpoint: e.clone(),
+                uri: format!("{scheme}://{e}"),
+                client: Mutex::new(None),
+            })
+            .collect::<Vec<_>>();
+        // Processes start on different members, spreading the load over the cluster.
+        let first = (crate::util::random::u64() % members.len() as u64) as usize;
         Ok(EtcdStore {
+            user: cfg
+                .user
+                .clone()
+                .map(|u| (u, cfg.password_env.clone().unwrap_or_default())),
             url,
-            client,
-            kv,
+            members,
+            preferred: AtomicUsize::new(first),
+            options: opts,
             request_timeout,
             leases: Mutex::new(HashMap::new()),
             beats: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Member `i`'s client, connecting (and authenticating) on first use.
+    async fn client(&self, i: usize) -> Result<Client, etcd_client::Error> {
+        let m = &self.members[i];
+        if let Some(c) = m.client.lock().expect("member client").clone() {
+            return Ok(c);
+        }
+        let c = Client::connect([m.uri.as_str()], Some(self.options.clone())).await?;
+        *m.client.lock().expect("member client") = Some(c.clone());
+        Ok(c)
     }
 
     /// The parsed URL.
@@ -311,11 +305,13 @@ impl EtcdStore {
         }
     }
 
-    /// Runs `f` (one attempt, given its number) under the request timeout, retrying on
-    /// errors that another member or a moment later may not have.
+    /// Runs `f` (one attempt: a member's client and the attempt's number) under the
+    /// request timeout. On an error another member or a moment later may not have, the
+    /// next member is tried at once; after a round of all of them, a pause (backing off
+    /// to 400 ms). A member that answers becomes the first tried next time.
     fn call<T, F, Fut>(&self, what: &'static str, key: &str, mut f: F) -> Result<T, StoreError>
     where
-        F: FnMut(u32) -> Fut,
+        F: FnMut(Client, u32) -> Fut,
         Fut: Future<Output = Result<T, etcd_client::Error>>,
     {
         let rt = runtime().map_err(|reason| StoreError::Unavailable {
@@ -323,27 +319,65 @@ impl EtcdStore {
             reason,
         })?;
         rt.block_on(async {
-            let start = tokio::time::Instant::now();
-            let deadline = start + self.request_timeout;
+            let deadline = tokio::time::Instant::now() + self.request_timeout;
+            // One member must not take all the time: leave some for the others.
+            let per_attempt = (self.request_timeout / 2).max(Duration::from_secs(1));
+            let n = self.members.len();
+            let start = self.preferred.load(Ordering::Relaxed);
             let mut pause = Duration::from_millis(20);
-            let mut last: Option<String> = None;
-            let mut attempt = 0;
+            let mut last: Option<String>;
+            let mut attempt: u32 = 0;
             loop {
-                match tokio::time::timeout_at(deadline, f(attempt)).await {
-                    Ok(Ok(v)) => return Ok(v),
-                    Ok(Err(e)) if retryable(&e) => last = Some(describe(&e)),
-                    Ok(Err(e)) => return Err(self.failed(what, key, &e)),
-                    Err(_) => break,
+                let i = (start + attempt as usize) % n;
+                let until = deadline.min(tokio::time::Instant::now() + per_attempt);
+                let one = async {
+                    let c = self.client(i).await.map_err(Failure::Connect)?;
+                    f(c, attempt).await.map_err(Failure::Request)
+                };
+                match tokio::time::timeout_at(until, one).await {
+                    Ok(Ok(v)) => {
+                        self.preferred.store(i, Ordering::Relaxed);
+                        return Ok(v);
+                    }
+                    Ok(Err(Failure::Connect(e) | Failure::Request(e))) if retryable(&e) => {
+                        last = Some(format!("{}: {}", self.members[i].endpoint, describe(&e)));
+                    }
+                    Ok(Err(Failure::Connect(e))) => return Err(self.refused(&e)),
+                    Ok(Err(Failure::Request(e))) => return Err(self.failed(what, key, &e)),
+                    Err(_) => {
+                        last = Some(format!(
+                            "{}: no answer within {per_attempt:?}",
+                            self.members[i].endpoint
+                        ));
+                    }
                 }
                 attempt += 1;
-                if tokio::time::Instant::now() + pause >= deadline {
+                let now = tokio::time::Instant::now();
+                if now >= deadline {
                     break;
                 }
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_millis(400));
+                if (attempt as usize).is_multiple_of(n) {
+                    if now + pause >= deadline {
+                        break;
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(400));
+                }
             }
             Err(self.unavailable(what, key, last))
         })
+    }
+
+    /// A member refused to let us in (authentication): a setting to fix, not an outage.
+    fn refused(&self, e: &etcd_client::Error) -> StoreError {
+        let (user, var) = self.user.clone().unwrap_or_default();
+        StoreError::BadSetting {
+            value: self.url.location(),
+            why: format!(
+                "etcd refused user {user:?}: {} (check store.user and the password in ${var})",
+                describe(e)
+            ),
+        }
     }
 
     fn unavailable(&self, what: &str, key: &str, last: Option<String>) -> StoreError {
@@ -381,8 +415,8 @@ impl EtcdStore {
     }
 
     fn txn(&self, what: &'static str, key: &str, txn: Txn) -> Result<TxnResponse, StoreError> {
-        self.call(what, key, |_| {
-            let mut kv = self.kv.clone();
+        self.call(what, key, |c, _| {
+            let mut kv = kv_of(&c);
             let txn = txn.clone();
             async move { kv.txn(txn).await }
         })
@@ -413,8 +447,8 @@ impl EtcdStore {
     }
 
     fn grant(&self, secs: i64) -> Result<i64, StoreError> {
-        let resp = self.call("grant a lease for", "", |_| {
-            let mut lease = self.client.lease_client();
+        let resp = self.call("grant a lease for", "", |c, _| {
+            let mut lease = c.lease_client();
             async move { lease.grant(secs, None).await }
         })?;
         Ok(resp.id())
@@ -484,6 +518,13 @@ impl EtcdStore {
     }
 }
 
+/// A KV client that takes responses as large as a farm's bundles.
+fn kv_of(c: &Client) -> KvClient {
+    c.kv_client()
+        .max_decoding_message_size(MAX_MESSAGE)
+        .max_encoding_message_size(MAX_MESSAGE)
+}
+
 /// Errors that mean "this member, or the cluster right now, cannot answer": worth another
 /// try on another member before the deadline.
 fn retryable(e: &etcd_client::Error) -> bool {
@@ -547,8 +588,8 @@ impl Store for EtcdStore {
 
     fn check(&self) -> Result<(), StoreError> {
         let marker = self.marker();
-        let resp = self.call("read marker", MARKER, |_| {
-            let mut kv = self.kv.clone();
+        let resp = self.call("read marker", MARKER, |c, _| {
+            let mut kv = kv_of(&c);
             let marker = marker.clone();
             async move {
                 kv.get(marker, Some(GetOptions::new().with_count_only()))
@@ -613,9 +654,9 @@ impl Store for EtcdStore {
                     TxnOp::get(full.clone(), None),
                 ]);
             let mut retried = false;
-            let resp = self.call("create", key, |n| {
+            let resp = self.call("create", key, |c, n| {
                 retried |= n > 0;
-                let mut kv = self.kv.clone();
+                let mut kv = kv_of(&c);
                 let txn = txn.clone();
                 async move { kv.txn(txn).await }
             })?;
@@ -694,8 +735,8 @@ impl Store for EtcdStore {
         let full = self.full(key)?;
         let known = self.beats.lock().expect("beat leases").get(key).copied();
         if let Some(id) = known {
-            let alive = self.call("keep alive the heartbeat", key, |_| {
-                let mut lease = self.client.lease_client();
+            let alive = self.call("keep alive the heartbeat", key, |c, _| {
+                let mut lease = c.lease_client();
                 async move {
                     match lease.keep_alive(id).await {
                         Ok(_) => Ok(true),
@@ -724,8 +765,8 @@ impl Store for EtcdStore {
             .insert(key.to_string(), id)
         {
             // The old lease has expired already or will; revoking is only tidiness.
-            let _ = self.call("revoke", key, |_| {
-                let mut lease = self.client.lease_client();
+            let _ = self.call("revoke", key, |c, _| {
+                let mut lease = c.lease_client();
                 async move { lease.revoke(old).await }
             });
         }
@@ -754,56 +795,73 @@ impl Store for EtcdStore {
         })?;
         rt.block_on(async {
             let deadline = tokio::time::Instant::now() + timeout;
+            let n = self.members.len();
+            let mut i = self.preferred.load(Ordering::Relaxed);
             let mut pause = Duration::from_millis(50);
             let mut last: Option<String> = None;
+            let mut failures: usize = 0;
+            // Whether the current attempt's watch is established (then a quiet timeout is
+            // a plain "no change", whatever failed before).
+            let established = std::cell::Cell::new(false);
             loop {
+                established.set(false);
                 let watch = async {
+                    let c = self.client(i).await.map_err(Failure::Connect)?;
                     let opts = WatchOptions::new()
                         .with_prefix()
                         .with_start_revision(since.0 as i64 + 1);
-                    let mut w = self
-                        .client
+                    let mut w = c
                         .watch_client()
                         .watch(watched.clone(), Some(opts))
-                        .await?;
+                        .await
+                        .map_err(Failure::Request)?;
                     loop {
-                        let Some(resp) = w.message().await? else {
-                            return Err(etcd_client::Error::WatchError(
+                        let resp = w.message().await.map_err(Failure::Request)?;
+                        let Some(resp) = resp else {
+                            return Err(Failure::Request(etcd_client::Error::WatchError(
                                 "the member closed the watch".into(),
-                            ));
+                            )));
                         };
                         if resp.compact_revision() > 0 || !resp.events().is_empty() {
                             // Compacted past `since`: the caller must re-list anyway.
                             return Ok(true);
                         }
                         if resp.canceled() {
-                            return Err(etcd_client::Error::WatchError(format!(
+                            return Err(Failure::Request(etcd_client::Error::WatchError(format!(
                                 "watch canceled: {}",
                                 resp.cancel_reason()
-                            )));
+                            ))));
+                        }
+                        if resp.created() {
+                            established.set(true);
                         }
                     }
                 };
                 match tokio::time::timeout_at(deadline, watch).await {
-                    Ok(Ok(changed)) => return Ok(changed),
-                    Ok(Err(e))
+                    Ok(Ok(changed)) => {
+                        self.preferred.store(i, Ordering::Relaxed);
+                        return Ok(changed);
+                    }
+                    Ok(Err(Failure::Connect(e) | Failure::Request(e)))
                         if retryable(&e) || matches!(e, etcd_client::Error::WatchError(_)) =>
                     {
-                        last = Some(describe(&e));
+                        last = Some(format!("{}: {}", self.members[i].endpoint, describe(&e)));
                     }
-                    Ok(Err(e)) => return Err(self.failed("watch", prefix, &e)),
-                    Err(_) => {
-                        return match last {
-                            None => Ok(false),
-                            Some(l) => Err(self.unavailable("watch", prefix, Some(l))),
-                        };
+                    Ok(Err(Failure::Connect(e))) => return Err(self.refused(&e)),
+                    Ok(Err(Failure::Request(e))) => return Err(self.failed("watch", prefix, &e)),
+                    Err(_) if established.get() || last.is_none() => return Ok(false),
+                    Err(_) => return Err(self.unavailable("watch", prefix, last)),
+                }
+                // The next member at once; after a round of all, a pause.
+                i = (i + 1) % n;
+                failures += 1;
+                if failures.is_multiple_of(n) {
+                    if tokio::time::Instant::now() + pause >= deadline {
+                        return Err(self.unavailable("watch", prefix, last));
                     }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(400));
                 }
-                if tokio::time::Instant::now() + pause >= deadline {
-                    return Err(self.unavailable("watch", prefix, last));
-                }
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_millis(400));
             }
         })
     }
