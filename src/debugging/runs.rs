@@ -470,6 +470,49 @@ mod tests {
     }
 
     #[test]
+    fn a_long_output_comes_from_the_log_file_or_else_the_tail() {
+        let d = tempfile::tempdir().unwrap();
+        let s = DirStore::new(d.path().join("store"));
+        s.init().unwrap();
+        let cfg = Config::default();
+        let slot = Slot::parse("2026-11-23T03:00Z").unwrap();
+        let logf = d.path().join("2026-11-23.log");
+        std::fs::write(
+            &logf,
+            "[9] 03:00:01 OUT:job mine\n[77] 03:00:01 OUT:job other\n[9] 03:00:02 INFO:greaserun done\n",
+        )
+        .unwrap();
+        let mut r = funnel::dropped_record("j", slot, vec![]);
+        r.status = Status::Succeeded;
+        r.host = "a".into();
+        r.pid = 9;
+        r.claimed = true;
+        r.log_path = Some(logf.display().to_string());
+        records::write(&s, &r, Duration::from_secs(60)).unwrap();
+        records::write_tail(&s, &r, &vec![b'x'; TAIL_BYTES], Duration::from_secs(60)).unwrap();
+        let l = log(&s, &cfg, "j", None, Utc::now()).unwrap();
+        assert_eq!(l.source, LogSource::File(logf.display().to_string()));
+        assert_eq!(
+            String::from_utf8(l.text).unwrap(),
+            "[9] 03:00:01 OUT:job mine\n[9] 03:00:02 INFO:greaserun done\n"
+        );
+        std::fs::remove_file(&logf).unwrap();
+        let l = log(&s, &cfg, "j", None, Utc::now()).unwrap();
+        assert!(matches!(
+            l.source,
+            LogSource::Tail {
+                unreadable: Some(_)
+            }
+        ));
+        assert_eq!(l.text.len(), TAIL_BYTES);
+        assert!(
+            l.header().contains("is not readable here"),
+            "{}",
+            l.header()
+        );
+    }
+
+    #[test]
     fn since_takes_times_and_ages() {
         let now = Utc::now();
         assert_eq!(
