@@ -25,6 +25,8 @@ pub enum ViewError {
     Store(#[from] StoreError),
     #[error("no runs of job {job:?}{at} in the store (`greasestatus runs` lists jobs and slots)")]
     NoRun { job: String, at: String },
+    #[error("{query:?} matches several jobs: {candidates} (give more of the name)")]
+    Ambiguous { query: String, candidates: String },
     #[error("invalid --since {0:?}: use a time (2026-11-23T03:00) or an age (90m, 2d)")]
     Since(String),
 }
@@ -37,6 +39,43 @@ pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<Slot, ViewError> {
     let age = crate::util::duration::parse(text).map_err(|_| ViewError::Since(text.into()))?;
     let age = chrono::TimeDelta::from_std(age).map_err(|_| ViewError::Since(text.into()))?;
     Ok(Slot::at(now - age))
+}
+
+/// The job a user means: `query` itself when the store has runs, claims or declines of
+/// that name, else the one known job whose name contains `query` (so `hello-job` finds
+/// `java:com.example:hello-job:date-1d~47fa4f31`). No match is [`ViewError::NoRun`];
+/// several are [`ViewError::Ambiguous`], listing them.
+pub fn find_job(store: &dyn Store, query: &str) -> Result<String, ViewError> {
+    const TOPS: [&str; 3] = ["runs", "claims", "declines"];
+    for top in TOPS {
+        if !store.keys(&format!("{top}/{}", segment(query)))?.is_empty() {
+            return Ok(query.to_string());
+        }
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for top in TOPS {
+        for key in store.keys(top)? {
+            if let Some(seg) = key.split('/').nth(1) {
+                names.insert(crate::store::unsegment(seg));
+            }
+        }
+    }
+    let hits: Vec<&String> = names.iter().filter(|n| n.contains(query)).collect();
+    match hits.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(ViewError::NoRun {
+            job: query.to_string(),
+            at: String::new(),
+        }),
+        many => Err(ViewError::Ambiguous {
+            query: query.to_string(),
+            candidates: many
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
 }
 
 /// Every run (and every slot no run took) of `job`, or of all jobs, from slot `since`
