@@ -442,6 +442,51 @@ fn skip_and_wait_for() {
     assert!(log.contains("ran 2026-03-01"), "{log}");
 }
 
+/// A derived job name (runner, artifact, arguments, hash) is found by any unique part of
+/// it, so `greasestatus log alpha` works without knowing the full name; an ambiguous part
+/// lists the candidates.
+#[test]
+fn derived_job_names_are_found_by_a_unique_part() {
+    let w = World::new();
+    w.store();
+    let jar = jar(&w);
+    for word in ["alpha", "beta"] {
+        let o = worker(&w, "w1.farm")
+            .args(["--slot", "2026-03-01T03:00", "--runner", "shell"])
+            .arg(&jar)
+            .args(["--", "echo", word])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{:?}", text(&o));
+    }
+    let o = w
+        .cmd("greasestatus")
+        .args(["log", "alpha"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    assert_eq!(stdout, "alpha\n");
+    assert!(stderr.contains("succeeded on w1.farm"), "{stderr}");
+
+    let listed = runs(&w, "beta");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(listed[0]["job"].as_str().unwrap().contains("beta"));
+
+    let o = w
+        .cmd("greasestatus")
+        .args(["log", "echo"])
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("matches several jobs"), "{stderr}");
+    assert!(
+        stderr.contains("alpha") && stderr.contains("beta"),
+        "{stderr}"
+    );
+}
+
 /// A world whose store is a prefix on `c`, a cluster of the test's own.
 fn world_on_cluster(c: &crate::harness::etcd::Cluster) -> World {
     use crate::harness::etcd as backends;

@@ -214,7 +214,18 @@ fn runs_view(g: &Global, a: &RunsArgs) -> anyhow::Result<i32> {
         None => None,
     };
     let s = open_store(g, &config)?;
-    let list = runs::runs(s.as_ref(), &config, a.job.as_deref(), since, now)?;
+    let job = match a.job.as_deref().map(|q| runs::find_job(s.as_ref(), q)) {
+        None => None,
+        Some(Ok(j)) => Some(j),
+        // Nothing ran yet under that name: an empty history, not an error.
+        Some(Err(runs::ViewError::NoRun { job, .. })) => Some(job),
+        Some(Err(e @ runs::ViewError::Ambiguous { .. })) => {
+            eprintln!("greasestatus: error: {e}");
+            return Ok(exit::FAILURE);
+        }
+        Some(Err(e)) => return Err(e.into()),
+    };
+    let list = runs::runs(s.as_ref(), &config, job.as_deref(), since, now)?;
     if g.json {
         println!("{}", runs::json(&list));
     } else {
@@ -235,13 +246,14 @@ fn log_view(g: &Global, a: &LogArgs) -> anyhow::Result<i32> {
         None => None,
     };
     let s = open_store(g, &config)?;
-    match runs::log(s.as_ref(), &config, &a.job, slot, chrono::Utc::now()) {
+    let job = runs::find_job(s.as_ref(), &a.job);
+    match job.and_then(|j| runs::log(s.as_ref(), &config, &j, slot, chrono::Utc::now())) {
         Ok(view) => {
             eprintln!("greasestatus: {}", view.header());
             std::io::stdout().write_all(&view.text)?;
             Ok(exit::OK)
         }
-        Err(e @ runs::ViewError::NoRun { .. }) => {
+        Err(e @ (runs::ViewError::NoRun { .. } | runs::ViewError::Ambiguous { .. })) => {
             eprintln!("greasestatus: error: {e}");
             Ok(exit::FAILURE)
         }

@@ -25,6 +25,8 @@ pub enum ViewError {
     Store(#[from] StoreError),
     #[error("no runs of job {job:?}{at} in the store (`greasestatus runs` lists jobs and slots)")]
     NoRun { job: String, at: String },
+    #[error("{query:?} matches several jobs: {candidates} (give more of the name)")]
+    Ambiguous { query: String, candidates: String },
     #[error("invalid --since {0:?}: use a time (2026-11-23T03:00) or an age (90m, 2d)")]
     Since(String),
 }
@@ -37,6 +39,43 @@ pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<Slot, ViewError> {
     let age = crate::util::duration::parse(text).map_err(|_| ViewError::Since(text.into()))?;
     let age = chrono::TimeDelta::from_std(age).map_err(|_| ViewError::Since(text.into()))?;
     Ok(Slot::at(now - age))
+}
+
+/// The job a user means: `query` itself when the store has runs, claims or declines of
+/// that name, else the one known job whose name contains `query` (so `hello-job` finds
+/// `java:com.example:hello-job:date-1d~47fa4f31`). No match is [`ViewError::NoRun`];
+/// several are [`ViewError::Ambiguous`], listing them.
+pub fn find_job(store: &dyn Store, query: &str) -> Result<String, ViewError> {
+    const TOPS: [&str; 3] = ["runs", "claims", "declines"];
+    for top in TOPS {
+        if !store.keys(&format!("{top}/{}", segment(query)))?.is_empty() {
+            return Ok(query.to_string());
+        }
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for top in TOPS {
+        for key in store.keys(top)? {
+            if let Some(seg) = key.split('/').nth(1) {
+                names.insert(crate::store::unsegment(seg));
+            }
+        }
+    }
+    let hits: Vec<&String> = names.iter().filter(|n| n.contains(query)).collect();
+    match hits.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(ViewError::NoRun {
+            job: query.to_string(),
+            at: String::new(),
+        }),
+        many => Err(ViewError::Ambiguous {
+            query: query.to_string(),
+            candidates: many
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
 }
 
 /// Every run (and every slot no run took) of `job`, or of all jobs, from slot `since`
@@ -467,6 +506,49 @@ mod tests {
             log(&*store, &cfg, "nope", None, now),
             Err(ViewError::NoRun { .. })
         ));
+    }
+
+    #[test]
+    fn a_long_output_comes_from_the_log_file_or_else_the_tail() {
+        let d = tempfile::tempdir().unwrap();
+        let s = DirStore::new(d.path().join("store"));
+        s.init().unwrap();
+        let cfg = Config::default();
+        let slot = Slot::parse("2026-11-23T03:00Z").unwrap();
+        let logf = d.path().join("2026-11-23.log");
+        std::fs::write(
+            &logf,
+            "[9] 03:00:01 OUT:job mine\n[77] 03:00:01 OUT:job other\n[9] 03:00:02 INFO:greaserun done\n",
+        )
+        .unwrap();
+        let mut r = funnel::dropped_record("j", slot, vec![]);
+        r.status = Status::Succeeded;
+        r.host = "a".into();
+        r.pid = 9;
+        r.claimed = true;
+        r.log_path = Some(logf.display().to_string());
+        records::write(&s, &r, Duration::from_secs(60)).unwrap();
+        records::write_tail(&s, &r, &vec![b'x'; TAIL_BYTES], Duration::from_secs(60)).unwrap();
+        let l = log(&s, &cfg, "j", None, Utc::now()).unwrap();
+        assert_eq!(l.source, LogSource::File(logf.display().to_string()));
+        assert_eq!(
+            String::from_utf8(l.text).unwrap(),
+            "[9] 03:00:01 OUT:job mine\n[9] 03:00:02 INFO:greaserun done\n"
+        );
+        std::fs::remove_file(&logf).unwrap();
+        let l = log(&s, &cfg, "j", None, Utc::now()).unwrap();
+        assert!(matches!(
+            l.source,
+            LogSource::Tail {
+                unreadable: Some(_)
+            }
+        ));
+        assert_eq!(l.text.len(), TAIL_BYTES);
+        assert!(
+            l.header().contains("is not readable here"),
+            "{}",
+            l.header()
+        );
     }
 
     #[test]

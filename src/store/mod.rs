@@ -178,6 +178,30 @@ pub fn segment(text: &str) -> String {
     out
 }
 
+/// Reverses [`segment`]: decodes `%XX` escapes (an invalid escape is kept as written).
+pub fn unsegment(seg: &str) -> String {
+    let b = seg.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&out).into_owned();
+    if text == "\0" { String::new() } else { text }
+}
+
 /// Checks a key is made of non-empty segments that [`segment`] could have produced.
 pub fn check_key(key: &str) -> Result<(), StoreError> {
     let bad = |why: &str| StoreError::BadKey {
@@ -250,5 +274,13 @@ mod tests {
         }
         assert_eq!(segment("com.example:jobs"), "com.example:jobs");
         assert_eq!(segment("a/b"), "a%2Fb");
+        for t in [
+            "java:com.example:hello-job:date-1d~47fa4f31",
+            ".x",
+            "a/b c%",
+            "ü",
+        ] {
+            assert_eq!(unsegment(&segment(t)), t);
+        }
     }
 }
