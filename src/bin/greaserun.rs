@@ -11,7 +11,7 @@ use scalegrease::arbitration::session::SlotOptions;
 use scalegrease::arbitration::slot::{Period, Slot};
 use scalegrease::debugging::trace::{self, Verbosity};
 use scalegrease::run::RunOptions;
-use scalegrease::{Config, exit};
+use scalegrease::Config;
 
 const AFTER_HELP: &str = "\
 Precedence: a flag beats its environment variable, which beats the config file, which beats the default.
@@ -225,14 +225,7 @@ fn run() -> anyhow::Result<i32> {
 }
 
 fn main() {
-    let code = match run() {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("greaserun: error: {err:#}");
-            scalegrease::error::exit_code_of(&err)
-        }
-    };
-    std::process::exit(if code < 0 { exit::SOFTWARE } else { code });
+    scalegrease::error::finish("greaserun", run())
 }
 
 #[cfg(test)]
