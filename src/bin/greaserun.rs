@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use scalegrease::Config;
 use scalegrease::arbitration::session::SlotOptions;
 use scalegrease::arbitration::slot::{Period, Slot};
 use scalegrease::debugging::trace::{self, Verbosity};
 use scalegrease::run::RunOptions;
-use scalegrease::Config;
 
 const AFTER_HELP: &str = "\
 Precedence: a flag beats its environment variable, which beats the config file, which beats the default.
