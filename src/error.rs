@@ -90,3 +90,13 @@ pub fn exit_code_of(err: &anyhow::Error) -> i32 {
     }
     exit::FAILURE
 }
+
+/// Ends a binary: exits with `result`'s code, or prints the error's whole chain once as
+/// `<tool>: error: ...` and exits with [`exit_code_of`] it. Every binary's `main` is this.
+pub fn finish(tool: &str, result: anyhow::Result<i32>) -> ! {
+    let code = result.unwrap_or_else(|e| {
+        eprintln!("{tool}: error: {e:#}");
+        exit_code_of(&e)
+    });
+    std::process::exit(if code < 0 { exit::SOFTWARE } else { code })
+}

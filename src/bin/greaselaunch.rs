@@ -142,11 +142,7 @@ fn run() -> anyhow::Result<i32> {
 }
 
 fn main() {
-    let code = run().unwrap_or_else(|e| {
-        eprintln!("greaselaunch: error: {e:#}");
-        scalegrease::error::exit_code_of(&e)
-    });
-    std::process::exit(code);
+    scalegrease::error::finish("greaselaunch", run())
 }
 
 #[cfg(test)]

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use scalegrease::Config;
 use scalegrease::arbitration::session::SlotOptions;
 use scalegrease::arbitration::slot::{Period, Slot};
 use scalegrease::debugging::trace::{self, Verbosity};
 use scalegrease::run::RunOptions;
-use scalegrease::{Config, exit};
 
 const AFTER_HELP: &str = "\
 Precedence: a flag beats its environment variable, which beats the config file, which beats the default.
@@ -225,14 +225,7 @@ fn run() -> anyhow::Result<i32> {
 }
 
 fn main() {
-    let code = match run() {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("greaserun: error: {err:#}");
-            scalegrease::error::exit_code_of(&err)
-        }
-    };
-    std::process::exit(if code < 0 { exit::SOFTWARE } else { code });
+    scalegrease::error::finish("greaserun", run())
 }
 
 #[cfg(test)]

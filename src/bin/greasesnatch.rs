@@ -140,11 +140,7 @@ fn watch(s: &dyn store::Store, opts: &SnatchOptions) -> ! {
 }
 
 fn main() {
-    let code = run().unwrap_or_else(|e| {
-        eprintln!("greasesnatch: error: {e:#}");
-        scalegrease::error::exit_code_of(&e)
-    });
-    std::process::exit(code);
+    scalegrease::error::finish("greasesnatch", run())
 }
 
 #[cfg(test)]

@@ -269,11 +269,7 @@ fn usage(msg: String) -> anyhow::Result<i32> {
 }
 
 fn main() {
-    let code = run().unwrap_or_else(|e| {
-        eprintln!("greasestatus: error: {e:#}");
-        scalegrease::error::exit_code_of(&e)
-    });
-    std::process::exit(code);
+    scalegrease::error::finish("greasestatus", run())
 }
 
 #[cfg(test)]

@@ -269,8 +269,9 @@ impl World {
     /// can point the config elsewhere), opened and initialised. Farm tests use this one
     /// helper so they run unchanged against any backend.
     pub fn store(&self) -> Box<dyn scalegrease::store::Store> {
-        let setting: scalegrease::config::StoreConfig =
+        let setting: scalegrease::config::UrlOr<scalegrease::config::StoreConfig> =
             serde_json::from_value(self.config["store"].clone()).expect("store setting");
+        let setting = setting.0;
         let s = scalegrease::store::open(&setting)
             .unwrap_or_else(|e| panic!("open store {}: {e}", setting.url));
         s.init()

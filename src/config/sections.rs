@@ -1,0 +1,298 @@
+//! The config file's sections, one type each, with their defaults. Two settings may be
+//! written as a bare URL string or as an object ([`Repository`], [`StoreConfig`]); both go
+//! through [`UrlOr`], so an error inside the object still names its line and column.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+
+use crate::util::duration::serde_duration;
+
+/// `common`: settings every tool uses.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Common {
+    /// The common log directory (typically shared storage). `None`: logs go to stdout only.
+    pub file_logger: Option<String>,
+    /// Overrides the host name (the `SCALEGREASE_HOSTNAME` environment variable wins).
+    pub hostname: Option<String>,
+}
+
+/// `launch`: how crontabs are installed on a worker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Launch {
+    /// The cron directory greasesnatch writes to.
+    pub crontab_etc_crond: String,
+    /// The prefix of every file greasesnatch owns in the cron directory.
+    pub crontab_unique_prefix: String,
+    /// Users crontab entries may run as. Empty: any existing user but root.
+    pub allowed_users: Vec<String>,
+    /// Whether entries may run as root.
+    pub allow_root: bool,
+}
+
+impl Default for Launch {
+    fn default() -> Self {
+        Launch {
+            crontab_etc_crond: "/etc/cron.d".into(),
+            crontab_unique_prefix: "scalegrease".into(),
+            allowed_users: Vec::new(),
+            allow_root: false,
+        }
+    }
+}
+
+/// `maven`: where artifacts come from and where they are cached.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Maven {
+    /// Repositories in the order they are asked.
+    #[serde(deserialize_with = "url_or_seq")]
+    pub repositories: Vec<Repository>,
+    /// The local cache, in Maven layout (shared with the user's Maven by default).
+    pub cache_dir: String,
+    /// Connect timeout.
+    #[serde(with = "serde_duration")]
+    pub connect_timeout: Duration,
+    /// Timeout for one whole request (metadata or a download's idle read).
+    #[serde(with = "serde_duration")]
+    pub timeout: Duration,
+    /// Attempts per request on connection errors, timeouts and 5xx.
+    pub attempts: u32,
+}
+
+impl Default for Maven {
+    fn default() -> Self {
+        Maven {
+            repositories: Vec::new(),
+            cache_dir: "~/.m2/repository".into(),
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(60),
+            attempts: 4,
+        }
+    }
+}
+
+/// One Maven repository: a bare URL string, or an object with credentials. Credentials
+/// come from the environment or a file, never from this config's text, and are never
+/// printed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repository {
+    /// `http://`, `https://` or `file://` base URL.
+    pub url: String,
+    /// Environment variable holding the user name.
+    #[serde(default)]
+    pub username_env: Option<String>,
+    /// Environment variable holding the password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// File holding `user:password` on its first line.
+    #[serde(default)]
+    pub credentials_file: Option<String>,
+}
+
+impl From<String> for Repository {
+    fn from(url: String) -> Self {
+        Repository {
+            url,
+            ..Default::default()
+        }
+    }
+}
+
+/// `guard`: the overload guard's limits and the random start delay.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Guard {
+    /// Refuse to start when the 1-minute load average per CPU exceeds this.
+    pub max_load_per_cpu: f64,
+    /// Refuse to start when this many greaserun jobs already run on this host.
+    pub max_running: u32,
+    /// Refuse to start when less memory than this is available, in MiB.
+    pub min_available_memory_mb: u64,
+    /// The random delay before a cron-started run, at most this many seconds.
+    pub max_delay_s: f64,
+}
+
+impl Default for Guard {
+    fn default() -> Self {
+        Guard {
+            max_load_per_cpu: 2.0,
+            max_running: 16,
+            min_available_memory_mb: 256,
+            max_delay_s: 60.0,
+        }
+    }
+}
+
+/// `runners.<name>`: a runner defined as a command template.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RunnerDef {
+    /// The command line; `{jar_path}`, `{artifact_spec}`, `{version}` and `{args}` are
+    /// substituted (see the README's runner section). For `luigi` and `hadoop` this
+    /// overrides the legacy `LuigiRunner.command` / `HadoopRunner.command`.
+    pub command: Option<String>,
+}
+
+/// The legacy `LuigiRunner` / `HadoopRunner` sections.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct LegacyRunner {
+    pub command: Option<String>,
+}
+
+/// `store`: where bundles, claims and run records live. A string
+/// (`/path`, `dir:///path`, `etcd://host:2379,host:2379/prefix`) or an object.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The store URL or directory path.
+    pub url: String,
+    /// etcd: CA certificate file for TLS.
+    pub ca_file: Option<String>,
+    /// etcd: client certificate file.
+    pub cert_file: Option<String>,
+    /// etcd: client key file.
+    pub key_file: Option<String>,
+    /// etcd: user name.
+    pub user: Option<String>,
+    /// etcd: environment variable holding the password (never printed).
+    pub password_env: Option<String>,
+    /// etcd: connect timeout (`connect_timeout_s` in the file, seconds).
+    #[serde(rename = "connect_timeout_s", default, deserialize_with = "opt_secs")]
+    pub connect_timeout: Option<Duration>,
+    /// etcd: per-request timeout (`request_timeout_s` in the file, seconds).
+    #[serde(rename = "request_timeout_s", default, deserialize_with = "opt_secs")]
+    pub request_timeout: Option<Duration>,
+}
+
+impl From<String> for StoreConfig {
+    fn from(url: String) -> Self {
+        StoreConfig {
+            url,
+            ..Default::default()
+        }
+    }
+}
+
+impl StoreConfig {
+    /// A store given only by URL or path (from a flag or the environment).
+    pub fn from_url(url: impl Into<String>) -> Self {
+        StoreConfig {
+            url: url.into(),
+            ..Default::default()
+        }
+    }
+}
+
+/// What a worker does when it needs a claim and the store cannot be reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnStoreUnavailable {
+    /// Do not run (never risk a duplicate); exit 75.
+    #[default]
+    Skip,
+    /// Run anyway (a duplicate is better than a missed run for this farm).
+    Run,
+}
+
+/// `funnel`: the per-slot claim.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Funnel {
+    /// How long claims and declines are kept.
+    #[serde(with = "serde_duration")]
+    pub retention: Duration,
+    /// How often a running winner refreshes its heartbeat.
+    #[serde(with = "serde_duration")]
+    pub heartbeat_interval: Duration,
+    /// A claim whose heartbeat is older than this, without a final record, is `abandoned`.
+    #[serde(with = "serde_duration")]
+    pub abandon_after: Duration,
+    /// What to do when the store cannot be reached for a claim.
+    pub on_store_unavailable: OnStoreUnavailable,
+}
+
+impl Default for Funnel {
+    fn default() -> Self {
+        Funnel {
+            retention: Duration::from_secs(3600),
+            heartbeat_interval: Duration::from_secs(10),
+            abandon_after: Duration::from_secs(60),
+            on_store_unavailable: OnStoreUnavailable::Skip,
+        }
+    }
+}
+
+/// `history`: run records.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct History {
+    /// How long run records are kept.
+    #[serde(with = "serde_duration")]
+    pub retention: Duration,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        History {
+            retention: Duration::from_secs(30 * 86400),
+        }
+    }
+}
+
+/// A setting written as a URL string or as an object of `T`'s fields.
+pub struct UrlOr<T>(pub T);
+
+impl<'de, T: Deserialize<'de> + From<String>> Deserialize<'de> for UrlOr<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<fn() -> T>);
+        impl<'de, T: Deserialize<'de> + From<String>> Visitor<'de> for V<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a URL string or an object with a \"url\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+                Ok(T::from(v.to_string()))
+            }
+            fn visit_map<M: MapAccess<'de>>(self, m: M) -> Result<T, M::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(m))
+            }
+        }
+        d.deserialize_any(V(PhantomData)).map(UrlOr)
+    }
+}
+
+fn url_or_seq<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + From<String>,
+{
+    Ok(Vec::<UrlOr<T>>::deserialize(d)?
+        .into_iter()
+        .map(|u| u.0)
+        .collect())
+}
+
+/// For an optional [`UrlOr`] setting (`Config::store`).
+pub(super) fn url_or_opt<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + From<String>,
+{
+    Ok(Option::<UrlOr<T>>::deserialize(d)?.map(|u| u.0))
+}
+
+fn opt_secs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    match Option::<f64>::deserialize(d)? {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+        Some(s) => Err(de::Error::custom(format!("invalid number of seconds {s}"))),
+    }
+}
