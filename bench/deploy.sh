@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Deployment benchmarks (method and figures: docs/bench/deployment.md), all in one run on
+# Deployment benchmarks (method and figures: BENCHMARKS.md), all in one run on
 # loopback against the same real HTTP server (python3 -m http.server):
 #  1. resolve + fetch a SNAPSHOT fat jar (written by mvn deploy:deploy-file): scalegrease vs
 #     `mvn dependency:copy` (what the original ran on every job start): time (hyperfine) and

@@ -6,7 +6,7 @@
 #   2. greaselaunch validating and publishing one project of 1,000 crontab files: wall
 #      time vs `cp -r` of the same files.
 # Needs hyperfine and strace (scripts/setup installs hyperfine). Usage: bench/dispatch.sh
-# Method and figures: docs/bench/dispatch.md.
+# Method and figures: BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q --bin greaselaunch --bin greasesnatch --bin greasestatus

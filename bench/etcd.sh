@@ -9,7 +9,7 @@
 #   4. The Dron load through the funnel (examples/funnel_bench.rs): INSTANCES (default
 #      1,500) job instances at 30/s across 20 worker processes; duplicates, lost, and the
 #      time from scheduled start to job process start.
-# Usage: bench/etcd.sh [PROJECTS] (default 1000). Method and figures: docs/bench/etcd.md.
+# Usage: bench/etcd.sh [PROJECTS] (default 1000). Method and figures: BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 projects=${1:-1000}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Execution benchmarks (method and figures in docs/bench/execution.md):
+# Execution benchmarks (method and figures in BENCHMARKS.md):
 #  1. greaserun's overhead over running the same command directly, with a cached local
 #     artifact, the shell runner and the job log on (hyperfine, 300 runs each);
 #  2. greaserun's peak memory (/usr/bin/time -v) and wall time while the job prints 1 GB

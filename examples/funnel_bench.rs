@@ -1,4 +1,4 @@
-//! Funnel benchmarks (run by `bench/funnel`; method and figures in `docs/bench/funnel.md`).
+//! Funnel benchmarks (run by `bench/funnel`; method and figures in `BENCHMARKS.md`).
 //!
 //! - `claims --store DIR --claimers 8 --slots N`: claim throughput on the directory store.
 //!   Every claimer tries every slot, as every worker of a farm does, so each slot gets

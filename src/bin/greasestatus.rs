@@ -1,5 +1,5 @@
 //! greasestatus: what is scheduled on this worker and in the store, what ran and what it
-//! printed. See `docs/readme/dispatch.md` and `docs/readme/funnel.md`.
+//! printed. See `README.md`.
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -42,7 +42,7 @@ pub enum DispatchError {
 }
 
 impl DispatchError {
-    /// The documented exit code (see `docs/readme/dispatch.md`).
+    /// The documented exit code (see `README.md`).
     pub fn exit_code(&self) -> i32 {
         match self {
             DispatchError::Invalid { .. }
