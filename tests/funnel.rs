@@ -492,10 +492,7 @@ fn world_on_cluster(c: &crate::harness::etcd::Cluster) -> World {
     use crate::harness::etcd as backends;
     let mut w = World::new();
     // The default request timeout, which rides out an election when the leader dies.
-    let cfg = scalegrease::config::StoreConfig {
-        request_timeout: None,
-        ..backends::etcd_config(c.url(&backends::unique_prefix()))
-    };
+    let cfg = backends::etcd_config_through_elections(c.url(&backends::unique_prefix()));
     w.configure(|j| j["store"] = backends::store_json(&cfg));
     w
 }

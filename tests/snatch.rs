@@ -437,7 +437,7 @@ fn watch_resumes_after_etcd_member_failures() {
     }
     let c = backends::Cluster::start();
     let mut w = World::new();
-    let cfg = backends::etcd_config(c.url("farm"));
+    let cfg = backends::etcd_config_through_elections(c.url("farm"));
     w.configure(|j| j["store"] = backends::store_json(&cfg));
     w.init_store();
     let _watch = start_watch(&w);
@@ -451,9 +451,11 @@ fn watch_resumes_after_etcd_member_failures() {
             &artifact,
             &[("x.cron", &entry("nobody", "x"))],
         );
+        let out = w.launch(&p, &[]);
         assert!(
-            w.launch(&p, &[]).status.success(),
-            "launch with member {i} down"
+            out.status.success(),
+            "launch with member {i} down: {:?}",
+            text(&out)
         );
         let name = format!("sgtest__com_example__{artifact}__x_cron");
         backends::eventually(&format!("{name} with member {i} down"), || has(&w, &name));

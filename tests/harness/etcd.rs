@@ -444,6 +444,15 @@ pub fn etcd_config(url: String) -> StoreConfig {
     }
 }
 
+/// [`etcd_config`] with the default request timeout (5 s), which rides out a leader
+/// election on a loaded machine: for tests that kill a member and expect success.
+pub fn etcd_config_through_elections(url: String) -> StoreConfig {
+    StoreConfig {
+        request_timeout: None,
+        ..etcd_config(url)
+    }
+}
+
 /// Which store a behavioural test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
