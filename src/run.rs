@@ -85,15 +85,19 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<i32, Error> {
         opts.started,
     )?;
 
-    let headroom = if opts.force {
-        1.0
-    } else {
-        guard::measure()
-            .map(|m| guard::headroom(&m, &cfg.guard))
-            .unwrap_or(0.0)
+    // One measurement serves the delay's weighting and, when no delay was slept, the
+    // guard itself: /proc is scanned again only if time passed in between.
+    let first = (!opts.force).then(guard::measure);
+    let headroom = match &first {
+        None => 1.0,
+        Some(m) => m
+            .as_ref()
+            .map(|m| guard::headroom(m, &cfg.guard))
+            .unwrap_or(0.0),
     };
     let max_delay = Duration::from_secs_f64(cfg.guard.max_delay_s);
-    if opts.random_delay && !max_delay.is_zero() {
+    let delayed = opts.random_delay && !max_delay.is_zero();
+    if delayed {
         let d = delay::weighted(max_delay, headroom);
         tracing::info!(
             "started without a terminal: waiting a random {:.1}s (headroom {:.0}%) to spread the farm's load",
@@ -103,10 +107,9 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<i32, Error> {
         std::thread::sleep(d);
     }
 
-    if opts.force {
-        tracing::info!("--force: skipping the overload guard");
-    } else {
-        match guard::check(&cfg.guard, &host) {
+    if let Some(first) = first {
+        let now = if delayed { guard::measure() } else { first };
+        match guard::judge(now, &cfg.guard, &host) {
             Ok(m) => tracing::debug!(
                 "guard: load {:.2} per CPU, {} jobs running, {} MiB available",
                 m.load_per_cpu(),
@@ -120,6 +123,8 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<i32, Error> {
             }
             Err(e) => return Err(e.into()),
         }
+    } else {
+        tracing::info!("--force: skipping the overload guard");
     }
 
     if opts.dry_run {

@@ -135,9 +135,18 @@ pub fn measure() -> io::Result<Measurement> {
     })
 }
 
-/// Checks this host against `limits`.
+/// Checks this host against `limits`, measuring it now.
 pub fn check(limits: &Guard, host: &str) -> Result<Measurement, GuardError> {
-    let m = measure().map_err(GuardError::Measure)?;
+    judge(measure(), limits, host)
+}
+
+/// Checks a measurement already taken (or the error of taking it) against `limits`.
+pub fn judge(
+    m: io::Result<Measurement>,
+    limits: &Guard,
+    host: &str,
+) -> Result<Measurement, GuardError> {
+    let m = m.map_err(GuardError::Measure)?;
     let exceeded = evaluate(&m, limits);
     if exceeded.is_empty() {
         Ok(m)
