@@ -15,6 +15,7 @@ use crate::arbitration::records::{self, Recorder};
 use crate::arbitration::{outputs, prune};
 use crate::config::{Config, OnStoreUnavailable, StoreConfig};
 use crate::exit;
+use crate::model::NOTICE;
 use crate::model::funnel::{ClaimInfo, Claimant};
 use crate::model::job::job_name;
 use crate::model::keys;
@@ -166,7 +167,7 @@ impl Session {
             return;
         }
         let slot = self.slot();
-        tracing::warn!("{} slot {slot}: declined: {reason}", self.job);
+        tracing::warn!(target: NOTICE, "{} slot {slot}: declined: {reason}", self.job);
         let r = self.store().and_then(|s| {
             claim::decline(&*s, &self.cfg.funnel, &self.job, slot, &self.me, reason)
                 .map_err(|e| e.to_string())
@@ -219,7 +220,7 @@ impl Session {
         match claim::claim(&s, &self.cfg.funnel, &self.job, slot, &self.me) {
             Ok(Claim::Won(hb)) => Claimed::Won(hb),
             Ok(Claim::Taken(c)) => {
-                tracing::warn!("{}", self.taken(&*s, &c, slot));
+                tracing::warn!(target: NOTICE, "{}", self.taken(&*s, &c, slot));
                 Claimed::NotHere(exit::OK)
             }
             Err(e @ StoreError::BadKey { .. }) => {
@@ -261,6 +262,7 @@ impl Session {
         match self.cfg.funnel.on_store_unavailable {
             OnStoreUnavailable::Skip => {
                 tracing::error!(
+                    target: NOTICE,
                     "not running {} slot {slot}: cannot claim it: {why} (funnel.on_store_unavailable is \"skip\", so a duplicate run is never risked)",
                     self.job
                 );

@@ -10,5 +10,10 @@ pub mod params;
 pub mod record;
 pub mod slot;
 
+/// The `tracing` target of a notice: a plain message for the user, shown without a level
+/// label (`greaserun: <job> slot <slot>: already claimed by ...`). At WARN `-q` hides it;
+/// at ERROR it is always shown.
+pub const NOTICE: &str = "scalegrease::notice";
+
 #[cfg(test)]
 mod layers_test;

@@ -4,17 +4,20 @@
 //! 2. wait a random delay when started by cron, weighted by the host's headroom so that
 //!    hosts with room tend to claim first (arbitration),
 //! 3. check the guard again: a host over its limits declines the slot and drops the run,
-//! 4. for each slot (one, or a backfill window): claim it in the store, skip it if its
-//!    outputs exist, wait for its inputs (arbitration: the funnel),
-//! 5. resolve the artifact to a verified local jar, once (deployment),
-//! 6. prepare the runner's command with the slot's parameters (execution), or print it
-//!    for `--dry-run`,
-//! 7. open the job's log (debugging), run the job in its own process group and record
-//!    the run in the store,
-//! 8. return the job's exit status (or 124 on timeout, 128+n on a signal).
+//! 4. for `--dry-run`: resolve the artifact and return the command that would run (the
+//!    binary prints it),
+//! 5. for each slot (one, or the missing ones of a backfill window; [`run_slots`]): claim
+//!    it and keep its heartbeat, skip it if its outputs exist, wait for its inputs
+//!    (arbitration: the funnel),
+//! 6. run the job: resolve the artifact to a verified local jar once, open the job's log,
+//!    prepare the runner's command with the slot's parameters and run it in its own
+//!    process group ([`job`]: deployment, debugging, execution),
+//! 7. record the run in the store and return the job's exit status (or 124 on timeout,
+//!    128+n on a signal).
 //!
 //! Each step lives in its scope's module and returns a value; this file orders them, the
-//! slot loop included ([`run`], then [`run_slot`] for each slot, read top to bottom).
+//! slot loop included: `run`, then `run_slots`, then `run_slot` for each slot, each read
+//! top to bottom.
 
 use std::time::Duration;
 
@@ -29,6 +32,7 @@ use crate::config::Config;
 use crate::deployment::ArtifactSpec;
 use crate::execution;
 use crate::exit;
+use crate::model::NOTICE;
 use crate::model::record::Status;
 use crate::model::slot::Slot;
 
@@ -207,13 +211,13 @@ fn run_slot(session: &Session, slot: Slot, job: &mut impl Execute) -> Result<i32
         rec.end = rec.start;
         rec.reason = Some(format!("outputs exist: {first}"));
         recorder.save(&rec, None);
-        tracing::warn!("{name} slot {slot}: skipped, outputs exist ({first})");
+        tracing::warn!(target: NOTICE, "{name} slot {slot}: skipped, outputs exist ({first})");
         return Ok(exit::OK);
     }
 
     recorder.running(&rec);
     if let Err(why) = session.wait_for_inputs(slot) {
-        tracing::error!("not running {name} slot {slot}: {why}");
+        tracing::error!(target: NOTICE, "not running {name} slot {slot}: {why}");
         rec.finish(
             Utc::now(),
             Status::Failed,
