@@ -61,7 +61,7 @@ impl<'a> Runner<'a> {
     }
 
     /// The command line `--dry-run` prints for `args`.
-    pub fn command_line(&mut self, args: Vec<String>) -> Result<String, Error> {
+    pub fn command_line(&self, args: Vec<String>) -> Result<String, Error> {
         let resolved = resolve(self.cfg, self.opts, &self.spec)?;
         Ok(prepare(self.cfg, self.opts, &resolved, args)?.command_line())
     }
