@@ -19,10 +19,16 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use scalegrease::Config;
-use scalegrease::arbitration::funnel::{self, Claim, Claimant, Heartbeat};
-use scalegrease::arbitration::session::{JobEnd, JobSpec, Session, SlotOptions};
-use scalegrease::arbitration::slot::Slot;
-use scalegrease::debugging::records::{self, Status};
+use scalegrease::arbitration::claim::{self as funnel, Claim};
+use scalegrease::arbitration::heartbeat::Heartbeat;
+use scalegrease::arbitration::options::{JobSpec, SlotOptions};
+use scalegrease::arbitration::records;
+use scalegrease::arbitration::session::Session;
+use scalegrease::model::funnel::Claimant;
+use scalegrease::model::keys;
+use scalegrease::model::record::Status;
+use scalegrease::model::slot::Slot;
+use scalegrease::run::{Execute, JobEnd, run_slots};
 use scalegrease::store::{Created, Store, dir::DirStore};
 
 fn arg(args: &[String], name: &str, default: &str) -> String {
@@ -113,7 +119,7 @@ fn claims(args: &[String]) {
                                     beats.push(hb);
                                 }
                             } else {
-                                let key = funnel::claim_key("bench-job", slot);
+                                let key = keys::claim("bench-job", slot);
                                 let body = format!("{{\"host\":\"{}\"}}", me.host);
                                 if store.create(&key, body.as_bytes(), None).unwrap()
                                     == Created::Created
@@ -227,6 +233,36 @@ fn dron(args: &[String]) {
     );
 }
 
+/// The Dron job: starts `/bin/true` and notes the latency from its scheduled start.
+struct TrueJob {
+    i: usize,
+    at: DateTime<Utc>,
+    lines: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Execute for TrueJob {
+    fn execute(
+        &mut self,
+        _job: &str,
+        _slot: Slot,
+        _args: Vec<String>,
+    ) -> Result<JobEnd, scalegrease::Error> {
+        let mut child = Command::new("/bin/true").spawn().expect("spawn job");
+        let started = Utc::now();
+        let lat = (started - self.at).as_seconds_f64();
+        self.lines
+            .lock()
+            .unwrap()
+            .push(format!("{} {lat:.6}", self.i));
+        let st = child.wait().unwrap();
+        Ok(JobEnd {
+            code: st.code().unwrap_or(1),
+            exit_code: st.code(),
+            ..Default::default()
+        })
+    }
+}
+
 fn dron_worker(args: &[String]) {
     let store_path = arg(args, "--store", "");
     let t0 = DateTime::from_timestamp_millis(arg(args, "--t0", "0").parse().unwrap()).unwrap();
@@ -250,7 +286,6 @@ fn dron_worker(args: &[String]) {
             let opts = SlotOptions {
                 job: Some(format!("dron-{i:05}")),
                 slot: Some(Slot::at(at)),
-                quiet: true,
                 ..Default::default()
             };
             let spec = JobSpec {
@@ -261,23 +296,9 @@ fn dron_worker(args: &[String]) {
             let session = Session::new(&cfg, None, opts, spec, false, at)
                 .expect("session")
                 .with_store(store)
-                .with_claimant(Claimant::me(host));
-            let code = session.run(
-                &mut |_run| -> Result<JobEnd, String> {
-                    let mut child = Command::new("/bin/true").spawn().expect("spawn job");
-                    let started = Utc::now();
-                    let lat = (started - at).as_seconds_f64();
-                    lines.lock().unwrap().push(format!("{i} {lat:.6}"));
-                    let st = child.wait().unwrap();
-                    Ok(JobEnd {
-                        code: st.code().unwrap_or(1),
-                        exit_code: st.code(),
-                        ..Default::default()
-                    })
-                },
-                |_| 1,
-            );
-            assert_eq!(code, Ok(0));
+                .with_claimant(funnel::me(host));
+            let code = run_slots(&session, &mut TrueJob { i, at, lines }).ok();
+            assert_eq!(code, Some(0));
         }));
         // Reap finished handlers now and then so threads do not pile up.
         if handles.len() > 256 {

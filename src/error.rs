@@ -3,7 +3,7 @@
 //! [`Error::exit_code`] (the codes are in [`crate::exit`]).
 
 use crate::arbitration::guard::GuardError;
-use crate::arbitration::session::SessionError;
+use crate::arbitration::options::SessionError;
 use crate::config::ConfigError;
 use crate::deployment::DeployError;
 use crate::dispatch::error::DispatchError;
@@ -35,23 +35,13 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Config(_) => exit::CONFIG,
-            Error::Store(e) => store_exit_code(e),
+            Error::Store(e) => e.exit_code(),
             Error::Deploy(e) => e.exit_code(),
             Error::Exec(e) => e.exit_code(),
             Error::Guard(e) => guard_exit_code(e),
             Error::Dispatch(e) => e.exit_code(),
             Error::Funnel(e) => e.exit_code(),
         }
-    }
-}
-
-/// The exit code for a store failure.
-pub fn store_exit_code(e: &StoreError) -> i32 {
-    match e {
-        StoreError::Unavailable { .. } | StoreError::Unmarked { .. } => exit::UNAVAILABLE,
-        StoreError::Io { .. } => exit::IO_ERR,
-        StoreError::BadKey { .. } => exit::SOFTWARE,
-        StoreError::BadSetting { .. } => exit::CONFIG,
     }
 }
 
@@ -76,7 +66,7 @@ pub fn exit_code_of(err: &anyhow::Error) -> i32 {
             return e.exit_code();
         }
         if let Some(e) = cause.downcast_ref::<StoreError>() {
-            return store_exit_code(e);
+            return e.exit_code();
         }
         if let Some(e) = cause.downcast_ref::<DeployError>() {
             return e.exit_code();

@@ -4,12 +4,19 @@
 //! The library is split by scope, as the original design asked, so that one implementation
 //! can change without touching users:
 //!
+//! - [`model`]: the shared vocabulary below the scopes: slots, job names, run records,
+//!   the funnel's records and the store's key layout (types and pure functions).
 //! - [`dispatch`]: crontab parsing and validation, next fire times, launch and snatch.
 //! - [`arbitration`]: the overload guard, the random start delay, the per-slot claim.
 //! - [`deployment`]: artifact specs, Maven resolution, download and cache.
 //! - [`execution`]: runners, process supervision, signals and timeouts.
 //! - [`debugging`]: logs, run records and status.
 //! - [`store`]: one trait for the central store, with a directory and an etcd backend.
+//! - [`run`]: the greaserun pipeline, the order of a run in one place.
+//!
+//! The scopes form layers: each imports only from below it, in the order util, model,
+//! config, store, deployment and execution, arbitration, dispatch, debugging, run
+//! (checked by a unit test in `model`).
 //!
 //! The binaries in `src/bin/` only parse arguments, call into this library and map the
 //! result to an exit code (see [`exit`]).
@@ -22,6 +29,7 @@ pub mod dispatch;
 pub mod error;
 pub mod execution;
 pub mod exit;
+pub mod model;
 pub mod run;
 pub mod store;
 pub mod util;

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod abandoned_claim;
 mod config;
 mod cron_daemon;
 mod crontab;

@@ -1,7 +1,7 @@
 //! Whether a slot's outputs or inputs exist: `--skip-if-exists` (do not recompute),
 //! `--backfill` (which slots are missing) and `--wait-for` (start once inputs appear).
 //!
-//! A pattern is filled from the slot ([`crate::dispatch::params::fill_pattern`]: `{date}`
+//! A pattern is filled from the slot ([`crate::model::params::fill_pattern`]: `{date}`
 //! placeholders and strftime `%` codes) and names a path on a local or shared file
 //! system. After filling it may use glob characters (`*`, `?`, `[...]`) in its file-name
 //! segments; it then exists when anything matches.
@@ -9,8 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::arbitration::slot::Slot;
-use crate::dispatch::params::{self, ParamError};
+use crate::model::params::{self, ParamError};
+use crate::model::slot::Slot;
 
 /// Whether every pattern exists for `slot` (true for no patterns). Returns the first
 /// missing path (filled) when one is missing.

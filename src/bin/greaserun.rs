@@ -8,10 +8,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use scalegrease::Config;
-use scalegrease::arbitration::session::SlotOptions;
-use scalegrease::arbitration::slot::{Period, Slot};
+use scalegrease::arbitration::options::SlotOptions;
 use scalegrease::debugging::trace::{self, Verbosity};
-use scalegrease::run::RunOptions;
+use scalegrease::model::slot::{Period, Slot};
+use scalegrease::run::{Outcome, RunOptions};
 
 const AFTER_HELP: &str = "\
 Precedence: a flag beats its environment variable, which beats the config file, which beats the default.
@@ -202,7 +202,6 @@ impl Cli {
                 keep_going: self.keep_going,
                 wait_for: self.wait_for,
                 wait_timeout: self.wait_timeout,
-                quiet: self.quiet,
             },
             interactive: std::io::stdin().is_terminal(),
             started,
@@ -219,9 +218,15 @@ fn run() -> anyhow::Result<i32> {
     for w in &cfg.warnings {
         tracing::warn!("{w}");
     }
-    let code = scalegrease::run::run(&cfg, &opts)
-        .with_context(|| format!("{} job {}", opts.runner, opts.artifact))?;
-    Ok(code)
+    match scalegrease::run::run(&cfg, &opts)
+        .with_context(|| format!("{} job {}", opts.runner, opts.artifact))?
+    {
+        Outcome::Exit(code) => Ok(code),
+        Outcome::DryRun(command) => {
+            println!("{command}");
+            Ok(scalegrease::exit::OK)
+        }
+    }
 }
 
 fn main() {

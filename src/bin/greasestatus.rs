@@ -236,11 +236,7 @@ fn runs_view(g: &Global, a: &RunsArgs) -> anyhow::Result<i32> {
 
 fn log_view(g: &Global, a: &LogArgs) -> anyhow::Result<i32> {
     let config = load_config(g)?;
-    let slot = match a
-        .slot
-        .as_deref()
-        .map(scalegrease::arbitration::slot::Slot::parse)
-    {
+    let slot = match a.slot.as_deref().map(scalegrease::model::slot::Slot::parse) {
         Some(Err(e)) => return usage(format!("--slot: {e}")),
         Some(Ok(s)) => Some(s),
         None => None,

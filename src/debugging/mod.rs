@@ -1,8 +1,10 @@
 //! Debugging: what ran, where, and what it printed. Log files under the common log
-//! directory, run records in the store, and the status views over both.
+//! directory, and the status views over the run records in the store (written by
+//! arbitration's funnel) and over both.
 
 pub mod log;
-pub mod records;
+pub mod logview;
 pub mod runs;
 pub mod status;
+pub mod table;
 pub mod trace;

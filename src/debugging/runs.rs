@@ -1,6 +1,7 @@
 //! The status views over the store: `greasestatus runs` (history, newest first, with each
-//! run's status) and `greasestatus log` (one run's output, wherever it ran). The binary
-//! only parses arguments and prints what these functions return.
+//! run's status; shown by [`crate::debugging::table`]) and `greasestatus log` (one run's
+//! output, wherever it ran: [`crate::debugging::logview`]). The binary only parses
+//! arguments and prints what these functions return.
 //!
 //! A run's shown status combines its record with the funnel's keys: a `running` record
 //! (or a claim with no record yet) whose heartbeat is older than `funnel.abandon_after`
@@ -8,15 +9,19 @@
 //! `funnel.retention` has passed without a claim.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::BufRead;
 
 use chrono::{DateTime, Utc};
 
-use crate::arbitration::funnel::{self, Beat, ClaimInfo, Decline};
-use crate::arbitration::slot::Slot;
+use crate::arbitration::records;
 use crate::config::Config;
-use crate::debugging::records::{self, RunRecord, Status, TAIL_BYTES};
-use crate::store::{Store, StoreError, segment};
+use crate::model::funnel::{Beat, ClaimInfo, Decline, alive, unclaimed};
+use crate::model::keys;
+use crate::model::record::{RunRecord, Status};
+use crate::model::slot::Slot;
+use crate::store::{Store, StoreError};
+
+pub use crate::debugging::logview::{LogSource, LogView, log};
+pub use crate::debugging::table::{json, table};
 
 /// Why a view could not be shown.
 #[derive(Debug, thiserror::Error)]
@@ -46,19 +51,14 @@ pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<Slot, ViewError> {
 /// `java:com.example:hello-job:date-1d~47fa4f31`). No match is [`ViewError::NoRun`];
 /// several are [`ViewError::Ambiguous`], listing them.
 pub fn find_job(store: &dyn Store, query: &str) -> Result<String, ViewError> {
-    const TOPS: [&str; 3] = ["runs", "claims", "declines"];
-    for top in TOPS {
-        if !store.keys(&format!("{top}/{}", segment(query)))?.is_empty() {
+    for top in keys::JOB_TOPS {
+        if !store.keys(&keys::job_prefix(top, Some(query)))?.is_empty() {
             return Ok(query.to_string());
         }
     }
     let mut names = std::collections::BTreeSet::new();
-    for top in TOPS {
-        for key in store.keys(top)? {
-            if let Some(seg) = key.split('/').nth(1) {
-                names.insert(crate::store::unsegment(seg));
-            }
-        }
+    for top in keys::JOB_TOPS {
+        names.extend(store.keys(top)?.iter().filter_map(|k| keys::job_of(k)));
     }
     let hits: Vec<&String> = names.iter().filter(|n| n.contains(query)).collect();
     match hits.as_slice() {
@@ -87,27 +87,23 @@ pub fn runs(
     since: Option<Slot>,
     now: DateTime<Utc>,
 ) -> Result<Vec<RunRecord>, StoreError> {
-    let sub = |top: &str| match job {
-        Some(j) => format!("{top}/{}", segment(j)),
-        None => top.to_string(),
-    };
+    let sub = |top: &str| keys::job_prefix(top, job);
     let keep = |slot: &str| match (since, Slot::from_key(slot)) {
         (Some(since), Some(s)) => s >= since,
         (Some(_), None) => false,
         (None, _) => true,
     };
     let beats: HashMap<String, DateTime<Utc>> = store
-        .list(&sub("heartbeats"))?
+        .list(&sub(keys::HEARTBEATS))?
         .into_iter()
         .filter_map(|e| Some((e.key, serde_json::from_slice::<Beat>(&e.value).ok()?.at)))
         .collect();
     let beat_of = |job: &str, slot: &str, run_id: &str| {
-        Slot::from_key(slot)
-            .and_then(|s| beats.get(&funnel::heartbeat_key(job, s, run_id)).copied())
+        Slot::from_key(slot).and_then(|s| beats.get(&keys::heartbeat(job, s, run_id)).copied())
     };
 
     let mut by_slot: BTreeMap<(String, String), Vec<RunRecord>> = BTreeMap::new();
-    let (recs, _) = records::list(store, &sub("runs"))?;
+    let (recs, _) = records::list(store, &sub(keys::RUNS))?;
     for r in recs.into_iter().filter(|r| keep(&r.slot)) {
         by_slot
             .entry((r.job.clone(), r.slot.clone()))
@@ -118,7 +114,7 @@ pub fn runs(
     for mut r in by_slot.values().flatten().cloned() {
         if r.status == Status::Running {
             let last = beat_of(&r.job, &r.slot, &r.id()).or(r.start);
-            if !funnel::alive(last, &cfg.funnel, now) {
+            if !alive(last, cfg.funnel.abandon_after, now) {
                 r.status = Status::Abandoned;
             }
         }
@@ -126,7 +122,7 @@ pub fn runs(
     }
 
     let mut claimed: std::collections::HashSet<(String, String)> = Default::default();
-    for e in store.list(&sub("claims"))? {
+    for e in store.list(&sub(keys::CLAIMS))? {
         let Ok(c) = serde_json::from_slice::<ClaimInfo>(&e.value) else {
             continue;
         };
@@ -140,16 +136,16 @@ pub fn runs(
         }
         // Claimed, but the winner has not written (or never wrote) its record.
         let last = beat_of(&c.job, &c.slot, &c.run_id()).or(Some(c.at));
-        let status = if funnel::alive(last, &cfg.funnel, now) {
+        let status = if alive(last, cfg.funnel.abandon_after, now) {
             Status::Running
         } else {
             Status::Abandoned
         };
-        out.push(claim_record(&c, status));
+        out.push(c.record(status));
     }
 
     let mut declined: BTreeMap<(String, String), Vec<Decline>> = BTreeMap::new();
-    for e in store.list(&sub("declines"))? {
+    for e in store.list(&sub(keys::DECLINES))? {
         if let Ok(d) = serde_json::from_slice::<Decline>(&e.value) {
             declined
                 .entry((d.job.clone(), d.slot.clone()))
@@ -157,8 +153,6 @@ pub fn runs(
                 .push(d);
         }
     }
-    let retention =
-        chrono::TimeDelta::from_std(cfg.funnel.retention).unwrap_or(chrono::TimeDelta::MAX);
     for ((job, slot), declines) in declined {
         if claimed.contains(&(job.clone(), slot.clone()))
             || by_slot.contains_key(&(job.clone(), slot.clone()))
@@ -169,12 +163,7 @@ pub fn runs(
         let Some(s) = Slot::from_key(&slot) else {
             continue;
         };
-        let latest = declines.iter().map(|d| d.at).max().unwrap_or(now);
-        let mut r = funnel::dropped_record(&job, s, declines);
-        if now.signed_duration_since(latest) <= retention {
-            r.status = Status::Declined;
-        }
-        out.push(r);
+        out.push(unclaimed(&job, s, declines, cfg.funnel.retention, now));
     }
 
     out.sort_by(|a, b| {
@@ -186,237 +175,11 @@ pub fn runs(
     Ok(out)
 }
 
-fn claim_record(c: &ClaimInfo, status: Status) -> RunRecord {
-    RunRecord {
-        job: c.job.clone(),
-        slot: c.slot.clone(),
-        status,
-        host: c.host.clone(),
-        pid: c.pid,
-        user: c.user.clone(),
-        claimed: true,
-        runner: String::new(),
-        artifact: String::new(),
-        version: None,
-        args: vec![],
-        start: Some(c.at),
-        end: None,
-        exit_code: None,
-        signal: None,
-        duration_s: None,
-        log_path: None,
-        reason: Some("claimed; no run record written".into()),
-        declines: vec![],
-    }
-}
-
-/// The runs as a table, one line each: slot (local time), status, host, duration, exit,
-/// version, job, and a note (why it was skipped, dropped or failed to start).
-pub fn table(runs: &[RunRecord]) -> String {
-    let mut rows = vec![[
-        "SLOT".to_string(),
-        "STATUS".into(),
-        "HOST".into(),
-        "DURATION".into(),
-        "EXIT".into(),
-        "VERSION".into(),
-        "JOB".into(),
-        "NOTE".into(),
-    ]];
-    for r in runs {
-        let slot = r.slot().map(|s| s.to_string()).unwrap_or(r.slot.clone());
-        let exit = match (r.exit_code, r.signal) {
-            (_, Some(sig)) => format!("signal {sig}"),
-            (Some(c), None) => c.to_string(),
-            (None, None) => "-".into(),
-        };
-        let dur = r
-            .duration_s
-            .map(|d| format!("{d:.1}s"))
-            .unwrap_or_else(|| "-".into());
-        let dash = |s: &str| {
-            if s.is_empty() {
-                "-".to_string()
-            } else {
-                s.to_string()
-            }
-        };
-        rows.push([
-            slot,
-            r.status.to_string(),
-            dash(&r.host),
-            dur,
-            exit,
-            dash(r.version.as_deref().unwrap_or("")),
-            r.job.clone(),
-            r.reason.clone().unwrap_or_default(),
-        ]);
-    }
-    let mut widths = [0usize; 8];
-    for row in &rows {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in &rows {
-        let mut line = String::new();
-        for (i, c) in row.iter().enumerate() {
-            if i + 1 == row.len() {
-                line.push_str(c);
-            } else {
-                line.push_str(&format!("{c:<w$}  ", w = widths[i]));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-/// The runs as a JSON array of records (status as shown), newest first.
-pub fn json(runs: &[RunRecord]) -> String {
-    serde_json::to_string_pretty(runs).expect("records serialise")
-}
-
-/// Where a shown log came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LogSource {
-    /// The run's whole output, kept in the store (it was under 64 KiB).
-    Store,
-    /// The run's lines from its log file (shared log directory).
-    File(String),
-    /// Only the last 64 KiB, from the store: the log file was not readable here.
-    Tail { unreadable: Option<String> },
-    /// Nothing ran (dropped, declined, skipped, or no output kept).
-    None,
-}
-
-/// One run's log.
-#[derive(Debug, Clone)]
-pub struct LogView {
-    /// The run, with its status as shown by [`runs`].
-    pub run: RunRecord,
-    pub source: LogSource,
-    pub text: Vec<u8>,
-}
-
-impl LogView {
-    /// The one-line header printed before the log (to stderr by the binary).
-    pub fn header(&self) -> String {
-        let slot = self
-            .run
-            .slot()
-            .map(|s| s.to_string())
-            .unwrap_or(self.run.slot.clone());
-        let host = if self.run.host.is_empty() {
-            "no host".to_string()
-        } else {
-            format!("{} (pid {})", self.run.host, self.run.pid)
-        };
-        let from = match &self.source {
-            LogSource::Store => "output from the store".to_string(),
-            LogSource::File(p) => format!("from {p}"),
-            LogSource::Tail {
-                unreadable: Some(p),
-            } => {
-                format!("last 64 KiB from the store ({p} is not readable here)")
-            }
-            LogSource::Tail { unreadable: None } => "last 64 KiB from the store".to_string(),
-            LogSource::None => self.run.reason.clone().unwrap_or("no output kept".into()),
-        };
-        format!(
-            "{} slot {slot}: {} on {host}: {from}",
-            self.run.job, self.run.status
-        )
-    }
-}
-
-/// The log of `job`'s run at `slot` (the latest run by default). The whole output comes
-/// from the store when it fit in 64 KiB; otherwise the run's lines from its log file on
-/// shared storage; otherwise the stored last 64 KiB.
-pub fn log(
-    store: &dyn Store,
-    cfg: &Config,
-    job: &str,
-    slot: Option<Slot>,
-    now: DateTime<Utc>,
-) -> Result<LogView, ViewError> {
-    let all = runs(store, cfg, Some(job), slot, now)?;
-    let candidates: Vec<&RunRecord> = all
-        .iter()
-        .filter(|r| slot.is_none_or(|s| r.slot == s.key()))
-        .collect();
-    // Prefer a run that ran (or the claim's winner) over a drop or a manual duplicate.
-    let run = candidates
-        .iter()
-        .find(|r| r.claimed && !r.host.is_empty())
-        .or_else(|| candidates.iter().find(|r| !r.host.is_empty()))
-        .or_else(|| candidates.first())
-        .copied()
-        .cloned()
-        .ok_or_else(|| ViewError::NoRun {
-            job: job.to_string(),
-            at: slot.map(|s| format!(" at slot {s}")).unwrap_or_default(),
-        })?;
-    if run.host.is_empty() || run.status == Status::Skipped {
-        return Ok(LogView {
-            run,
-            source: LogSource::None,
-            text: vec![],
-        });
-    }
-    let tail = records::read_tail(store, &run)?;
-    if let Some(t) = &tail
-        && t.len() < TAIL_BYTES
-    {
-        return Ok(LogView {
-            run,
-            source: LogSource::Store,
-            text: t.clone(),
-        });
-    }
-    if let Some(p) = &run.log_path
-        && let Some(text) = lines_of_pid(p, run.pid)
-    {
-        return Ok(LogView {
-            source: LogSource::File(p.clone()),
-            run,
-            text,
-        });
-    }
-    Ok(LogView {
-        source: match tail {
-            Some(_) => LogSource::Tail {
-                unreadable: run.log_path.clone(),
-            },
-            None => LogSource::None,
-        },
-        text: tail.unwrap_or_default(),
-        run,
-    })
-}
-
-/// The lines of a log file written by process `pid` (lines start with `[<pid>]`), or
-/// `None` when the file cannot be read or has none.
-fn lines_of_pid(path: &str, pid: u32) -> Option<Vec<u8>> {
-    let f = std::fs::File::open(path).ok()?;
-    let prefix = format!("[{pid}]");
-    let mut out = Vec::new();
-    for line in std::io::BufReader::new(f).split(b'\n') {
-        let line = line.ok()?;
-        if line.starts_with(prefix.as_bytes()) {
-            out.extend_from_slice(&line);
-            out.push(b'\n');
-        }
-    }
-    (!out.is_empty()).then_some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arbitration::funnel::{Claim, Claimant, claim, decline};
+    use crate::arbitration::claim::{Claim, claim, decline};
+    use crate::model::funnel::Claimant;
     use crate::store::dir::DirStore;
     use std::sync::Arc;
     use std::time::Duration;
@@ -447,13 +210,13 @@ mod tests {
             panic!()
         };
         drop(hb);
-        let mut r = funnel::dropped_record("j", s1, vec![]);
-        r.status = Status::Succeeded;
-        r.host = "a".into();
-        r.pid = 9;
-        r.claimed = true;
-        r.reason = None;
-        r.exit_code = Some(0);
+        let r = RunRecord {
+            host: "a".into(),
+            pid: 9,
+            claimed: true,
+            exit_code: Some(0),
+            ..RunRecord::new("j", &s1.key(), Status::Succeeded)
+        };
         records::write(&*store, &r, Duration::from_secs(3600)).unwrap();
         records::write_tail(&*store, &r, b"hello\n", Duration::from_secs(3600)).unwrap();
         // s2: claimed, no record.
@@ -506,49 +269,6 @@ mod tests {
             log(&*store, &cfg, "nope", None, now),
             Err(ViewError::NoRun { .. })
         ));
-    }
-
-    #[test]
-    fn a_long_output_comes_from_the_log_file_or_else_the_tail() {
-        let d = tempfile::tempdir().unwrap();
-        let s = DirStore::new(d.path().join("store"));
-        s.init().unwrap();
-        let cfg = Config::default();
-        let slot = Slot::parse("2026-11-23T03:00Z").unwrap();
-        let logf = d.path().join("2026-11-23.log");
-        std::fs::write(
-            &logf,
-            "[9] 03:00:01 OUT:job mine\n[77] 03:00:01 OUT:job other\n[9] 03:00:02 INFO:greaserun done\n",
-        )
-        .unwrap();
-        let mut r = funnel::dropped_record("j", slot, vec![]);
-        r.status = Status::Succeeded;
-        r.host = "a".into();
-        r.pid = 9;
-        r.claimed = true;
-        r.log_path = Some(logf.display().to_string());
-        records::write(&s, &r, Duration::from_secs(60)).unwrap();
-        records::write_tail(&s, &r, &vec![b'x'; TAIL_BYTES], Duration::from_secs(60)).unwrap();
-        let l = log(&s, &cfg, "j", None, Utc::now()).unwrap();
-        assert_eq!(l.source, LogSource::File(logf.display().to_string()));
-        assert_eq!(
-            String::from_utf8(l.text).unwrap(),
-            "[9] 03:00:01 OUT:job mine\n[9] 03:00:02 INFO:greaserun done\n"
-        );
-        std::fs::remove_file(&logf).unwrap();
-        let l = log(&s, &cfg, "j", None, Utc::now()).unwrap();
-        assert!(matches!(
-            l.source,
-            LogSource::Tail {
-                unreadable: Some(_)
-            }
-        ));
-        assert_eq!(l.text.len(), TAIL_BYTES);
-        assert!(
-            l.header().contains("is not readable here"),
-            "{}",
-            l.header()
-        );
     }
 
     #[test]

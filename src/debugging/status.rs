@@ -183,7 +183,7 @@ pub struct BundleStatus {
 /// Reads every bundle in the store; unreadable ones are reported, not fatal.
 pub fn bundles(store: &dyn Store) -> Result<Vec<BundleStatus>, StoreError> {
     Ok(store
-        .list(bundle::PREFIX)?
+        .list(crate::model::keys::BUNDLES)?
         .into_iter()
         .map(|e| match Bundle::decode(&e.key, &e.value) {
             Ok(b) => BundleStatus {
@@ -218,7 +218,7 @@ pub fn bundles(store: &dyn Store) -> Result<Vec<BundleStatus>, StoreError> {
 /// The valid bundles by project (for [`installed`]).
 pub fn bundle_map(store: &dyn Store) -> Result<BTreeMap<Project, Bundle>, StoreError> {
     Ok(store
-        .list(bundle::PREFIX)?
+        .list(crate::model::keys::BUNDLES)?
         .into_iter()
         .filter_map(|e| Bundle::decode(&e.key, &e.value).ok())
         .map(|b| (b.project(), b))

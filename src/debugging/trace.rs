@@ -99,7 +99,12 @@ impl<S: Subscriber> Layer<S> for ToolLayer {
         if to_stderr {
             let label = level.as_str().to_ascii_lowercase();
             let label = if label == "warn" { "warning" } else { &label };
-            let _ = writeln!(std::io::stderr().lock(), "{tool}: {label}: {}", v.text);
+            let label = if event.metadata().target() == crate::model::NOTICE {
+                String::new() // a notice for the user: no level label
+            } else {
+                format!("{label}: ")
+            };
+            let _ = writeln!(std::io::stderr().lock(), "{tool}: {label}{}", v.text);
         }
         if to_file && let Some(f) = LOG_FILE.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
             let _ = f.write_all(log_line(level.as_str(), tool, &v.text).as_bytes());

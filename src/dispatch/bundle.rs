@@ -16,11 +16,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::project::Project;
+use crate::model::keys;
 
 /// The bundle format version.
 pub const VERSION: u32 = 1;
-/// The store prefix holding bundles.
-pub const PREFIX: &str = "bundles";
 
 /// One crontab file of a project.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,16 +119,12 @@ impl Bundle {
 
 /// The store key of a project's bundle.
 pub fn key_for(project: &Project) -> String {
-    format!(
-        "{PREFIX}/{}__{}",
-        crate::store::segment(&project.group),
-        crate::store::segment(&project.artifact)
-    )
+    keys::bundle(&project.group, &project.artifact)
 }
 
 /// The project a bundle key names (even when the bundle itself is unreadable).
 pub fn project_of_key(key: &str) -> Option<Project> {
-    let name = key.strip_prefix(PREFIX)?.strip_prefix('/')?;
+    let name = key.strip_prefix(keys::BUNDLES)?.strip_prefix('/')?;
     let (group, artifact) = name.split_once("__")?;
     Some(Project {
         group: group.to_string(),

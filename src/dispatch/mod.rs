@@ -6,7 +6,6 @@ pub mod bundle;
 pub mod crontab;
 pub mod error;
 pub mod launch;
-pub mod params;
 pub mod project;
 pub mod schedule;
 pub mod snatch;

@@ -168,7 +168,7 @@ pub fn snatch_versioned(
         Some(f)
     };
     // Everything is read and decided before the first change.
-    let (entries, version) = store.list_versioned(bundle::PREFIX)?;
+    let (entries, version) = store.list_versioned(crate::model::keys::BUNDLES)?;
     let mut summary = Summary::default();
     let mut desired: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut keep_prefixes: Vec<String> = Vec::new();

@@ -12,7 +12,6 @@
 use std::io::Write;
 use std::time::Duration;
 
-use super::bundle;
 use super::error::DispatchError;
 use super::snatch::{self, Outcome, SnatchOptions, Summary};
 use crate::store::{Store, Version};
@@ -52,7 +51,7 @@ pub fn watch(
         };
         match since {
             Some(v) => {
-                if let Err(e) = store.wait_changed(bundle::PREFIX, v, resync) {
+                if let Err(e) = store.wait_changed(crate::model::keys::BUNDLES, v, resync) {
                     report(Err(&e.into()));
                     std::thread::sleep(RETRY);
                 }

@@ -12,6 +12,7 @@
 use std::time::Duration;
 
 use crate::config::StoreConfig;
+use crate::exit;
 
 pub mod dir;
 #[cfg(feature = "etcd")]
@@ -56,6 +57,18 @@ pub enum StoreError {
     BadKey { key: String, why: String },
     #[error("invalid store setting {value:?}: {why}")]
     BadSetting { value: String, why: String },
+}
+
+impl StoreError {
+    /// The documented exit code for a store failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            StoreError::Unavailable { .. } | StoreError::Unmarked { .. } => exit::UNAVAILABLE,
+            StoreError::Io { .. } => exit::IO_ERR,
+            StoreError::BadKey { .. } => exit::SOFTWARE,
+            StoreError::BadSetting { .. } => exit::CONFIG,
+        }
+    }
 }
 
 /// A store backend. Implementations are safe to share between threads.
@@ -160,47 +173,7 @@ impl Version {
     }
 }
 
-/// Makes a key segment from any text: keeps `[A-Za-z0-9._:@+=,-]`, percent-encodes the
-/// rest, and never starts with a dot (so directory-store temp files cannot collide).
-pub fn segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for (i, b) in text.bytes().enumerate() {
-        let keep = b.is_ascii_alphanumeric() || b"_:@+=,-".contains(&b) || (b == b'.' && i > 0);
-        if keep {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    if out.is_empty() {
-        out.push_str("%00");
-    }
-    out
-}
-
-/// Reverses [`segment`]: decodes `%XX` escapes (an invalid escape is kept as written).
-pub fn unsegment(seg: &str) -> String {
-    let b = seg.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = b
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(v)) => {
-                out.push(v);
-                i += 3;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    let text = String::from_utf8_lossy(&out).into_owned();
-    if text == "\0" { String::new() } else { text }
-}
+pub use crate::model::keys::{segment, unsegment};
 
 /// Checks a key is made of non-empty segments that [`segment`] could have produced.
 pub fn check_key(key: &str) -> Result<(), StoreError> {

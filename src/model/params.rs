@@ -13,7 +13,7 @@
 
 use chrono::format::{Item, StrftimeItems};
 
-use crate::arbitration::slot::{Period, Slot};
+use crate::model::slot::{Period, Slot};
 
 /// A placeholder or pattern that names a slot parameter but cannot be filled.
 #[derive(Debug, thiserror::Error)]

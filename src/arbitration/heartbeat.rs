@@ -1,0 +1,159 @@
+//! The running winner's heartbeat: a thread that rewrites
+//! `heartbeats/<job>/<slot>/<run id>` every `funnel.heartbeat_interval`, so the status
+//! views can tell a live run from an abandoned one.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::config::Funnel;
+use crate::model::funnel::{Beat, Claimant};
+use crate::store::Store;
+
+/// The running winner's heartbeat: a thread that rewrites the heartbeat key every
+/// `heartbeat_interval` with [`Store::beat`] (on etcd a lease keep-alive, so the key
+/// vanishes soon after its writer dies). Store errors are reported once and retried at the next beat;
+/// they never stop the job. Dropping the value stops the thread.
+#[derive(Debug)]
+pub struct Heartbeat {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Heartbeat {
+    /// Starts the thread, which writes the first beat at once.
+    pub fn start(store: Arc<dyn Store>, key: String, me: &Claimant, cfg: &Funnel) -> Heartbeat {
+        let ttl = cfg.abandon_after.max(cfg.heartbeat_interval * 2);
+        let (host, pid) = (me.host.clone(), me.pid);
+        let beat = move |store: &dyn Store| {
+            let b = Beat {
+                host: host.clone(),
+                pid,
+                at: Utc::now(),
+            };
+            store.beat(&key, &serde_json::to_vec(&b).expect("beats serialise"), ttl)
+        };
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let stop2 = stop.clone();
+        let interval = cfg.heartbeat_interval.max(Duration::from_millis(10));
+        let thread = std::thread::Builder::new()
+            .name("heartbeat".into())
+            .spawn(move || {
+                let (lock, cv) = &*stop2;
+                let mut warned = false;
+                let mut first = true;
+                let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
+                loop {
+                    if *stopped {
+                        return;
+                    }
+                    if !first {
+                        let (s, _) = cv
+                            .wait_timeout(stopped, interval)
+                            .unwrap_or_else(|e| e.into_inner());
+                        stopped = s;
+                        if *stopped {
+                            return;
+                        }
+                    }
+                    first = false;
+                    match beat(&*store) {
+                        Ok(()) => warned = false,
+                        Err(e) if !warned => {
+                            tracing::warn!("heartbeat not written (will retry): {e}");
+                            warned = true;
+                        }
+                        Err(_) => {}
+                    }
+                }
+            })
+            .expect("spawning the heartbeat thread");
+        Heartbeat {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops the heartbeat (the key stays, showing the last beat).
+    pub fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        let (lock, cv) = &*self.stop;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cv.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::arbitration::claim::{Claim, claim};
+    use crate::model::funnel::{Beat, Claimant};
+    use crate::model::keys::heartbeat as heartbeat_key;
+    use crate::model::slot::Slot;
+    use crate::store::Store;
+    use crate::store::dir::DirStore;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn me(host: &str) -> Claimant {
+        Claimant {
+            host: host.into(),
+            pid: 7,
+            user: "u".into(),
+        }
+    }
+
+    fn setup() -> (tempfile::TempDir, Arc<dyn Store>, crate::config::Config) {
+        let d = tempfile::tempdir().unwrap();
+        let s = DirStore::new(d.path().join("store"));
+        s.init().unwrap();
+        let mut cfg = crate::config::Config::default();
+        cfg.funnel.heartbeat_interval = Duration::from_millis(20);
+        (d, Arc::new(s), cfg)
+    }
+
+    #[test]
+    fn heartbeat_refreshes_until_stopped() {
+        let (_d, store, cfg) = setup();
+        let slot = Slot::now();
+        let Claim::Won(hb) = claim(&store, &cfg.funnel, "j", slot, &me("h")).unwrap() else {
+            panic!("lost")
+        };
+        let key = heartbeat_key("j", slot, "h-7");
+        let beat = || {
+            store
+                .get(&key)
+                .unwrap()
+                .map(|b| serde_json::from_slice::<Beat>(&b).unwrap())
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let first = loop {
+            if let Some(b) = beat() {
+                break b;
+            }
+            assert!(std::time::Instant::now() < deadline, "no first beat");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        loop {
+            if beat().unwrap().at > first.at {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "no second beat");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        hb.stop();
+    }
+}

@@ -1,0 +1,182 @@
+//! The store's whole key layout, in one place. Keys are `/`-separated paths of segments
+//! made with [`segment`], so any job name or slot is a valid key part:
+//!
+//! - `bundles/<group>__<artifact>`: a project's published crontabs (greaselaunch).
+//! - `claims/<job>/<slot>`: the funnel's claim on a slot (one winner).
+//! - `heartbeats/<job>/<slot>/<run id>`: the winner's last sign of life.
+//! - `declines/<job>/<slot>/<host>`: a worker over its limits declining the slot.
+//! - `runs/<job>/<slot>/<run id>`: the run record; the run id is `<host>-<pid>`
+//!   ([`run_id`]), or `dropped` for a slot no worker took.
+//! - `tails/<job>/<slot>/<run id>`: the last 64 KiB of the run's output.
+//! - `maintenance/prune/<interval>`: the marker that one process pruned this interval.
+//!
+//! Slots are written in their key form (`2026-11-23T03:00Z`, see
+//! [`Slot::key`](crate::model::slot::Slot::key)).
+
+use crate::model::slot::Slot;
+
+/// Bundles, one per project.
+pub const BUNDLES: &str = "bundles";
+/// Claims, one per (job, slot).
+pub const CLAIMS: &str = "claims";
+/// Heartbeats, one per (job, slot, run).
+pub const HEARTBEATS: &str = "heartbeats";
+/// Declines, one per (job, slot, host).
+pub const DECLINES: &str = "declines";
+/// Run records, one per (job, slot, run).
+pub const RUNS: &str = "runs";
+/// Output tails, one per (job, slot, run).
+pub const TAILS: &str = "tails";
+/// Maintenance markers.
+pub const MAINTENANCE: &str = "maintenance";
+/// The prune markers (under [`MAINTENANCE`]).
+pub const PRUNE_MARKERS: &str = "maintenance/prune";
+/// The tops whose second segment is a job name.
+pub const JOB_TOPS: [&str; 3] = [RUNS, CLAIMS, DECLINES];
+/// The run id of a dropped slot's record.
+pub const DROPPED_ID: &str = "dropped";
+
+/// The id of one run in record and heartbeat keys: `<host>-<pid>`.
+pub fn run_id(host: &str, pid: u32) -> String {
+    format!("{host}-{pid}")
+}
+
+/// The key of a project's bundle.
+pub fn bundle(group: &str, artifact: &str) -> String {
+    format!("{BUNDLES}/{}__{}", segment(group), segment(artifact))
+}
+
+/// The claim key of (job, slot).
+pub fn claim(job: &str, slot: Slot) -> String {
+    format!("{CLAIMS}/{}/{}", segment(job), segment(&slot.key()))
+}
+
+/// The heartbeat key of one run.
+pub fn heartbeat(job: &str, slot: Slot, run_id: &str) -> String {
+    format!(
+        "{HEARTBEATS}/{}/{}/{}",
+        segment(job),
+        segment(&slot.key()),
+        segment(run_id)
+    )
+}
+
+/// The decline key of (job, slot, host).
+pub fn decline(job: &str, slot: Slot, host: &str) -> String {
+    format!(
+        "{DECLINES}/{}/{}/{}",
+        segment(job),
+        segment(&slot.key()),
+        segment(host)
+    )
+}
+
+/// The key of a run record (`slot` in key form, as records hold it).
+pub fn run(job: &str, slot: &str, run_id: &str) -> String {
+    format!(
+        "{RUNS}/{}/{}/{}",
+        segment(job),
+        segment(slot),
+        segment(run_id)
+    )
+}
+
+/// The key of a run's output tail.
+pub fn tail(job: &str, slot: &str, run_id: &str) -> String {
+    format!(
+        "{TAILS}/{}/{}/{}",
+        segment(job),
+        segment(slot),
+        segment(run_id)
+    )
+}
+
+/// The prefix of one slot's run records.
+pub fn slot_runs(job: &str, slot: Slot) -> String {
+    format!("{RUNS}/{}/{}", segment(job), segment(&slot.key()))
+}
+
+/// The prefix of one job's keys under `top` (or every job's, without one).
+pub fn job_prefix(top: &str, job: Option<&str>) -> String {
+    match job {
+        Some(j) => format!("{top}/{}", segment(j)),
+        None => top.to_string(),
+    }
+}
+
+/// The job a key under one of [`JOB_TOPS`] belongs to.
+pub fn job_of(key: &str) -> Option<String> {
+    key.split('/').nth(1).map(unsegment)
+}
+
+/// The marker of prune interval `bucket`.
+pub fn prune_marker(bucket: u64) -> String {
+    format!("{PRUNE_MARKERS}/{bucket}")
+}
+
+/// Makes a key segment from any text: keeps `[A-Za-z0-9._:@+=,-]`, percent-encodes the
+/// rest, and never starts with a dot (so directory-store temp files cannot collide).
+pub fn segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, b) in text.bytes().enumerate() {
+        let keep = b.is_ascii_alphanumeric() || b"_:@+=,-".contains(&b) || (b == b'.' && i > 0);
+        if keep {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if out.is_empty() {
+        out.push_str("%00");
+    }
+    out
+}
+
+/// Reverses [`segment`]: decodes `%XX` escapes (an invalid escape is kept as written).
+pub fn unsegment(seg: &str) -> String {
+    let b = seg.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&out).into_owned();
+    if text == "\0" { String::new() } else { text }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout() {
+        let slot = Slot::parse("2026-11-23T03:00Z").unwrap();
+        assert_eq!(claim("a/b", slot), "claims/a%2Fb/2026-11-23T03:00Z");
+        assert_eq!(
+            heartbeat("j", slot, &run_id("h", 7)),
+            "heartbeats/j/2026-11-23T03:00Z/h-7"
+        );
+        assert_eq!(decline("j", slot, "h"), "declines/j/2026-11-23T03:00Z/h");
+        assert_eq!(run("j", &slot.key(), "h-7"), "runs/j/2026-11-23T03:00Z/h-7");
+        assert_eq!(
+            tail("j", &slot.key(), "h-7"),
+            "tails/j/2026-11-23T03:00Z/h-7"
+        );
+        assert_eq!(slot_runs("j", slot), "runs/j/2026-11-23T03:00Z");
+        assert_eq!(job_prefix(RUNS, None), "runs");
+        assert_eq!(job_of(&job_prefix(CLAIMS, Some("a b"))).unwrap(), "a b");
+        assert_eq!(bundle("com.ex", "jobs"), "bundles/com.ex__jobs");
+    }
+}
