@@ -154,7 +154,13 @@ fn worker_line_is_accepted_by_greasesnatch() {
     assert_eq!(command[0], "greasesnatch", "{line}");
     let w = World::new();
     w.cmd("greaselaunch").arg("--init-store").assert().success();
-    let out = w.cmd("greasesnatch").args(&command[1..]).output().unwrap();
+    // As cron runs it: no RUST_LOG (the harness sets one for its other tests).
+    let out = w
+        .cmd("greasesnatch")
+        .args(&command[1..])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
     let (stdout, stderr) = harness::text(&out);
     assert!(
         out.status.success(),
