@@ -2,7 +2,8 @@
 //! fresh temp dir that is also `HOME`, with the built binaries first on `PATH` and the
 //! repository's `conf/` and `examples/` linked in (the README's commands run from the
 //! repository root), and must exit 0. The farm's worker line runs against a temp store
-//! and cron dir and must be accepted, silently.
+//! and cron dir and must be accepted, silently. The prerequisites above the two commands
+//! name the Rust version `Cargo.toml` pins.
 //!
 //! Convention: a block fenced ```` ```sh no-run ```` is shown but not run (it installs
 //! system-wide, runs the whole suite or writes `/etc`). No other shell fence (`bash`,
@@ -173,5 +174,23 @@ fn worker_line_is_accepted_by_greasesnatch() {
         (stdout.as_str(), stderr.as_str()),
         ("", ""),
         "README's worker line `{line}` is not quiet"
+    );
+}
+
+#[test]
+fn prerequisites_name_the_pinned_rust_version() {
+    let manifest = std::fs::read_to_string(repo().join("Cargo.toml")).expect("Cargo.toml");
+    let pinned = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .expect("Cargo.toml pins rust-version")
+        .trim_matches('"');
+    let text = readme();
+    let before_commands = &text[..text
+        .find("## Two commands")
+        .expect("README has the two commands")];
+    assert!(
+        before_commands.contains(&format!("`rust-version` in `Cargo.toml` ({pinned})")),
+        "README's prerequisites, above the two commands, must name Rust {pinned}"
     );
 }
