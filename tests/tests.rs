@@ -10,6 +10,7 @@ mod crontab;
 mod deployment;
 mod funnel;
 mod launch;
+mod readme;
 mod runners;
 mod signals;
 mod snatch;
