@@ -11,10 +11,16 @@
 //! - [`debugging`]: logs, run records and status.
 //! - [`store`]: one trait for the central store, with a directory and an etcd backend.
 //!
-//! The binaries in `src/bin/` only parse arguments, call into this library and map the
-//! result to an exit code (see [`exit`]).
+//! Below them, [`config`] and [`util`]; above them, [`run`] (the greaserun pipeline),
+//! [`cli`] (the options every tool shares, and logging set up once), [`error`] (one error
+//! whose exit code each scope's error decides) and [`exit`] (the one exit-code table).
+//!
+//! The binaries in `src/bin/` only parse arguments into their options, call into this
+//! library, print what it returns, and exit with the code the error carries. The library
+//! prints nothing itself: it logs `tracing` events and writes to what it is handed.
 
 pub mod arbitration;
+pub mod cli;
 pub mod config;
 pub mod debugging;
 pub mod deployment;

@@ -24,7 +24,7 @@ use crate::arbitration::guard::{self, GuardError};
 use crate::arbitration::session::{JobEnd, JobSpec, Session, SlotOptions, SlotRun};
 use crate::config::Config;
 use crate::debugging::log::{self, JobLog};
-use crate::debugging::trace;
+use crate::debugging::trace::LogSink;
 use crate::deployment::{self, ArtifactSpec, ResolveOptions, Resolved};
 use crate::dispatch::params;
 use crate::execution::{self, Job, JobArtifact, Supervision};
@@ -51,6 +51,10 @@ pub struct RunOptions {
     pub kill_grace: Duration,
     /// Resolve, fetch and guard, then print the command instead of running it.
     pub dry_run: bool,
+    /// With `dry_run`: print the command as JSON.
+    pub dry_run_json: bool,
+    /// `--store` (or `$SCALEGREASE_STORE`): overrides the config's store.
+    pub store: Option<String>,
     /// Skip the overload guard.
     pub force: bool,
     /// Show a download progress bar (stderr is a terminal and not quiet).
@@ -61,6 +65,8 @@ pub struct RunOptions {
     pub interactive: bool,
     /// When greaserun started: its minute is the slot unless --slot says otherwise.
     pub started: chrono::DateTime<chrono::Utc>,
+    /// Where greaserun's own messages also go once the job's log file is open.
+    pub log_sink: LogSink,
 }
 
 /// Runs one job; returns the exit code greaserun should exit with.
@@ -71,7 +77,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<i32, Error> {
     let host = cfg.hostname();
     let session = Session::new(
         cfg,
-        None,
+        opts.store.as_deref(),
         SlotOptions {
             no_claim: opts.funnel.no_claim || opts.dry_run,
             ..opts.funnel.clone()
@@ -137,7 +143,16 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<i32, Error> {
             .map_err(crate::arbitration::session::SessionError::from)?;
         let resolved = resolve(cfg, opts, &spec)?;
         let prepared = prepare(cfg, opts, &resolved, args)?;
-        println!("{}", prepared.command_line());
+        let shown = match opts.dry_run_json {
+            false => prepared.command_line(),
+            true => {
+                serde_json::json!({"command_line": prepared.command_line(), "argv": prepared.argv,
+                "env": prepared.env.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+                "cwd": prepared.cwd})
+                .to_string()
+            }
+        };
+        println!("{shown}");
         return Ok(crate::exit::OK);
     }
 
@@ -146,7 +161,9 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<i32, Error> {
     let mut log: Option<JobLog> = None;
     let code = session.run(
         &mut |run: &SlotRun| -> Result<JobEnd, Error> {
-            let log = log.get_or_insert_with(|| open_log(cfg, &host, &opts.runner, &opts.artifact));
+            let log = log.get_or_insert_with(|| {
+                open_log(cfg, &host, &opts.runner, &opts.artifact, &opts.log_sink)
+            });
             if resolved.is_none() {
                 resolved = Some(resolve(cfg, opts, &spec)?);
             }
@@ -258,7 +275,7 @@ fn run_slot(
     Ok(end)
 }
 
-fn open_log(cfg: &Config, host_name: &str, runner: &str, artifact: &str) -> JobLog {
+fn open_log(cfg: &Config, host_name: &str, runner: &str, artifact: &str, sink: &LogSink) -> JobLog {
     let dir = cfg.common.file_logger.as_ref().map(PathBuf::from);
     let log = JobLog::open(
         dir.as_deref(),
@@ -268,13 +285,9 @@ fn open_log(cfg: &Config, host_name: &str, runner: &str, artifact: &str) -> JobL
         &log::artifact_name(artifact),
         chrono::Local::now().date_naive(),
     );
-    if let Some(Err(e)) = log
-        .path()
-        .map(|p| (p, trace::attach_log_file(p)))
-        .map(|(p, r)| {
-            r.map_err(|e| format!("cannot write greaserun's messages to {}: {e}", p.display()))
-        })
-    {
+    if let Some(Err(e)) = log.path().map(|p| (p, sink.attach(p))).map(|(p, r)| {
+        r.map_err(|e| format!("cannot write greaserun's messages to {}: {e}", p.display()))
+    }) {
         tracing::warn!("{e}");
     }
     log

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod cli;
 mod config;
 mod cron_daemon;
 mod crontab;

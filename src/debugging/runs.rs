@@ -31,6 +31,18 @@ pub enum ViewError {
     Since(String),
 }
 
+impl ViewError {
+    /// The documented exit code: 1 for a job or run the store does not know, 2 for a bad
+    /// `--since`, the store's own code otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ViewError::Store(e) => e.exit_code(),
+            ViewError::NoRun { .. } | ViewError::Ambiguous { .. } => crate::exit::FAILURE,
+            ViewError::Since(_) => crate::exit::USAGE,
+        }
+    }
+}
+
 /// Reads `--since`: a slot time, or an age before `now` (`90m`, `2h`, `7d`).
 pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<Slot, ViewError> {
     if let Ok(s) = Slot::parse(text) {

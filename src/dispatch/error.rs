@@ -52,7 +52,7 @@ impl DispatchError {
             DispatchError::NoProject { .. } | DispatchError::Read { .. } => exit::NO_INPUT,
             DispatchError::ProjectFile { .. } => exit::DATA_ERR,
             DispatchError::CronDir { .. } => exit::IO_ERR,
-            DispatchError::Store(e) => crate::error::store_exit_code(e),
+            DispatchError::Store(e) => e.exit_code(),
         }
     }
 }

@@ -58,6 +58,19 @@ pub enum StoreError {
     BadSetting { value: String, why: String },
 }
 
+impl StoreError {
+    /// The documented exit code (see [`crate::exit`]).
+    pub fn exit_code(&self) -> i32 {
+        use crate::exit;
+        match self {
+            StoreError::Unavailable { .. } | StoreError::Unmarked { .. } => exit::UNAVAILABLE,
+            StoreError::Io { .. } => exit::IO_ERR,
+            StoreError::BadKey { .. } => exit::SOFTWARE,
+            StoreError::BadSetting { .. } => exit::CONFIG,
+        }
+    }
+}
+
 /// A store backend. Implementations are safe to share between threads.
 ///
 /// Contract, for every backend:
