@@ -258,3 +258,36 @@ fn a_store_failure_while_finding_a_job_keeps_the_stores_code() {
         assert!(err.contains("cannot list runs/par"), "{view}: {err}");
     }
 }
+
+/// `runs` and `log` agree on a job the store does not know: both exit 1 and name the
+/// jobs the store knows (or say it knows none).
+#[test]
+fn runs_and_log_agree_on_an_unknown_job() {
+    let w = World::new();
+    w.init_store();
+    for view in ["runs", "log"] {
+        let o = w
+            .cmd("greasestatus")
+            .args([view, "nosuchjob"])
+            .output()
+            .unwrap();
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{view}: {err}");
+        assert_eq!(out, "", "{view}");
+        assert!(err.contains("\"nosuchjob\""), "{err}");
+        assert!(err.contains("the store has no runs"), "{err}");
+    }
+    let args = store_args(&w, "greaserun");
+    let o = run(&w, "greaserun", &["-q"], &args);
+    assert!(o.status.success(), "{:?}", text(&o));
+    for view in ["runs", "log"] {
+        let o = w
+            .cmd("greasestatus")
+            .args([view, "nosuchjob"])
+            .output()
+            .unwrap();
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{view}: {err}");
+        assert!(err.contains("known: cli"), "{err}");
+    }
+}

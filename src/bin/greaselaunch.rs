@@ -1,5 +1,5 @@
 //! greaselaunch: validate a job project's crontabs and publish them as one bundle to the
-//! store, from the project's CI after a push. See `README.md`.
+//! store, from the project's CI after a push. See `docs/cli.md`.
 
 use std::path::PathBuf;
 

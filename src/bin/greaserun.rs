@@ -1,5 +1,6 @@
 //! greaserun: run one job (resolve its jar, guard the host, run it with a runner, log it).
-//! Parses arguments, calls `scalegrease::run`, maps the result to an exit code.
+//! Parses arguments into `RunOptions`, calls `scalegrease::run`, exits with its code or
+//! the error's.
 
 use std::io::IsTerminal;
 use std::time::Duration;

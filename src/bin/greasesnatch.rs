@@ -1,5 +1,5 @@
 //! greasesnatch: install the crontabs of every bundle in the store into the cron
-//! directory, on every worker, from cron, as root. See `README.md`.
+//! directory, on every worker, from cron, as root. See `docs/cli.md`.
 
 use std::path::PathBuf;
 

@@ -1,5 +1,7 @@
 //! greasestatus: what is scheduled on this worker and in the store, what ran and what it
-//! printed. See `README.md`.
+//! printed. Parses arguments (time zones, times and slots are validated by
+//! `scalegrease::cli::status`), calls the library's views, prints what they return; the
+//! exit code comes with the error (`scalegrease::error::Failure`). See `docs/cli.md`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -187,12 +189,10 @@ fn runs_view(common: &Common, g: &Global, a: &RunsArgs) -> Result<(), Failure> {
     let now = chrono::Utc::now();
     let since = args::since(a.since.as_deref(), now)?;
     let s = open_store(common, &config)?;
-    let job = match a.job.as_deref().map(|q| runs::find_job(s.as_ref(), q)) {
+    // A job the store does not know is an error, as for `log` (exit 1).
+    let job = match a.job.as_deref() {
+        Some(q) => Some(runs::find_job(s.as_ref(), q)?),
         None => None,
-        Some(Ok(j)) => Some(j),
-        // Nothing ran yet under that name: an empty history, not an error.
-        Some(Err(runs::ViewError::NoRun { job, .. })) => Some(job),
-        Some(Err(e)) => return Err(e.into()),
     };
     let list = runs::runs(s.as_ref(), &config, job.as_deref(), since, now)?;
     if g.json {
