@@ -11,9 +11,10 @@
 //! - [`debugging`]: logs, run records and status.
 //! - [`store`]: one trait for the central store, with a directory and an etcd backend.
 //!
-//! Below them, [`config`] and [`util`]; above them, [`run`] (the greaserun pipeline),
-//! [`cli`] (the options every tool shares, and logging set up once), [`error`] (one error
-//! whose exit code each scope's error decides) and [`exit`] (the one exit-code table).
+//! Below them, [`config`], [`util`] and [`exit`] (the one exit-code table every scope's
+//! errors take their codes from); above them, [`run`] (the greaserun pipeline), [`cli`]
+//! (the options every tool shares, and logging set up once) and [`error`] (one error that
+//! delegates its exit code to the scope's own).
 //!
 //! The binaries in `src/bin/` only parse arguments into their options, call into this
 //! library, print what it returns, and exit with the code the error carries. The library

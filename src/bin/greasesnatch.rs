@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use scalegrease::cli::{self, CommonArgs};
+use scalegrease::cli::{self, Common, CommonArgs};
+use scalegrease::config::StoreConfig;
 use scalegrease::dispatch::snatch::{self, Outcome, SnatchOptions, Summary};
 use scalegrease::dispatch::watch as dispatch_watch;
 use scalegrease::error::Failure;
@@ -59,35 +60,43 @@ fn after_help() -> String {
     format!("{}\n\n{}", cli::PRECEDENCE, exit::help(Tool::Snatch))
 }
 
+impl Cli {
+    /// The validated options: the config loaded, the prefix checked, the store resolved.
+    fn options(&self, common: &Common) -> Result<(SnatchOptions, StoreConfig), Failure> {
+        let config = common.config()?;
+        let prefix = self
+            .prefix
+            .clone()
+            .unwrap_or_else(|| config.launch.crontab_unique_prefix.clone());
+        if prefix.is_empty()
+            || scalegrease::dispatch::bundle::sanitize(&prefix) != prefix
+            || prefix.contains("__")
+        {
+            return Err(Failure::new(
+                exit::FAILURE,
+                format!("invalid --prefix {prefix:?}: use only A-Z a-z 0-9 _ - and no \"__\""),
+            ));
+        }
+        let opts = SnatchOptions {
+            cron_dir: self
+                .cron_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(&config.launch.crontab_etc_crond)),
+            prefix,
+            allowed_users: config.launch.allowed_users.clone(),
+            allow_root: config.launch.allow_root,
+            dry_run: self.dry_run,
+            wait: self.wait,
+        };
+        Ok((opts, common.store_config(&config)))
+    }
+}
+
 fn run() -> Result<i32, Failure> {
     let cli = Cli::parse();
     let common = cli.common.start(Tool::Snatch);
-    let config = common.config()?;
-    let prefix = cli
-        .prefix
-        .clone()
-        .unwrap_or_else(|| config.launch.crontab_unique_prefix.clone());
-    if prefix.is_empty()
-        || scalegrease::dispatch::bundle::sanitize(&prefix) != prefix
-        || prefix.contains("__")
-    {
-        return Err(Failure::new(
-            exit::FAILURE,
-            format!("invalid --prefix {prefix:?}: use only A-Z a-z 0-9 _ - and no \"__\""),
-        ));
-    }
-    let opts = SnatchOptions {
-        cron_dir: cli
-            .cron_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(&config.launch.crontab_etc_crond)),
-        prefix,
-        allowed_users: config.launch.allowed_users.clone(),
-        allow_root: config.launch.allow_root,
-        dry_run: cli.dry_run,
-        wait: cli.wait,
-    };
-    let s = store::open(&common.store_config(&config))?;
+    let (opts, store_config) = cli.options(&common)?;
+    let s = store::open(&store_config)?;
     if cli.watch {
         watch(s.as_ref(), &opts);
     }
