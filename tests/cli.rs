@@ -291,3 +291,24 @@ fn runs_and_log_agree_on_an_unknown_job() {
         assert!(err.contains("known: cli"), "{err}");
     }
 }
+
+/// Precedence, the same in every tool: the flag beats the environment, which beats the
+/// config file's `store`.
+#[test]
+fn the_store_flag_beats_the_environment_which_beats_the_config() {
+    let w = World::new();
+    w.init_store();
+    let good = w.store_location();
+    let bad = unmarked(&w);
+    for tool in ["greasesnatch", "greasestatus"] {
+        let args = store_args(&w, tool);
+        let with = |env: &str, flag: &[&str]| {
+            let mut c = w.cmd(tool);
+            c.env("SCALEGREASE_STORE", env).args(flag).args(&args);
+            c.output().unwrap().status.code()
+        };
+        assert_eq!(with(&bad, &["--store", &good]), Some(0), "{tool}");
+        assert_eq!(with(&good, &["--store", &bad]), Some(69), "{tool}");
+        assert_eq!(with(&bad, &[]), Some(69), "{tool}: env over config");
+    }
+}
