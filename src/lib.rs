@@ -18,10 +18,17 @@
 //! config, store, deployment and execution, arbitration, dispatch, debugging, run
 //! (checked by a unit test in `model`).
 //!
-//! The binaries in `src/bin/` only parse arguments, call into this library and map the
-//! result to an exit code (see [`exit`]).
+//! Below them, [`config`], [`util`] and [`exit`] (the one exit-code table every scope's
+//! errors take their codes from); above them, [`run`] (the greaserun pipeline), [`cli`]
+//! (the options every tool shares, and logging set up once) and [`error`] (one error that
+//! delegates its exit code to the scope's own).
+//!
+//! The binaries in `src/bin/` only parse arguments into their options, call into this
+//! library, print what it returns, and exit with the code the error carries. The library
+//! prints nothing itself: it logs `tracing` events and writes to what it is handed.
 
 pub mod arbitration;
+pub mod cli;
 pub mod config;
 pub mod debugging;
 pub mod deployment;

@@ -4,6 +4,7 @@
 mod harness;
 
 mod abandoned_claim;
+mod cli;
 mod config;
 mod cron_daemon;
 mod crontab;

@@ -169,6 +169,16 @@ pub enum GuardError {
     Measure(#[source] io::Error),
 }
 
+impl GuardError {
+    /// The documented exit code: 75 refused (cron retries), 71 cannot measure the host.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            GuardError::Refused(_) => crate::exit::TEMP_FAIL,
+            GuardError::Measure(_) => crate::exit::OS_ERR,
+        }
+    }
+}
+
 fn available_mb() -> io::Result<u64> {
     let meminfo = fs::read_to_string("/proc/meminfo")?;
     meminfo

@@ -1,23 +1,28 @@
 //! greaselaunch: validate a job project's crontabs and publish them as one bundle to the
-//! store, from the project's CI after a push. See `README.md`.
+//! store, from the project's CI after a push. See `docs/cli.md`.
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Parser;
+use scalegrease::cli::{self, Common, CommonArgs};
 use scalegrease::dispatch::launch::{self, LaunchOptions, Mode};
-use scalegrease::{Config, exit, store};
+use scalegrease::error::{Context, Failure};
+use scalegrease::exit::{self, Tool};
+use scalegrease::store;
 
 /// Validate a project's crontab files and publish them as one bundle to the scalegrease
 /// store, where greasesnatch on every worker picks them up.
 ///
-/// Settings are taken from flags first, then environment variables, then the config
-/// file, then built-in defaults. Exit codes: 0 success, 1 invalid crontabs or no crontab
-/// files, 2 usage, 65 invalid pom.xml or scalegrease.toml, 66 no project identity,
-/// 69 store unavailable or without its marker, 78 invalid config.
+/// With --json, --check, --dry-run and a publish print one JSON object on stdout:
+/// {"project", "revision", "crontabs": [{"name", "entries"}], "digest", "store",
+/// "published"}.
 #[derive(Debug, Parser)]
-#[command(name = "greaselaunch", version)]
+#[command(name = "greaselaunch", version, after_help = after_help())]
 struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[arg(long, help = cli::JSON_HELP)]
+    json: bool,
     /// The project root, holding pom.xml or scalegrease.toml. Defaults to the current
     /// directory.
     #[arg(long, value_name = "DIR", default_value = ".")]
@@ -52,14 +57,11 @@ struct Cli {
     /// root when that works.
     #[arg(long, value_name = "REV")]
     revision: Option<String>,
-    /// The store: a directory path, dir:///path or etcd://host:port,.../prefix. Defaults
-    /// to the config's `store`, then /var/lib/scalegrease/store.
-    #[arg(long, value_name = "STORE", env = "SCALEGREASE_STORE")]
-    store: Option<String>,
-    /// The config file. Defaults to /etc/scalegrease.json (built-in defaults when it is
-    /// missing).
-    #[arg(long, value_name = "FILE", env = "SCALEGREASE_CONFIG")]
-    config_file: Option<PathBuf>,
+}
+
+/// `--help`'s text after the options: precedence and the exit-code table.
+fn after_help() -> String {
+    format!("{}\n\n{}", cli::PRECEDENCE, exit::help(Tool::Launch))
 }
 
 impl Cli {
@@ -84,21 +86,21 @@ impl Cli {
     }
 }
 
-fn run() -> anyhow::Result<i32> {
+fn run() -> Result<i32, Failure> {
     let cli = Cli::parse();
+    let common = cli.common.start(Tool::Launch);
     let opts = cli.options();
-    let config = || -> anyhow::Result<Config> {
-        let c = Config::load_default(cli.config_file.as_deref())?;
-        for w in &c.warnings {
-            eprintln!("greaselaunch: warning: {w}");
-        }
-        Ok(c)
+    let store_config = || -> Result<_, Failure> {
+        let c = common.config()?;
+        Ok(common.store_config(&c))
     };
     if cli.init_store {
-        let cfg = config()?.store_config(cli.store.as_deref());
-        let s = store::open(&cfg)?;
+        let s = store::open(&store_config()?)?;
         s.init()?;
-        println!("greaselaunch: store {} is ready", s.location());
+        say(
+            &common,
+            &format!("greaselaunch: store {} is ready", s.location()),
+        );
         return Ok(exit::OK);
     }
     let mut stderr = std::io::stderr();
@@ -109,40 +111,78 @@ fn run() -> anyhow::Result<i32> {
         bundle.crontabs.len(),
         bundle.revision.as_deref().unwrap_or("unknown")
     );
+    let entries: Vec<(String, usize)> = bundle
+        .crontabs
+        .iter()
+        .map(|c| {
+            let n = scalegrease::dispatch::crontab::parse(&c.content)
+                .entries()
+                .count();
+            (c.name.clone(), n)
+        })
+        .collect();
+    let report = |store: Option<String>, published: bool| {
+        serde_json::json!({
+            "project": resolved.project.to_string(),
+            "revision": bundle.revision,
+            "crontabs": entries.iter().map(|(name, n)| serde_json::json!({"name": name, "entries": n})).collect::<Vec<_>>(),
+            "digest": bundle.digest,
+            "store": store,
+            "published": published,
+        })
+    };
     match opts.mode {
-        Mode::Check => {
-            println!("greaselaunch: {what} is valid");
-        }
+        Mode::Check if cli.json => println!("{}", report(None, false)),
+        Mode::Check => say(&common, &format!("greaselaunch: {what} is valid")),
         Mode::DryRun => {
-            let cfg = config()?.store_config(cli.store.as_deref());
-            for c in &bundle.crontabs {
-                let entries = scalegrease::dispatch::crontab::parse(&c.content)
-                    .entries()
-                    .count();
-                println!("  {} ({entries} entries)", c.name);
+            let cfg = store_config()?;
+            if cli.json {
+                println!("{}", report(Some(cfg.url.clone()), false));
+            } else {
+                for (name, n) in &entries {
+                    println!("  {name} ({n} entries)");
+                }
+                println!("greaselaunch: would publish {what} to {}", cfg.url);
             }
-            println!("greaselaunch: would publish {what} to {}", cfg.url);
         }
         Mode::Publish => {
-            let cfg = config()?.store_config(cli.store.as_deref());
+            let cfg = store_config()?;
             let s = store::open(&cfg)?;
             if launch::is_new_dir_store(&cfg) {
                 s.init()?;
             }
             launch::publish(s.as_ref(), &bundle)
                 .with_context(|| format!("publishing {}", resolved.project))?;
-            println!(
-                "greaselaunch: published {what} to {} ({})",
-                s.location(),
-                bundle.digest
-            );
+            if cli.json {
+                println!("{}", report(Some(s.location()), true));
+            } else {
+                say(
+                    &common,
+                    &format!(
+                        "greaselaunch: published {what} to {} ({})",
+                        s.location(),
+                        bundle.digest
+                    ),
+                );
+            }
         }
     }
     Ok(exit::OK)
 }
 
+/// A summary line on stdout, unless `-q`.
+fn say(common: &Common, line: &str) {
+    if !common.quiet() {
+        println!("{line}");
+    }
+}
+
 fn main() {
-    scalegrease::error::finish("greaselaunch", run())
+    let (code, message) = scalegrease::error::outcome(run());
+    if let Some(m) = message {
+        eprintln!("greaselaunch: error: {m}");
+    }
+    std::process::exit(code)
 }
 
 #[cfg(test)]

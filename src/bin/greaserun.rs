@@ -1,41 +1,23 @@
 //! greaserun: run one job (resolve its jar, guard the host, run it with a runner, log it).
-//! Parses arguments, calls `scalegrease::run`, maps the result to an exit code.
+//! Parses arguments into `RunOptions`, calls `scalegrease::run`, exits with its code or
+//! the error's.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Parser;
-use scalegrease::Config;
 use scalegrease::arbitration::options::SlotOptions;
-use scalegrease::debugging::trace::{self, Verbosity};
+use scalegrease::cli::{self, Common, CommonArgs};
+use scalegrease::error::{Context, Failure};
+use scalegrease::exit::{self, Tool};
 use scalegrease::model::slot::{Period, Slot};
 use scalegrease::run::{Outcome, RunOptions};
 
-const AFTER_HELP: &str = "\
-Precedence: a flag beats its environment variable, which beats the config file, which beats the default.
+/// `--json`'s long help: what the document holds.
+const JSON_LONG: &str = "Print JSON on stdout for scripts instead of text (one document; errors stay on \
+stderr). With --dry-run only: {\"command_line\": \"...\", \"argv\": [...], \"env\": {...}, \"cwd\": ...}.";
 
-Exit status:
-  the job's own   the job ran and exited with it (a backfill: its first failure's)
-  0               also: the slot was already claimed by another worker, or skipped because
-                  its --skip-if-exists outputs exist
-  128+n           the job was killed by signal n
-  2               bad usage: unknown option or runner, malformed coordinates
-  65              bad data: checksum mismatch, unreadable jar
-  66              the artifact does not exist (local path or in every repository)
-  69              the artifact repository is unreachable and nothing usable is cached
-  70              internal error (a bug in greaserun)
-  71              an operating-system error (fork, temp dir)
-  74              an I/O error writing the artifact cache
-  75              dropped: the overload guard refused the run (the slot is declined and cron
-                  retries next slot), the store was unavailable for a claim under
-                  funnel.on_store_unavailable \"skip\", or --wait-for inputs did not appear
-  78              the config file is missing or invalid, or a repository refused the credentials
-  124             the job ran past --timeout and was ended
-  126             the runner's command could not be executed
-  127             the runner's command was not found
-
+const EXAMPLES: &str = "\
 Examples:
   greaserun -D --runner java ./target/jobs-1.0-jar-with-dependencies.jar -- 2026-11-22
   greaserun --runner luigi com.example:jobs:LATEST -- --module jobs DailyTask --local-scheduler
@@ -43,24 +25,22 @@ Examples:
   greaserun --runner shell com.example:etl --skip-if-exists '/data/out/{date-1d}/_SUCCESS' \\
       --backfill 30d --every 1d -- etl --day {date-1d}";
 
+/// `--help`'s text after the options: precedence, the exit-code table, examples.
+fn after_help() -> String {
+    format!(
+        "{}\n\n{}\n\n{EXAMPLES}",
+        cli::PRECEDENCE,
+        exit::help(Tool::Run)
+    )
+}
+
 /// Resolve a job's fat jar, check the host is not overloaded, run the job with a runner,
 /// and keep its log.
 #[derive(Debug, Parser)]
-#[command(name = "greaserun", version, after_help = AFTER_HELP)]
+#[command(name = "greaserun", version, after_help = after_help())]
 struct Cli {
-    /// The config file. Defaults to /etc/scalegrease.json; a missing default file means
-    /// built-in defaults.
-    #[arg(short = 'c', long, value_name = "FILE", env = "SCALEGREASE_CONFIG")]
-    config_file: Option<PathBuf>,
-
-    /// Say more on stderr: -v shows progress, -vv everything. The log file always gets
-    /// greaserun's progress messages.
-    #[arg(short, long, action = clap::ArgAction::Count)]
-    verbose: u8,
-
-    /// Say only errors on stderr.
-    #[arg(short, long, conflicts_with = "verbose")]
-    quiet: bool,
+    #[command(flatten)]
+    common: CommonArgs,
 
     /// Do not sleep a random delay first. By default greaserun sleeps a random
     /// 0..guard.max_delay_s seconds (default 60) when stdin is not a terminal, as under
@@ -85,6 +65,9 @@ struct Cli {
     /// that would run, and run nothing.
     #[arg(long)]
     dry_run: bool,
+
+    #[arg(long, help = cli::JSON_HELP, long_help = JSON_LONG, requires = "dry_run")]
+    json: bool,
 
     /// Skip the overload guard (for manual runs).
     #[arg(long)]
@@ -175,11 +158,10 @@ fn parse_period(s: &str) -> Result<Period, String> {
 }
 
 impl Cli {
-    fn options(
-        self,
-        started: chrono::DateTime<chrono::Utc>,
-    ) -> (Option<PathBuf>, Verbosity, RunOptions) {
-        let verbosity = Verbosity::from_flags(self.quiet, self.verbose);
+    /// The validated options: logging installed, then everything greaserun was asked.
+    fn options(self, started: chrono::DateTime<chrono::Utc>) -> (Common, RunOptions) {
+        let common = self.common.start(Tool::Run);
+        let quiet = common.quiet();
         let opts = RunOptions {
             runner: self.runner,
             artifact: self.artifact,
@@ -190,8 +172,10 @@ impl Cli {
             timeout: self.timeout,
             kill_grace: self.kill_grace,
             dry_run: self.dry_run,
+            dry_run_json: self.json,
+            store: common.store_flag().map(String::from),
             force: self.force,
-            progress: !self.quiet && std::io::stderr().is_terminal(),
+            progress: !quiet && std::io::stderr().is_terminal(),
             funnel: SlotOptions {
                 job: self.job,
                 slot: self.slot,
@@ -205,32 +189,34 @@ impl Cli {
             },
             interactive: std::io::stdin().is_terminal(),
             started,
+            log_sink: common.log.clone(),
         };
-        (self.config_file, verbosity, opts)
+
+        (common, opts)
     }
 }
 
-fn run() -> anyhow::Result<i32> {
+fn run() -> Result<i32, Failure> {
     let started = chrono::Utc::now();
-    let (config_file, verbosity, opts) = Cli::parse().options(started);
-    trace::init("greaserun", verbosity);
-    let cfg = Config::load_default(config_file.as_deref())?;
-    for w in &cfg.warnings {
-        tracing::warn!("{w}");
-    }
+    let (common, opts) = Cli::parse().options(started);
+    let cfg = common.config()?;
     match scalegrease::run::run(&cfg, &opts)
         .with_context(|| format!("{} job {}", opts.runner, opts.artifact))?
     {
         Outcome::Exit(code) => Ok(code),
         Outcome::DryRun(command) => {
             println!("{command}");
-            Ok(scalegrease::exit::OK)
+            Ok(exit::OK)
         }
     }
 }
 
 fn main() {
-    scalegrease::error::finish("greaserun", run())
+    let (code, message) = scalegrease::error::outcome(run());
+    if let Some(m) = message {
+        eprintln!("greaserun: error: {m}");
+    }
+    std::process::exit(code)
 }
 
 #[cfg(test)]

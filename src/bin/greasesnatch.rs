@@ -1,12 +1,16 @@
 //! greasesnatch: install the crontabs of every bundle in the store into the cron
-//! directory, on every worker, from cron, as root. See `README.md`.
+//! directory, on every worker, from cron, as root. See `docs/cli.md`.
 
 use std::path::PathBuf;
 
 use clap::Parser;
-use scalegrease::dispatch::snatch::{self, Outcome, SnatchOptions};
+use scalegrease::cli::{self, Common, CommonArgs};
+use scalegrease::config::StoreConfig;
+use scalegrease::dispatch::snatch::{self, Outcome, SnatchOptions, Summary};
 use scalegrease::dispatch::watch as dispatch_watch;
-use scalegrease::{Config, exit, store};
+use scalegrease::error::Failure;
+use scalegrease::exit::{self, Tool};
+use scalegrease::store;
 
 /// Install the crontabs of every bundle in the scalegrease store into the cron
 /// directory, remove those of projects no longer in the store, and print one summary
@@ -14,14 +18,19 @@ use scalegrease::{Config, exit, store};
 ///
 /// Every bundle's digest, lines and users are checked again; a bundle that fails is
 /// rejected and its project's installed files are kept. When the store is unavailable or
-/// has no marker file, nothing in the cron directory changes. Settings are taken from
-/// flags first, then environment variables, then the config file, then built-in
-/// defaults. Exit codes: 0 success (also when another greasesnatch is running), 1 some
-/// bundle rejected, 2 usage, 69 store unavailable or without its marker, 74 cron
-/// directory not writable, 78 invalid config.
+/// has no marker file, nothing in the cron directory changes. With -q (as from cron)
+/// the summary line is printed only when a bundle was rejected.
+///
+/// With --json the summary (and, with --dry-run, the plan) is one JSON object on stdout:
+/// {"dry_run", "installed", "updated", "removed", "unchanged", "rejected": [{"project",
+/// "reason"}], "plan": [lines]}; "busy": true when another greasesnatch holds the lock.
 #[derive(Debug, Parser)]
-#[command(name = "greasesnatch", version)]
+#[command(name = "greasesnatch", version, after_help = after_help())]
 struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[arg(long, help = cli::JSON_HELP, conflicts_with = "watch")]
+    json: bool,
     /// Print what would be installed, updated and removed, and change nothing.
     #[arg(long)]
     dry_run: bool,
@@ -44,65 +53,82 @@ struct Cli {
     /// config's launch.crontab_unique_prefix, then "scalegrease".
     #[arg(long, value_name = "PREFIX")]
     prefix: Option<String>,
-    /// The store: a directory path, dir:///path or etcd://host:port,.../prefix. Defaults
-    /// to the config's `store`, then /var/lib/scalegrease/store.
-    #[arg(long, value_name = "STORE", env = "SCALEGREASE_STORE")]
-    store: Option<String>,
-    /// The config file. Defaults to /etc/scalegrease.json (built-in defaults when it is
-    /// missing).
-    #[arg(long, value_name = "FILE", env = "SCALEGREASE_CONFIG")]
-    config_file: Option<PathBuf>,
 }
 
-fn run() -> anyhow::Result<i32> {
-    let cli = Cli::parse();
-    let config = Config::load_default(cli.config_file.as_deref())?;
-    for w in &config.warnings {
-        eprintln!("greasesnatch: warning: {w}");
-    }
-    let prefix = cli
-        .prefix
-        .clone()
-        .unwrap_or_else(|| config.launch.crontab_unique_prefix.clone());
-    if prefix.is_empty()
-        || scalegrease::dispatch::bundle::sanitize(&prefix) != prefix
-        || prefix.contains("__")
-    {
-        anyhow::bail!("invalid --prefix {prefix:?}: use only A-Z a-z 0-9 _ - and no \"__\"");
-    }
-    let opts = SnatchOptions {
-        cron_dir: cli
-            .cron_dir
+/// `--help`'s text after the options: precedence and the exit-code table.
+fn after_help() -> String {
+    format!("{}\n\n{}", cli::PRECEDENCE, exit::help(Tool::Snatch))
+}
+
+impl Cli {
+    /// The validated options: the config loaded, the prefix checked, the store resolved.
+    fn options(&self, common: &Common) -> Result<(SnatchOptions, StoreConfig), Failure> {
+        let config = common.config()?;
+        let prefix = self
+            .prefix
             .clone()
-            .unwrap_or_else(|| PathBuf::from(&config.launch.crontab_etc_crond)),
-        prefix,
-        allowed_users: config.launch.allowed_users.clone(),
-        allow_root: config.launch.allow_root,
-        dry_run: cli.dry_run,
-        wait: cli.wait,
-    };
-    let s = store::open(&config.store_config(cli.store.as_deref()))?;
+            .unwrap_or_else(|| config.launch.crontab_unique_prefix.clone());
+        if prefix.is_empty()
+            || scalegrease::dispatch::bundle::sanitize(&prefix) != prefix
+            || prefix.contains("__")
+        {
+            return Err(Failure::new(
+                exit::FAILURE,
+                format!("invalid --prefix {prefix:?}: use only A-Z a-z 0-9 _ - and no \"__\""),
+            ));
+        }
+        let opts = SnatchOptions {
+            cron_dir: self
+                .cron_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(&config.launch.crontab_etc_crond)),
+            prefix,
+            allowed_users: config.launch.allowed_users.clone(),
+            allow_root: config.launch.allow_root,
+            dry_run: self.dry_run,
+            wait: self.wait,
+        };
+        Ok((opts, common.store_config(&config)))
+    }
+}
+
+fn run() -> Result<i32, Failure> {
+    let cli = Cli::parse();
+    let common = cli.common.start(Tool::Snatch);
+    let (opts, store_config) = cli.options(&common)?;
+    let s = store::open(&store_config)?;
     if cli.watch {
         watch(s.as_ref(), &opts);
     }
-    let mut stderr = std::io::stderr();
-    let mut stdout = std::io::stdout();
-    let plan: &mut dyn std::io::Write = if cli.dry_run {
-        &mut stdout
-    } else {
-        &mut stderr
-    };
-    match snatch::snatch(s.as_ref(), &opts, plan)? {
+    let mut plan: Vec<u8> = Vec::new();
+    let outcome = snatch::snatch(s.as_ref(), &opts, &mut plan);
+    // The plan (--dry-run) goes to stdout, rejections to stderr, as they came.
+    let plan = String::from_utf8_lossy(&plan).into_owned();
+    if !cli.json {
+        if cli.dry_run {
+            print!("{plan}");
+        } else {
+            eprint!("{plan}");
+        }
+    }
+    match outcome? {
         Outcome::Busy(lock) => {
-            eprintln!(
-                "greasesnatch: another greasesnatch holds {}; leaving it to finish (pass --wait to wait)",
+            if cli.json {
+                println!("{}", serde_json::json!({"busy": true, "lock": lock}));
+            }
+            tracing::warn!(
+                "another greasesnatch holds {}; leaving it to finish (pass --wait to wait)",
                 lock.display()
             );
             Ok(exit::OK)
         }
         Outcome::Done(summary) => {
-            let would = if cli.dry_run { "would be " } else { "" };
-            println!("greasesnatch: {would}{summary}");
+            if cli.json {
+                println!("{}", json(&summary, cli.dry_run, &plan));
+            } else if !common.quiet() || !summary.rejected.is_empty() {
+                let would = if cli.dry_run { "would be " } else { "" };
+                println!("greasesnatch: {would}{summary}");
+            }
             Ok(if summary.rejected.is_empty() {
                 exit::OK
             } else {
@@ -110,6 +136,22 @@ fn run() -> anyhow::Result<i32> {
             })
         }
     }
+}
+
+/// The summary as `--json` prints it.
+fn json(summary: &Summary, dry_run: bool, plan: &str) -> serde_json::Value {
+    serde_json::json!({
+        "dry_run": dry_run,
+        "busy": false,
+        "installed": summary.installed,
+        "updated": summary.updated,
+        "removed": summary.removed,
+        "unchanged": summary.unchanged,
+        "rejected": summary.rejected.iter()
+            .map(|(project, reason)| serde_json::json!({"project": project, "reason": reason}))
+            .collect::<Vec<_>>(),
+        "plan": plan.lines().collect::<Vec<_>>(),
+    })
 }
 
 /// `--watch`: rounds forever, printing what changed and each new failure once.
@@ -140,7 +182,11 @@ fn watch(s: &dyn store::Store, opts: &SnatchOptions) -> ! {
 }
 
 fn main() {
-    scalegrease::error::finish("greasesnatch", run())
+    let (code, message) = scalegrease::error::outcome(run());
+    if let Some(m) = message {
+        eprintln!("greasesnatch: error: {m}");
+    }
+    std::process::exit(code)
 }
 
 #[cfg(test)]

@@ -1,35 +1,42 @@
 //! greasestatus: what is scheduled on this worker and in the store, what ran and what it
-//! printed. See `README.md`.
+//! printed. Parses arguments (time zones, times and slots are validated by
+//! `scalegrease::cli::status`), calls the library's views, prints what they return; the
+//! exit code comes with the error (`scalegrease::error::Failure`). See `docs/cli.md`.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use scalegrease::Config;
+use scalegrease::cli::{self, Common, CommonArgs};
 use scalegrease::debugging::{runs, status};
-use scalegrease::dispatch::schedule::{self, Zone};
-use scalegrease::{Config, exit, store};
+use scalegrease::error::Failure;
+use scalegrease::exit::{self, Tool};
+use scalegrease::{cli::status as args, store};
 
 /// Show the scalegrease crontabs installed on this worker, grouped by project, with each
-/// entry's next fire time (the default view), or another view named below.
-///
-/// Settings are taken from flags first, then environment variables, then the config
-/// file, then built-in defaults. Exit codes: 0 success, 1 invalid schedule or no such run
-/// (`log`), 2 usage, 69 store unavailable or without its marker (`projects`, `runs`,
-/// `log`), 74 unreadable cron directory, 78 invalid config.
+/// entry's next fire time (the default view), or another view named below. Every view
+/// prints JSON with --json.
 #[derive(Debug, Parser)]
-#[command(name = "greasestatus", version)]
+#[command(name = "greasestatus", version, after_help = after_help())]
 struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
     #[command(flatten)]
     global: Global,
     #[command(subcommand)]
     view: Option<View>,
 }
 
+/// `--help`'s text after the options: precedence and the exit-code table.
+fn after_help() -> String {
+    format!("{}\n\n{}", cli::PRECEDENCE, exit::help(Tool::Status))
+}
+
 /// Options every view takes.
 #[derive(Debug, Args)]
 struct Global {
-    /// Print JSON for scripts instead of text.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help = cli::JSON_HELP)]
     json: bool,
     /// Evaluate as if now were this time: RFC 3339 (2026-03-29T01:30:00Z), or
     /// "YYYY-MM-DD HH:MM" in the host's zone (for `next`, in --tz). Defaults to now.
@@ -43,14 +50,6 @@ struct Global {
     /// launch.crontab_unique_prefix, then "scalegrease".
     #[arg(long, value_name = "PREFIX", global = true)]
     prefix: Option<String>,
-    /// The store: a directory path, dir:///path or etcd://host:port,.../prefix. Defaults
-    /// to the config's `store`, then /var/lib/scalegrease/store.
-    #[arg(long, value_name = "STORE", env = "SCALEGREASE_STORE", global = true)]
-    store: Option<String>,
-    /// The config file. Defaults to /etc/scalegrease.json (built-in defaults when it is
-    /// missing).
-    #[arg(long, value_name = "FILE", env = "SCALEGREASE_CONFIG", global = true)]
-    config_file: Option<PathBuf>,
 }
 
 /// The views. Each is one variant with its own `Args` struct and one arm in `run`.
@@ -65,7 +64,8 @@ enum View {
     /// duration, exit status, version, job and a note.
     Runs(RunsArgs),
     /// The output of one run (the latest by default), from the store or the shared log
-    /// directory; the run's host and status go to stderr.
+    /// directory; the run's host and status go to stderr. With --json, one object:
+    /// {"header", "source", "path", "run", "text"}.
     Log(LogArgs),
 }
 
@@ -101,38 +101,24 @@ struct NextArgs {
     tz: Option<String>,
 }
 
-/// Loads the config once, on first use (the `next` view needs none).
-fn load_config(g: &Global) -> anyhow::Result<Config> {
-    let c = Config::load_default(g.config_file.as_deref())?;
-    for w in &c.warnings {
-        eprintln!("greasestatus: warning: {w}");
-    }
-    Ok(c)
-}
-
-fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+fn print_json(v: &impl serde::Serialize) -> Result<(), Failure> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).map_err(Failure::software)?
+    );
     Ok(())
 }
 
-fn run() -> anyhow::Result<i32> {
+fn run() -> Result<i32, Failure> {
     let cli = Cli::parse();
+    let common = cli.common.start(Tool::Status);
     let g = &cli.global;
     match &cli.view {
-        Some(View::Runs(a)) => return runs_view(g, a),
-        Some(View::Log(a)) => return log_view(g, a),
+        Some(View::Runs(a)) => runs_view(&common, g, a)?,
+        Some(View::Log(a)) => log_view(&common, g, a)?,
         Some(View::Next(a)) => {
-            let zone = match &a.tz {
-                Some(t) => match Zone::named(t) {
-                    Some(z) => z,
-                    None => return usage(format!("unknown time zone {t:?} for --tz")),
-                },
-                None => Zone::host(),
-            };
-            let at = match parse_at(g, zone) {
-                Ok(at) => at,
-                Err(e) => return usage(e),
-            };
+            let zone = args::zone(a.tz.as_deref())?;
+            let at = args::at(g.at.as_deref(), zone)?;
             let times = status::next_times(&a.schedule, a.count, at, zone)?;
             if g.json {
                 print_json(&times)?;
@@ -143,8 +129,8 @@ fn run() -> anyhow::Result<i32> {
             }
         }
         Some(View::Projects) => {
-            let config = load_config(g)?;
-            let s = store::open(&config.store_config(g.store.as_deref()))?;
+            let config = common.config()?;
+            let s = store::open(&common.store_config(&config))?;
             let bundles = status::bundles(s.as_ref())?;
             if g.json {
                 print_json(&bundles)?;
@@ -152,78 +138,61 @@ fn run() -> anyhow::Result<i32> {
                 status::print_bundles(&mut std::io::stdout(), &bundles)?;
             }
         }
-        None => {
-            let config = load_config(g)?;
-            let at = match parse_at(g, Zone::host()) {
-                Ok(at) => at,
-                Err(e) => return usage(e),
-            };
-            let cron_dir = g
-                .cron_dir
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(&config.launch.crontab_etc_crond));
-            let prefix = g
-                .prefix
-                .clone()
-                .unwrap_or_else(|| config.launch.crontab_unique_prefix.clone());
-            // The store only adds revisions, launch times and sync states: without it,
-            // still show what is installed.
-            let bundles = store::open(&config.store_config(g.store.as_deref()))
-                .and_then(|s| status::bundle_map(s.as_ref()))
-                .map_err(|e| {
-                    eprintln!(
-                        "greasestatus: warning: {e}; revisions, launch times and sync states are not shown"
-                    )
-                })
-                .ok();
-            let projects =
-                status::installed(&cron_dir, &prefix, bundles.as_ref(), at, Zone::host())?;
-            if g.json {
-                print_json(&serde_json::json!({
-                    "at": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    "cron_dir": cron_dir,
-                    "projects": projects,
-                }))?;
-            } else {
-                status::print_installed(&mut std::io::stdout(), &projects)?;
-            }
-        }
+        None => installed_view(&common, g)?,
     }
     Ok(exit::OK)
 }
 
-fn parse_at(g: &Global, zone: Zone) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    match &g.at {
-        None => Ok(chrono::Utc::now()),
-        Some(t) => schedule::parse_time(t, zone).map_err(|e| format!("--at: {e}")),
+/// The default view: what is installed in the cron directory.
+fn installed_view(common: &Common, g: &Global) -> Result<(), Failure> {
+    let config = common.config()?;
+    let at = args::at(
+        g.at.as_deref(),
+        scalegrease::dispatch::schedule::Zone::host(),
+    )?;
+    let cron_dir = g
+        .cron_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&config.launch.crontab_etc_crond));
+    let prefix = g
+        .prefix
+        .clone()
+        .unwrap_or_else(|| config.launch.crontab_unique_prefix.clone());
+    // The store only adds revisions, launch times and sync states: without it, still
+    // show what is installed.
+    let bundles = store::open(&common.store_config(&config))
+        .and_then(|s| status::bundle_map(s.as_ref()))
+        .map_err(|e| tracing::warn!("{e}; revisions, launch times and sync states are not shown"))
+        .ok();
+    let zone = scalegrease::dispatch::schedule::Zone::host();
+    let projects = status::installed(&cron_dir, &prefix, bundles.as_ref(), at, zone)?;
+    if g.json {
+        print_json(&serde_json::json!({
+            "at": at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "cron_dir": cron_dir,
+            "projects": projects,
+        }))?;
+    } else {
+        status::print_installed(&mut std::io::stdout(), &projects)?;
     }
+    Ok(())
 }
 
-fn open_store(g: &Global, c: &Config) -> anyhow::Result<Box<dyn store::Store>> {
-    let s = store::open(&c.store_config(g.store.as_deref()))?;
+fn open_store(common: &Common, c: &Config) -> Result<Box<dyn store::Store>, Failure> {
+    let s = store::open(&common.store_config(c))?;
     s.check()?;
     Ok(s)
 }
 
-fn runs_view(g: &Global, a: &RunsArgs) -> anyhow::Result<i32> {
-    let config = load_config(g)?;
+fn runs_view(common: &Common, g: &Global, a: &RunsArgs) -> Result<(), Failure> {
+    let config = common.config()?;
     let now = chrono::Utc::now();
-    let since = match a.since.as_deref().map(|s| runs::parse_since(s, now)) {
-        Some(Err(e)) => return usage(e.to_string()),
-        Some(Ok(s)) => Some(s),
+    let since = args::since(a.since.as_deref(), now)?;
+    let s = open_store(common, &config)?;
+    // A job the store does not know is an error, as for `log` (exit 1).
+    let job = match a.job.as_deref() {
+        Some(q) => Some(runs::find_job(s.as_ref(), q)?),
         None => None,
-    };
-    let s = open_store(g, &config)?;
-    let job = match a.job.as_deref().map(|q| runs::find_job(s.as_ref(), q)) {
-        None => None,
-        Some(Ok(j)) => Some(j),
-        // Nothing ran yet under that name: an empty history, not an error.
-        Some(Err(runs::ViewError::NoRun { job, .. })) => Some(job),
-        Some(Err(e @ runs::ViewError::Ambiguous { .. })) => {
-            eprintln!("greasestatus: error: {e}");
-            return Ok(exit::FAILURE);
-        }
-        Some(Err(e)) => return Err(e.into()),
     };
     let list = runs::runs(s.as_ref(), &config, job.as_deref(), since, now)?;
     if g.json {
@@ -231,41 +200,42 @@ fn runs_view(g: &Global, a: &RunsArgs) -> anyhow::Result<i32> {
     } else {
         print!("{}", runs::table(&list));
     }
-    Ok(exit::OK)
+    Ok(())
 }
 
-fn log_view(g: &Global, a: &LogArgs) -> anyhow::Result<i32> {
-    let config = load_config(g)?;
-    let slot = match a.slot.as_deref().map(scalegrease::model::slot::Slot::parse) {
-        Some(Err(e)) => return usage(format!("--slot: {e}")),
-        Some(Ok(s)) => Some(s),
-        None => None,
-    };
-    let s = open_store(g, &config)?;
-    let job = runs::find_job(s.as_ref(), &a.job);
-    match job.and_then(|j| runs::log(s.as_ref(), &config, &j, slot, chrono::Utc::now())) {
-        Ok(view) => {
-            eprintln!("greasestatus: {}", view.header());
-            std::io::stdout().write_all(&view.text)?;
-            Ok(exit::OK)
-        }
-        Err(e @ (runs::ViewError::NoRun { .. } | runs::ViewError::Ambiguous { .. })) => {
-            eprintln!("greasestatus: error: {e}");
-            Ok(exit::FAILURE)
-        }
-        Err(runs::ViewError::Store(e)) => Err(e.into()),
-        Err(e) => Err(e.into()),
+fn log_view(common: &Common, g: &Global, a: &LogArgs) -> Result<(), Failure> {
+    let config = common.config()?;
+    let slot = args::slot(a.slot.as_deref())?;
+    let s = open_store(common, &config)?;
+    let job = runs::find_job(s.as_ref(), &a.job)?;
+    let view = runs::log(s.as_ref(), &config, &job, slot, chrono::Utc::now())?;
+    if g.json {
+        let (source, path) = match &view.source {
+            runs::LogSource::Store => ("store", None),
+            runs::LogSource::File(p) => ("file", Some(p.as_str())),
+            runs::LogSource::Tail { unreadable } => ("tail", unreadable.as_deref()),
+            runs::LogSource::None => ("none", None),
+        };
+        print_json(&serde_json::json!({
+            "header": view.header(),
+            "source": source,
+            "path": path,
+            "run": view.run,
+            "text": String::from_utf8_lossy(&view.text),
+        }))?;
+    } else {
+        eprintln!("greasestatus: {}", view.header());
+        std::io::stdout().write_all(&view.text)?;
     }
-}
-
-/// A bad value that clap could not check: printed once, exit 2.
-fn usage(msg: String) -> anyhow::Result<i32> {
-    eprintln!("greasestatus: error: {msg}");
-    Ok(exit::USAGE)
+    Ok(())
 }
 
 fn main() {
-    scalegrease::error::finish("greasestatus", run())
+    let (code, message) = scalegrease::error::outcome(run());
+    if let Some(m) = message {
+        eprintln!("greasestatus: error: {m}");
+    }
+    std::process::exit(code)
 }
 
 #[cfg(test)]

@@ -55,6 +55,13 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// Every config error exits [`crate::exit::CONFIG`].
+    pub fn exit_code(&self) -> i32 {
+        crate::exit::CONFIG
+    }
+}
+
 /// The whole configuration. Every section has defaults, so `{}` is a valid config.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]

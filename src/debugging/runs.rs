@@ -32,8 +32,24 @@ pub enum ViewError {
     NoRun { job: String, at: String },
     #[error("{query:?} matches several jobs: {candidates} (give more of the name)")]
     Ambiguous { query: String, candidates: String },
+    #[error("no job in the store matches {query:?} ({known})")]
+    UnknownJob { query: String, known: String },
     #[error("invalid --since {0:?}: use a time (2026-11-23T03:00) or an age (90m, 2d)")]
     Since(String),
+}
+
+impl ViewError {
+    /// The documented exit code: 1 for a job or run the store does not know, 2 for a bad
+    /// `--since`, the store's own code otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ViewError::Store(e) => e.exit_code(),
+            ViewError::NoRun { .. }
+            | ViewError::Ambiguous { .. }
+            | ViewError::UnknownJob { .. } => crate::exit::FAILURE,
+            ViewError::Since(_) => crate::exit::USAGE,
+        }
+    }
 }
 
 /// Reads `--since`: a slot time, or an age before `now` (`90m`, `2h`, `7d`).
@@ -48,7 +64,8 @@ pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<Slot, ViewError> {
 
 /// The job a user means: `query` itself when the store has runs, claims or declines of
 /// that name, else the one known job whose name contains `query` (so `hello-job` finds
-/// `java:com.example:hello-job:date-1d~47fa4f31`). No match is [`ViewError::NoRun`];
+/// `java:com.example:hello-job:date-1d~47fa4f31`). No match is [`ViewError::UnknownJob`],
+/// naming the jobs the store knows;
 /// several are [`ViewError::Ambiguous`], listing them.
 pub fn find_job(store: &dyn Store, query: &str) -> Result<String, ViewError> {
     for top in keys::JOB_TOPS {
@@ -63,9 +80,13 @@ pub fn find_job(store: &dyn Store, query: &str) -> Result<String, ViewError> {
     let hits: Vec<&String> = names.iter().filter(|n| n.contains(query)).collect();
     match hits.as_slice() {
         [one] => Ok((*one).clone()),
-        [] => Err(ViewError::NoRun {
-            job: query.to_string(),
-            at: String::new(),
+        [] => Err(ViewError::UnknownJob {
+            query: query.to_string(),
+            known: match names.len() {
+                0 => "the store has no runs, claims or declines yet".into(),
+                n if n <= 10 => format!("known: {}", join(names.iter())),
+                n => format!("known: {} and {} more", join(names.iter().take(10)), n - 10),
+            },
         }),
         many => Err(ViewError::Ambiguous {
             query: query.to_string(),
@@ -173,6 +194,10 @@ pub fn runs(
             .then_with(|| a.job.cmp(&b.job))
     });
     Ok(out)
+}
+
+fn join<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    names.map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]

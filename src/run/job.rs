@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use crate::Error;
 use crate::config::Config;
 use crate::debugging::log::{self, JobLog};
-use crate::debugging::trace;
 use crate::deployment::{self, ArtifactSpec, ResolveOptions, Resolved};
 use crate::execution::{self, Job, JobArtifact, Supervision};
 use crate::model::slot::Slot;
@@ -63,7 +62,18 @@ impl<'a> Runner<'a> {
     /// The command line `--dry-run` prints for `args`.
     pub fn command_line(&self, args: Vec<String>) -> Result<String, Error> {
         let resolved = resolve(self.cfg, self.opts, &self.spec)?;
-        Ok(prepare(self.cfg, self.opts, &resolved, args)?.command_line())
+        let prepared = prepare(self.cfg, self.opts, &resolved, args)?;
+        if !self.opts.dry_run_json {
+            return Ok(prepared.command_line());
+        }
+        let env: std::collections::BTreeMap<_, _> = prepared.env.iter().cloned().collect();
+        Ok(serde_json::json!({
+            "command_line": prepared.command_line(),
+            "argv": prepared.argv,
+            "env": env,
+            "cwd": prepared.cwd,
+        })
+        .to_string())
     }
 }
 
@@ -175,7 +185,7 @@ fn open_log(cfg: &Config, opts: &RunOptions) -> JobLog {
     );
     if let Some(Err(e)) = log
         .path()
-        .map(|p| (p, trace::attach_log_file(p)))
+        .map(|p| (p, opts.log_sink.attach(p)))
         .map(|(p, r)| {
             r.map_err(|e| format!("cannot write greaserun's messages to {}: {e}", p.display()))
         })

@@ -29,6 +29,7 @@ use crate::arbitration::guard::{self, GuardError};
 use crate::arbitration::options::{JobSpec, SlotOptions};
 use crate::arbitration::session::{Claimed, Session};
 use crate::config::Config;
+use crate::debugging::trace::LogSink;
 use crate::deployment::ArtifactSpec;
 use crate::execution;
 use crate::exit;
@@ -63,6 +64,10 @@ pub struct RunOptions {
     pub kill_grace: Duration,
     /// Resolve, fetch and guard, then print the command instead of running it.
     pub dry_run: bool,
+    /// With `dry_run`: show the command as JSON.
+    pub dry_run_json: bool,
+    /// `--store` (or `$SCALEGREASE_STORE`): overrides the config's store.
+    pub store: Option<String>,
     /// Skip the overload guard.
     pub force: bool,
     /// Show a download progress bar (stderr is a terminal and not quiet).
@@ -73,6 +78,8 @@ pub struct RunOptions {
     pub interactive: bool,
     /// When greaserun started: its minute is the slot unless --slot says otherwise.
     pub started: chrono::DateTime<chrono::Utc>,
+    /// Where greaserun's own messages also go once the job's log file is open.
+    pub log_sink: LogSink,
 }
 
 /// How greaserun ends.
@@ -91,7 +98,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Outcome, Error> {
     let spec = ArtifactSpec::parse(&opts.artifact)?;
     let session = Session::new(
         cfg,
-        None,
+        opts.store.as_deref(),
         SlotOptions {
             no_claim: opts.funnel.no_claim || opts.dry_run,
             ..opts.funnel.clone()
