@@ -264,7 +264,7 @@ fn open_log(cfg: &Config, host_name: &str, runner: &str, artifact: &str) -> JobL
         dir.as_deref(),
         &host::user_name(),
         host::short(host_name),
-        runner,
+        &execution::canonical_name(runner),
         &log::artifact_name(artifact),
         chrono::Local::now().date_naive(),
     );

@@ -5,9 +5,11 @@
 //! [`prepare`] turns a [`Job`] into a [`Prepared`] command (argv, environment, working
 //! directory and, for the python runners, the extracted `python/` tree); [`run`] starts it
 //! in a new process group and supervises it until no process of that group is left,
-//! copying its output to greaserun's stdout, the [`JobLog`](crate::debugging::log::JobLog)
-//! and a 64 KiB tail kept for the run record.
+//! copying its output to greaserun's stdout, a [`JobOutput`] sink the caller hands in
+//! (greaserun's job log) and a 64 KiB tail kept for the run record.
 
+mod group;
+mod output;
 mod runner;
 mod scratch;
 mod signals;
@@ -20,6 +22,7 @@ use std::time::Duration;
 
 use crate::exit;
 
+pub use output::{JobOutput, Stream};
 pub use runner::{BUILTIN, Prepared, canonical_name, check_runner, prepare, runner_names};
 pub use supervise::run;
 pub use tail::{TAIL_CAP, Tail};
