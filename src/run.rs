@@ -219,6 +219,7 @@ fn run_slot(
         &Supervision {
             timeout: opts.timeout,
             kill_grace: opts.kill_grace,
+            stdin_is_terminal: std::io::IsTerminal::is_terminal(&std::io::stdin()),
         },
         log,
     )?;

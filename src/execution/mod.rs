@@ -59,6 +59,10 @@ pub struct Supervision {
     /// How long processes get between SIGTERM and SIGKILL, after a timeout and for
     /// processes the job left behind when it exited.
     pub kill_grace: Duration,
+    /// Whether greaserun's stdin is a terminal (the caller checks, once): the job then
+    /// gets `/dev/null` as stdin, since a job in its own process group that read the
+    /// terminal would be stopped (SIGTTIN). Otherwise the job inherits stdin.
+    pub stdin_is_terminal: bool,
 }
 
 impl Default for Supervision {
@@ -66,6 +70,7 @@ impl Default for Supervision {
         Supervision {
             timeout: None,
             kill_grace: Duration::from_secs(10),
+            stdin_is_terminal: false,
         }
     }
 }

@@ -11,7 +11,7 @@
 //! poll(2). Each chunk read (at most 64 KiB) is written to greaserun's stdout as is, to the
 //! job log with line prefixes, and to the 64 KiB tail: memory does not grow with output.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::process::{ChildStderr, ChildStdout, Command, Stdio};
@@ -96,7 +96,7 @@ fn supervise(
         .stderr(Stdio::piped())
         .process_group(0);
     // A job in its own process group that read a terminal would be stopped (SIGTTIN).
-    cmd.stdin(if io::stdin().is_terminal() {
+    cmd.stdin(if sup.stdin_is_terminal {
         Stdio::null()
     } else {
         Stdio::inherit()

@@ -25,6 +25,7 @@ fn sup(timeout_ms: Option<u64>) -> Supervision {
     Supervision {
         timeout: timeout_ms.map(Duration::from_millis),
         kill_grace: Duration::from_secs(5),
+        stdin_is_terminal: false,
     }
 }
 
@@ -95,6 +96,7 @@ fn timeout_escalates_to_kill() {
     let s = Supervision {
         timeout: Some(Duration::from_millis(200)),
         kill_grace: Duration::from_millis(200),
+        stdin_is_terminal: false,
     };
     let o = run(
         shell("trap '' TERM; sh -c 'trap \"\" TERM; sleep 300' & sleep 300"),
@@ -157,4 +159,16 @@ fn the_scratch_dir_is_removed_after_a_failing_run() {
     let o = run(p, &sup(None), &mut Recorder::default()).unwrap();
     assert_eq!(o.status, Status::Exited(4));
     assert!(!cwd.exists());
+}
+
+#[test]
+fn a_terminal_stdin_is_not_passed_on() {
+    let s = Supervision {
+        stdin_is_terminal: true,
+        ..sup(None)
+    };
+    let mut log = Recorder::default();
+    let o = run(shell("readlink /proc/$$/fd/0"), &s, &mut log).unwrap();
+    assert_eq!(o.status, Status::Exited(0));
+    assert_eq!(log.stdout, b"/dev/null\n");
 }
