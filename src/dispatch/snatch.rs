@@ -87,6 +87,16 @@ pub fn header(project: &Project, name: &str) -> String {
     )
 }
 
+/// An installed file's whole content: the [`header`], then the crontab's text ending in
+/// a newline (cron drops a last line without one). greasestatus compares files with it.
+pub fn installed_content(project: &Project, name: &str, crontab: &str) -> String {
+    let mut content = header(project, name) + crontab;
+    if !content.ends_with('\n') {
+        content.push('\n');
+    }
+    content
+}
+
 const HEADER_END: &str = " (installed by greasesnatch; local edits are overwritten)";
 
 /// Reads [`header`] back: `(project, crontab name)`.
@@ -298,12 +308,10 @@ fn accept(
                 c.name
             ));
         }
-        let mut content = header(&project, &c.name).into_bytes();
-        content.extend_from_slice(c.content.as_bytes());
-        if !content.ends_with(b"\n") {
-            content.push(b'\n');
-        }
-        files.push((name, content));
+        files.push((
+            name,
+            installed_content(&project, &c.name, &c.content).into_bytes(),
+        ));
     }
     Ok(files)
 }
@@ -369,6 +377,20 @@ mod tests {
         assert_eq!(h.lines().count(), 1);
         assert!(crontab::parse(&h).diagnostics.is_empty());
         assert_eq!(parse_header("# other\n"), None);
+    }
+
+    #[test]
+    fn installed_content_is_the_header_then_the_crontab_ending_in_a_newline() {
+        let p = Project {
+            group: "g".into(),
+            artifact: "a".into(),
+        };
+        let want = header(&p, "n") + "* * * * * u greaserun x\n";
+        for text in ["* * * * * u greaserun x", "* * * * * u greaserun x\n"] {
+            let content = installed_content(&p, "n", text);
+            assert_eq!(content, want);
+            assert_eq!(parse_header(&content), Some((p.clone(), "n".to_string())));
+        }
     }
 
     #[test]
