@@ -194,13 +194,9 @@ impl Resolver {
         release_only: bool,
     ) -> Result<Resolved, DeployError> {
         match self.fixed(c, fv, prefer) {
-            Err(DeployError::Unavailable { errors, .. }) => self.cached_newest(
-                c,
-                snapshot_base,
-                release_only,
-                "the repositories could not be reached",
-                Some(errors),
-            ),
+            Err(DeployError::Unavailable { errors, .. }) => {
+                self.unreachable_fallback(c, snapshot_base, release_only, errors)
+            }
             other => other,
         }
     }
@@ -214,13 +210,8 @@ impl Resolver {
         answers: Answers<T>,
     ) -> Result<Resolved, DeployError> {
         if !answers.unreachable.is_empty() {
-            return self.cached_newest(
-                c,
-                snapshot_base,
-                release_only,
-                "the repositories could not be reached",
-                Some(with_not_found(answers.unreachable, answers.tried)),
-            );
+            let errors = with_not_found(answers.unreachable, answers.tried);
+            return self.unreachable_fallback(c, snapshot_base, release_only, errors);
         }
         if let Some(e) = answers.error {
             return Err(e);
@@ -229,6 +220,18 @@ impl Resolver {
             coordinates: c.to_string(),
             tried: answers.tried,
         })
+    }
+
+    /// [`Self::cached_newest`] because the repositories could not be reached (`errors`).
+    fn unreachable_fallback(
+        &self,
+        c: &Coordinates,
+        snapshot_base: Option<&str>,
+        release_only: bool,
+        errors: Vec<String>,
+    ) -> Result<Resolved, DeployError> {
+        let why = "the repositories could not be reached";
+        self.cached_newest(c, snapshot_base, release_only, why, Some(errors))
     }
 
     /// The newest cached version for a moving version. `errors` is `Some` when this is a

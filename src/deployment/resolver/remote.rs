@@ -28,6 +28,32 @@ pub(super) struct Answers<T> {
     pub(super) error: Option<DeployError>,
 }
 
+impl<T> Answers<T> {
+    fn new() -> Answers<T> {
+        Answers {
+            found: Vec::new(),
+            tried: Vec::new(),
+            unreachable: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// Notes why the repository at `url` gave no answer: not found, unreachable, or
+    /// refused (the first refusal is kept). A fatal failure is returned to the caller.
+    fn failed(&mut self, url: String, failure: Failure) -> Result<(), DeployError> {
+        match failure {
+            Failure::NotFound => self.tried.push(url),
+            Failure::Unreachable(m) => self.unreachable.push(format!("{url}: {m}")),
+            Failure::Refused(reason) => {
+                self.error
+                    .get_or_insert(DeployError::Refused { url, reason });
+            }
+            Failure::Fatal(e) => return Err(e),
+        }
+        Ok(())
+    }
+}
+
 impl Resolver {
     /// Downloads `rel` to `path` from the first repository that has it.
     pub(super) fn fetch(
@@ -40,22 +66,18 @@ impl Resolver {
     ) -> Result<String, DeployError> {
         let mut order: Vec<usize> = prefer.to_vec();
         order.extend((0..self.repos.len()).filter(|i| !prefer.contains(i)));
-        let (mut tried, mut unreachable, mut refused) = (Vec::new(), Vec::new(), None);
+        // Refusals are the only errors kept: a fatal failure returns at once.
+        let mut a: Answers<()> = Answers::new();
         for i in order {
             let repo = &self.repos[i];
             let url = repo.url_of(rel);
             let expected = match self.checksum(repo, rel) {
                 Ok(e) => e,
-                Err(Failure::Unreachable(m)) => {
-                    unreachable.push(format!("{url}: {m}"));
-                    continue;
-                }
-                Err(Failure::Refused(m)) => {
-                    refused.get_or_insert(DeployError::Refused { url, reason: m });
-                    continue;
-                }
-                Err(Failure::Fatal(e)) => return Err(e),
                 Err(Failure::NotFound) => None,
+                Err(f) => {
+                    a.failed(url, f)?;
+                    continue;
+                }
             };
             match download::download(
                 repo,
@@ -77,27 +99,22 @@ impl Resolver {
                     );
                     return Ok(url);
                 }
-                Err(Failure::NotFound) => tried.push(url),
-                Err(Failure::Unreachable(m)) => unreachable.push(format!("{url}: {m}")),
-                Err(Failure::Refused(m)) => {
-                    refused.get_or_insert(DeployError::Refused { url, reason: m });
-                }
-                Err(Failure::Fatal(e)) => return Err(e),
+                Err(f) => a.failed(url, f)?,
             }
         }
-        if let Some(e) = refused {
+        if let Some(e) = a.error {
             return Err(e);
         }
-        if !unreachable.is_empty() {
+        if !a.unreachable.is_empty() {
             return Err(DeployError::Unavailable {
                 coordinates: c.with_version(fv).to_string(),
                 cache: self.cache.root().to_path_buf(),
-                errors: with_not_found(unreachable, tried),
+                errors: with_not_found(a.unreachable, a.tried),
             });
         }
         Err(DeployError::NotFound {
             coordinates: c.with_version(fv).to_string(),
-            tried,
+            tried: a.tried,
         })
     }
 
@@ -153,12 +170,7 @@ impl Resolver {
         rel: &str,
         pick: impl Fn(&Metadata) -> Result<Option<T>, String>,
     ) -> Answers<T> {
-        let mut a = Answers {
-            found: Vec::new(),
-            tried: Vec::new(),
-            unreachable: Vec::new(),
-            error: None,
-        };
+        let mut a = Answers::new();
         for (i, repo) in self.repos.iter().enumerate() {
             let url = repo.url_of(rel);
             match self.read_small(repo, rel) {
@@ -177,13 +189,10 @@ impl Resolver {
                         }
                     }
                 }
-                Err(Failure::NotFound) => a.tried.push(url),
-                Err(Failure::Unreachable(m)) => a.unreachable.push(format!("{url}: {m}")),
-                Err(Failure::Refused(reason)) => {
-                    a.error.get_or_insert(DeployError::Refused { url, reason });
-                }
-                Err(Failure::Fatal(e)) => {
-                    a.error.get_or_insert(e);
+                Err(f) => {
+                    if let Err(e) = a.failed(url, f) {
+                        a.error.get_or_insert(e);
+                    }
                 }
             }
         }
