@@ -17,6 +17,10 @@
 //!
 //! A log that cannot be opened or written is a warning (`tracing::warn!`), never a reason
 //! not to run the job: the job's output still reaches greaserun's stdout.
+//!
+//! [`JobLog`] is the [`JobOutput`] sink supervision writes the job's output to; that trait
+//! and [`Stream`] are all this module takes from the execution scope below it (the runner
+//! name arrives already canonical from the caller).
 
 mod lines;
 
@@ -99,8 +103,7 @@ pub fn log_path(
 impl JobLog {
     /// Opens (creating directories as needed) the log for one run in append mode, at
     /// [`log_path`] (so `runner` is the canonical runner name). `dir` `None` means no log
-    /// file. Failure to create or open is a warning and gives a log
-    /// that writes nothing.
+    /// file. Failure to create or open is a warning and gives a log that writes nothing.
     pub fn open(
         dir: Option<&Path>,
         user: &str,
@@ -267,24 +270,10 @@ mod tests {
     /// line, partial lines included.
     #[test]
     fn supervision_writes_the_jobs_output_here() {
-        use crate::execution::{self, Job, JobArtifact, Supervision};
+        use crate::execution::{self, Supervision};
         let dir = tempfile::tempdir().unwrap();
         let mut log = open(dir.path());
-        let job = Job {
-            runner: "shell".into(),
-            artifact: JobArtifact {
-                jar_path: "/x.jar".into(),
-                spec: "/x.jar".into(),
-                version: None,
-            },
-            args: vec![
-                "/bin/sh".into(),
-                "-c".into(),
-                "echo out; echo err >&2; printf partial; exit 3".into(),
-            ],
-            main_class: None,
-        };
-        let prepared = execution::prepare(&job, &crate::Config::default()).unwrap();
+        let prepared = execution::shell("echo out; echo err >&2; printf partial; exit 3");
         let o = execution::run(prepared, &Supervision::default(), &mut log).unwrap();
         assert_eq!(o.exit_code(), 3);
         let text = std::fs::read_to_string(log.path().unwrap()).unwrap();

@@ -179,3 +179,20 @@ impl ExecError {
         }
     }
 }
+
+/// A shell runner job running `/bin/sh -c script`, prepared with the built-in config: for
+/// tests of supervision and of sinks.
+#[cfg(test)]
+pub(crate) fn shell(script: &str) -> Prepared {
+    let job = Job {
+        runner: "shell".into(),
+        artifact: JobArtifact {
+            jar_path: "/x.jar".into(),
+            spec: "/x.jar".into(),
+            version: None,
+        },
+        args: vec!["/bin/sh".into(), "-c".into(), script.into()],
+        main_class: None,
+    };
+    prepare(&job, &crate::Config::default()).unwrap()
+}

@@ -1,25 +1,11 @@
 //! Supervision tests: exit statuses, signals, timeouts and leftover processes, run
 //! against real `/bin/sh` jobs.
 
-use super::super::{Job, JobArtifact, prepare};
+use super::super::{Job, JobArtifact, prepare, shell};
 use super::*;
 use crate::execution::group::tests::group_members;
 use crate::execution::output::Recorder;
 use std::time::Duration;
-
-fn shell(script: &str) -> Prepared {
-    let job = Job {
-        runner: "shell".into(),
-        artifact: JobArtifact {
-            jar_path: "/x.jar".into(),
-            spec: "/x.jar".into(),
-            version: None,
-        },
-        args: vec!["/bin/sh".into(), "-c".into(), script.into()],
-        main_class: None,
-    };
-    prepare(&job, &crate::Config::default()).unwrap()
-}
 
 fn sup(timeout_ms: Option<u64>) -> Supervision {
     Supervision {
