@@ -14,11 +14,13 @@
 //!    Files with the prefix whose project is no longer in the store are removed. Files
 //!    without the prefix are never touched.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+mod users;
 
 use super::bundle::{self, Bundle};
 use super::crontab;
@@ -26,6 +28,7 @@ use super::error::DispatchError;
 use super::project::Project;
 use crate::store::{Store, Version};
 use crate::util::fs as ufs;
+use users::UserCheck;
 
 /// Mode of installed files: root-owned, not group- or other-writable, no execute bit.
 pub const MODE: u32 = 0o644;
@@ -316,48 +319,6 @@ fn accept(
     Ok(files)
 }
 
-/// The worker's user policy, with the user database looked up once per name.
-struct UserCheck<'a> {
-    opts: &'a SnatchOptions,
-    seen: HashMap<String, Result<(), String>>,
-}
-
-impl<'a> UserCheck<'a> {
-    fn new(opts: &'a SnatchOptions) -> Self {
-        UserCheck {
-            opts,
-            seen: HashMap::new(),
-        }
-    }
-
-    fn check(&mut self, user: &str) -> Result<(), String> {
-        if let Some(r) = self.seen.get(user) {
-            return r.clone();
-        }
-        let o = self.opts;
-        let listed = o.allowed_users.iter().any(|u| u == user);
-        let r = if user == "root" && !(o.allow_root || listed) {
-            Err("is not allowed on this worker (root needs launch.allow_root)".to_string())
-        } else if !o.allowed_users.is_empty() && !listed && user != "root" {
-            Err(format!(
-                "is not allowed on this worker (launch.allowed_users is {})",
-                o.allowed_users.join(", ")
-            ))
-        } else {
-            match nix::unistd::User::from_name(user) {
-                Ok(Some(_)) => Ok(()),
-                Ok(None) => Err(
-                    "does not exist on this worker (Debian cron would ignore the whole file)"
-                        .to_string(),
-                ),
-                Err(e) => Err(format!("cannot be looked up: {e}")),
-            }
-        };
-        self.seen.insert(user.to_string(), r.clone());
-        r
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,31 +352,5 @@ mod tests {
             assert_eq!(content, want);
             assert_eq!(parse_header(&content), Some((p.clone(), "n".to_string())));
         }
-    }
-
-    #[test]
-    fn users() {
-        let mut o = SnatchOptions {
-            cron_dir: PathBuf::new(),
-            prefix: "p".into(),
-            allowed_users: vec![],
-            allow_root: false,
-            dry_run: false,
-            wait: false,
-        };
-        let mut u = UserCheck::new(&o);
-        assert!(u.check("root").is_err());
-        assert!(u.check("nobody").is_ok());
-        assert!(
-            u.check("no-such-user-sg")
-                .unwrap_err()
-                .contains("does not exist")
-        );
-        o.allowed_users = vec!["daemon".into()];
-        let mut u = UserCheck::new(&o);
-        assert!(u.check("nobody").unwrap_err().contains("allowed_users"));
-        assert!(u.check("daemon").is_ok());
-        o.allow_root = true;
-        assert!(UserCheck::new(&o).check("root").is_ok());
     }
 }
