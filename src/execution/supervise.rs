@@ -9,7 +9,9 @@
 //!
 //! One thread multiplexes the job's stdout and stderr pipes and the signal self-pipe with
 //! poll(2). Each chunk read (at most 64 KiB) is written to greaserun's stdout as is, to the
-//! job log with line prefixes, and to the 64 KiB tail: memory does not grow with output.
+//! caller's [`JobOutput`] sink (the job log), and to the 64 KiB tail: memory does not grow
+//! with output. The process group itself is [`Group`] (group.rs), the copying [`Sink`]
+//! (output.rs).
 
 use std::io::{self, Write};
 use std::os::fd::AsFd;
