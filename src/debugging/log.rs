@@ -17,34 +17,19 @@
 //!
 //! A log that cannot be opened or written is a warning (`tracing::warn!`), never a reason
 //! not to run the job: the job's output still reaches greaserun's stdout.
+//!
+//! [`JobLog`] is the [`JobOutput`] sink supervision writes the job's output to; that trait
+//! and [`Stream`] are all this module takes from the execution scope below it (the runner
+//! name arrives already canonical from the caller).
+
+mod lines;
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// The longest log line body; longer output lines are split.
-pub const MAX_LINE: usize = 16 * 1024;
-/// The write buffer's size.
-pub const BUF_CAP: usize = 64 * 1024;
-
-/// Which of the job's output streams a chunk came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
-
-impl Stream {
-    fn tag(self) -> &'static str {
-        match self {
-            Stream::Stdout => "OUT:job",
-            Stream::Stderr => "ERR:job",
-        }
-    }
-    fn index(self) -> usize {
-        self as usize
-    }
-}
+use crate::execution::JobOutput;
+pub use crate::execution::Stream;
+pub use lines::{BUF_CAP, MAX_LINE};
 
 /// The job's log file, or nothing when logging to a file is off or impossible.
 pub struct JobLog {
@@ -96,8 +81,9 @@ pub fn artifact_name(artifact: &str) -> String {
     name
 }
 
-/// The log file's path for these parts (`host` is shortened to its first label, `runner`
-/// to its canonical name, so `LuigiRunner` and `luigi` share one log).
+/// The log file's path for these parts (`host` is shortened to its first label). `runner`
+/// is the runner's canonical name (`execution::canonical_name`, which the caller applies),
+/// so `LuigiRunner` and `luigi` share one log.
 pub fn log_path(
     dir: &Path,
     user: &str,
@@ -109,15 +95,15 @@ pub fn log_path(
     dir.join(user)
         .join(crate::util::host::short(host))
         .join("runner")
-        .join(crate::execution::canonical_name(runner))
+        .join(runner)
         .join(artifact_name)
         .join(format!("{}.log", date.format("%Y-%m-%d")))
 }
 
 impl JobLog {
-    /// Opens (creating directories as needed) the log for one run in append mode. `dir`
-    /// `None` means no log file. Failure to create or open is a warning and gives a log
-    /// that writes nothing.
+    /// Opens (creating directories as needed) the log for one run in append mode, at
+    /// [`log_path`] (so `runner` is the canonical runner name). `dir` `None` means no log
+    /// file. Failure to create or open is a warning and gives a log that writes nothing.
     pub fn open(
         dir: Option<&Path>,
         user: &str,
@@ -164,120 +150,21 @@ impl JobLog {
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
+}
 
-    /// Appends one of greaserun's own messages (`level` e.g. `INFO`, `WARNING`, `ERROR`)
-    /// and writes it out at once. Multi-line text gives one log line per line.
-    pub fn message(&mut self, level: &str, text: &str) {
-        if self.file.is_none() {
-            return;
-        }
-        self.tick();
-        let tag = format!("{level}:greaserun");
-        for line in text.lines() {
-            self.push_line(&tag, line.as_bytes(), b"");
-        }
-        self.flush();
+/// Supervision writes the job's output here; a failure to start is an `ERROR` line.
+impl JobOutput for JobLog {
+    fn output(&mut self, stream: Stream, data: &[u8]) {
+        self.job_output(stream, data);
     }
-
-    /// Appends a chunk of the job's output: complete lines are written with the prefix,
-    /// a trailing partial line waits (bounded by [`MAX_LINE`]) for the rest. Call
-    /// [`JobLog::flush`] after a batch of chunks and [`JobLog::finish_output`] at the end.
-    pub fn job_output(&mut self, stream: Stream, mut data: &[u8]) {
-        if self.file.is_none() {
-            return;
-        }
-        self.tick();
-        let i = stream.index();
-        while !data.is_empty() {
-            match data.iter().position(|&b| b == b'\n') {
-                Some(nl) => {
-                    let pending = std::mem::take(&mut self.pending[i]);
-                    self.push_line(stream.tag(), &pending, &data[..nl]);
-                    self.pending[i] = pending;
-                    self.pending[i].clear();
-                    data = &data[nl + 1..];
-                }
-                None => {
-                    let room = MAX_LINE - self.pending[i].len();
-                    let take = room.min(data.len());
-                    self.pending[i].extend_from_slice(&data[..take]);
-                    data = &data[take..];
-                    if self.pending[i].len() == MAX_LINE {
-                        let pending = std::mem::take(&mut self.pending[i]);
-                        self.push_line(stream.tag(), &pending, b"");
-                        self.pending[i] = pending;
-                        self.pending[i].clear();
-                    }
-                }
-            }
-        }
+    fn flush(&mut self) {
+        JobLog::flush(self);
     }
-
-    /// Writes out partial lines still waiting for a newline, and flushes.
-    pub fn finish_output(&mut self) {
-        if self.file.is_some() {
-            self.tick();
-            for stream in [Stream::Stdout, Stream::Stderr] {
-                let pending = std::mem::take(&mut self.pending[stream.index()]);
-                if !pending.is_empty() {
-                    self.push_line(stream.tag(), &pending, b"");
-                }
-            }
-        }
-        self.flush();
+    fn finish(&mut self) {
+        self.finish_output();
     }
-
-    /// Writes buffered lines to the file. A write error disables the log with a warning.
-    pub fn flush(&mut self) {
-        if self.buf.is_empty() {
-            return;
-        }
-        if let Some(f) = &mut self.file
-            && let Err(e) = f.write_all(&self.buf)
-        {
-            tracing::warn!(
-                "cannot write the job log {}: {e}; logging to it stops here",
-                self.path.as_deref().unwrap_or(Path::new("?")).display()
-            );
-            self.file = None;
-        }
-        self.buf.clear();
-    }
-
-    // One log line: prefix, then `a` and `b` as the body (each at most MAX_LINE; a longer
-    // body is split).
-    fn push_line(&mut self, tag: &str, a: &[u8], b: &[u8]) {
-        if a.len() + b.len() > MAX_LINE {
-            if !a.is_empty() {
-                self.push_line(tag, a, b"");
-            }
-            for piece in b.chunks(MAX_LINE) {
-                self.push_line(tag, piece, b"");
-            }
-            return;
-        }
-        let need = self.clock.1.len() + tag.len() + a.len() + b.len() + 2;
-        if self.buf.len() + need > BUF_CAP {
-            self.flush();
-        }
-        if self.buf.capacity() == 0 {
-            self.buf.reserve_exact(BUF_CAP);
-        }
-        self.buf.extend_from_slice(self.clock.1.as_bytes());
-        self.buf.extend_from_slice(tag.as_bytes());
-        self.buf.push(b' ');
-        self.buf.extend_from_slice(a);
-        self.buf.extend_from_slice(b);
-        self.buf.push(b'\n');
-    }
-
-    // Refreshes the cached `[pid] HH:MM:SS ` prefix when the second changed.
-    fn tick(&mut self) {
-        let now = chrono::Local::now();
-        let secs = now.timestamp();
-        if secs != self.clock.0 {
-            self.clock = (secs, format!("[{}] {} ", self.pid, now.format("%H:%M:%S")));
-        }
+    fn failed(&mut self, text: &str) {
+        self.message("ERROR", text);
     }
 }
 
@@ -295,7 +182,7 @@ mod tests {
         chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
     }
 
-    fn open(dir: &Path) -> JobLog {
+    pub(super) fn open(dir: &Path) -> JobLog {
         JobLog::open(
             Some(dir),
             "alice",
@@ -363,28 +250,6 @@ mod tests {
     }
 
     #[test]
-    fn long_lines_are_split_and_memory_is_bounded() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut log = open(dir.path());
-        let big = vec![b'x'; MAX_LINE * 3 + 10];
-        for chunk in big.chunks(1000) {
-            log.job_output(Stream::Stdout, chunk);
-            assert!(log.pending[0].len() <= MAX_LINE);
-            assert!(log.buf.capacity() <= BUF_CAP);
-        }
-        log.job_output(Stream::Stdout, b"\n");
-        log.finish_output();
-        let path = log.path().unwrap().to_path_buf();
-        drop(log);
-        let text = std::fs::read_to_string(path).unwrap();
-        let sizes: Vec<usize> = text
-            .lines()
-            .map(|l| l.rsplit(' ').next().unwrap().len())
-            .collect();
-        assert_eq!(sizes, [MAX_LINE, MAX_LINE, MAX_LINE, 10]);
-    }
-
-    #[test]
     fn an_unwritable_dir_gives_a_silent_log() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("not-a-dir");
@@ -399,5 +264,21 @@ mod tests {
                 .path()
                 .is_none()
         );
+    }
+
+    /// The job's output reaches the log through supervision's sink, one prefixed line per
+    /// line, partial lines included.
+    #[test]
+    fn supervision_writes_the_jobs_output_here() {
+        use crate::execution::{self, Supervision};
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(dir.path());
+        let prepared = execution::shell("echo out; echo err >&2; printf partial; exit 3");
+        let o = execution::run(prepared, &Supervision::default(), &mut log).unwrap();
+        assert_eq!(o.exit_code(), 3);
+        let text = std::fs::read_to_string(log.path().unwrap()).unwrap();
+        assert!(text.contains(" OUT:job out\n"), "{text}");
+        assert!(text.contains(" ERR:job err\n"), "{text}");
+        assert!(text.contains(" OUT:job partial\n"), "{text}");
     }
 }

@@ -56,15 +56,10 @@ fn sync_state(
     let Some(b) = bundles.get(project) else {
         return "orphan";
     };
-    let current = b.crontabs.iter().any(|c| {
-        c.name == name && {
-            let mut want = snatch::header(project, &c.name) + &c.content;
-            if !want.ends_with('\n') {
-                want.push('\n');
-            }
-            want == text
-        }
-    });
+    let current = b
+        .crontabs
+        .iter()
+        .any(|c| c.name == name && snatch::installed_content(project, &c.name, &c.content) == text);
     if current { "current" } else { "stale" }
 }
 

@@ -114,11 +114,8 @@ impl Cache {
     /// The file versions present in `dir` for `c`'s classifier and packaging.
     fn file_versions(&self, c: &Coordinates, dir: &Path) -> Vec<String> {
         let prefix = format!("{}-", c.artifact);
-        let suffix = if c.classifier.is_empty() {
-            format!(".{}", c.packaging)
-        } else {
-            format!("-{}.{}", c.classifier, c.packaging)
-        };
+        // The file name at an empty version is the prefix, then the suffix.
+        let suffix = c.file_name("")[prefix.len()..].to_string();
         let Ok(entries) = fs::read_dir(dir) else {
             return Vec::new();
         };

@@ -6,15 +6,16 @@ use std::path::{Path, PathBuf};
 
 use tracing::{debug, info, warn};
 
+mod remote;
+
 use super::cache::{Cache, base_version};
-use super::checksum::{self, Algorithm, Expected};
-use super::download::{self, Failure};
-use super::metadata::{self, Metadata};
-use super::repository::{self, FetchError, Repo};
+use super::metadata;
+use super::repository::{self, Repo};
 use super::spec::{self, Coordinates, VersionKind};
 use super::{DeployError, ResolveOptions, Resolved};
 use crate::config;
 use crate::util::env::expand_path;
+use remote::Answers;
 
 /// The unreachable repositories' errors followed by the URLs that answered "not found".
 fn with_not_found(mut errors: Vec<String>, not_found: Vec<String>) -> Vec<String> {
@@ -27,26 +28,12 @@ pub(super) fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// Limit for metadata and checksum bodies.
-const SMALL_LIMIT: u64 = 8 << 20;
-
 pub(super) struct Resolver {
     cache: Cache,
     repos: Vec<Repo>,
     offline: bool,
     progress: bool,
     attempts: u32,
-}
-
-/// What the repositories said about one small file.
-struct Answers<T> {
-    /// (repository index, parsed answer)
-    found: Vec<(usize, T)>,
-    /// URLs that answered without a usable version.
-    tried: Vec<String>,
-    unreachable: Vec<String>,
-    /// The first hard error (bad data, refusal), reported when nothing was found.
-    error: Option<DeployError>,
 }
 
 impl Resolver {
@@ -128,170 +115,6 @@ impl Resolver {
         })
     }
 
-    /// Downloads `rel` to `path` from the first repository that has it.
-    fn fetch(
-        &self,
-        c: &Coordinates,
-        fv: &str,
-        rel: &str,
-        path: &Path,
-        prefer: &[usize],
-    ) -> Result<String, DeployError> {
-        let mut order: Vec<usize> = prefer.to_vec();
-        order.extend((0..self.repos.len()).filter(|i| !prefer.contains(i)));
-        let (mut tried, mut unreachable, mut refused) = (Vec::new(), Vec::new(), None);
-        for i in order {
-            let repo = &self.repos[i];
-            let url = repo.url_of(rel);
-            let expected = match self.checksum(repo, rel) {
-                Ok(e) => e,
-                Err(Failure::Unreachable(m)) => {
-                    unreachable.push(format!("{url}: {m}"));
-                    continue;
-                }
-                Err(Failure::Refused(m)) => {
-                    refused.get_or_insert(DeployError::Refused { url, reason: m });
-                    continue;
-                }
-                Err(Failure::Fatal(e)) => return Err(e),
-                Err(Failure::NotFound) => None,
-            };
-            match download::download(
-                repo,
-                rel,
-                path,
-                expected.as_ref(),
-                self.attempts,
-                self.progress,
-            ) {
-                Ok(bytes) => {
-                    if expected.is_none() {
-                        warn!(
-                            "{url}: the repository publishes no .sha512, .sha256 or .sha1: used unverified"
-                        );
-                    }
-                    info!(
-                        "{}: downloaded {bytes} bytes from {url}",
-                        c.with_version(fv)
-                    );
-                    return Ok(url);
-                }
-                Err(Failure::NotFound) => tried.push(url),
-                Err(Failure::Unreachable(m)) => unreachable.push(format!("{url}: {m}")),
-                Err(Failure::Refused(m)) => {
-                    refused.get_or_insert(DeployError::Refused { url, reason: m });
-                }
-                Err(Failure::Fatal(e)) => return Err(e),
-            }
-        }
-        if let Some(e) = refused {
-            return Err(e);
-        }
-        if !unreachable.is_empty() {
-            return Err(DeployError::Unavailable {
-                coordinates: c.with_version(fv).to_string(),
-                cache: self.cache.root().to_path_buf(),
-                errors: with_not_found(unreachable, tried),
-            });
-        }
-        Err(DeployError::NotFound {
-            coordinates: c.with_version(fv).to_string(),
-            tried,
-        })
-    }
-
-    /// The strongest checksum `repo` publishes for `rel`; `Ok(None)` when it has none.
-    fn checksum(&self, repo: &Repo, rel: &str) -> Result<Option<Expected>, Failure> {
-        for alg in Algorithm::PREFERRED {
-            let crel = format!("{rel}.{}", alg.extension());
-            match self.read_small(repo, &crel) {
-                Ok(bytes) => {
-                    let text = String::from_utf8_lossy(&bytes);
-                    return checksum::parse(&text, alg).map(Some).map_err(|reason| {
-                        Failure::Fatal(DeployError::BadChecksum {
-                            url: repo.url_of(&crel),
-                            reason,
-                        })
-                    });
-                }
-                Err(Failure::NotFound) => continue,
-                Err(f) => return Err(f),
-            }
-        }
-        Ok(None)
-    }
-
-    /// Reads a small file with retries.
-    fn read_small(&self, repo: &Repo, rel: &str) -> Result<Vec<u8>, Failure> {
-        let mut failures = 0;
-        loop {
-            match repo.read_small(rel, SMALL_LIMIT) {
-                Ok(b) => return Ok(b),
-                Err(FetchError::NotFound) => return Err(Failure::NotFound),
-                Err(FetchError::Fatal(m)) => return Err(Failure::Refused(m)),
-                Err(e) => {
-                    failures += 1;
-                    if failures >= self.attempts {
-                        return Err(Failure::Unreachable(e.to_string()));
-                    }
-                    let pause = repository::backoff(failures);
-                    info!(
-                        "{}: {e}; retrying in {} ms",
-                        repo.url_of(rel),
-                        pause.as_millis()
-                    );
-                    std::thread::sleep(pause);
-                }
-            }
-        }
-    }
-
-    /// Asks every repository for a metadata file and parses what they answer.
-    fn metadata<T>(
-        &self,
-        rel: &str,
-        pick: impl Fn(&Metadata) -> Result<Option<T>, String>,
-    ) -> Answers<T> {
-        let mut a = Answers {
-            found: Vec::new(),
-            tried: Vec::new(),
-            unreachable: Vec::new(),
-            error: None,
-        };
-        for (i, repo) in self.repos.iter().enumerate() {
-            let url = repo.url_of(rel);
-            match self.read_small(repo, rel) {
-                Ok(bytes) => {
-                    let parsed = std::str::from_utf8(&bytes)
-                        .map_err(|e| e.to_string())
-                        .and_then(Metadata::parse)
-                        .and_then(|m| pick(&m));
-                    match parsed {
-                        Ok(Some(t)) => a.found.push((i, t)),
-                        Ok(None) => a.tried.push(url),
-                        Err(reason) => {
-                            warn!("invalid maven-metadata.xml at {url}: {reason}");
-                            a.error
-                                .get_or_insert(DeployError::BadMetadata { url, reason });
-                        }
-                    }
-                }
-                Err(Failure::NotFound) => a.tried.push(url),
-                Err(Failure::Unreachable(m)) => a.unreachable.push(format!("{url}: {m}")),
-                Err(Failure::Refused(reason)) => {
-                    a.error.get_or_insert(DeployError::Refused { url, reason });
-                }
-                Err(Failure::Fatal(e)) => {
-                    a.error.get_or_insert(e);
-                }
-            }
-        }
-        for u in &a.unreachable {
-            warn!("repository unreachable: {u}");
-        }
-        a
-    }
-
     /// `X-SNAPSHOT`: the newest build any repository's version-level metadata names for
     /// this classifier and extension.
     fn snapshot(&self, c: &Coordinates, base: &str) -> Result<Resolved, DeployError> {
@@ -371,13 +194,9 @@ impl Resolver {
         release_only: bool,
     ) -> Result<Resolved, DeployError> {
         match self.fixed(c, fv, prefer) {
-            Err(DeployError::Unavailable { errors, .. }) => self.cached_newest(
-                c,
-                snapshot_base,
-                release_only,
-                "the repositories could not be reached",
-                Some(errors),
-            ),
+            Err(DeployError::Unavailable { errors, .. }) => {
+                self.unreachable_fallback(c, snapshot_base, release_only, errors)
+            }
             other => other,
         }
     }
@@ -391,13 +210,8 @@ impl Resolver {
         answers: Answers<T>,
     ) -> Result<Resolved, DeployError> {
         if !answers.unreachable.is_empty() {
-            return self.cached_newest(
-                c,
-                snapshot_base,
-                release_only,
-                "the repositories could not be reached",
-                Some(with_not_found(answers.unreachable, answers.tried)),
-            );
+            let errors = with_not_found(answers.unreachable, answers.tried);
+            return self.unreachable_fallback(c, snapshot_base, release_only, errors);
         }
         if let Some(e) = answers.error {
             return Err(e);
@@ -406,6 +220,18 @@ impl Resolver {
             coordinates: c.to_string(),
             tried: answers.tried,
         })
+    }
+
+    /// [`Self::cached_newest`] because the repositories could not be reached (`errors`).
+    fn unreachable_fallback(
+        &self,
+        c: &Coordinates,
+        snapshot_base: Option<&str>,
+        release_only: bool,
+        errors: Vec<String>,
+    ) -> Result<Resolved, DeployError> {
+        let why = "the repositories could not be reached";
+        self.cached_newest(c, snapshot_base, release_only, why, Some(errors))
     }
 
     /// The newest cached version for a moving version. `errors` is `Some` when this is a

@@ -77,21 +77,16 @@ fn parse_items(v: &str) -> Vec<Item> {
     let chars: Vec<(usize, char)> = v.char_indices().collect();
     for &(i, c) in &chars {
         let top = stack.last_mut().expect("stack never empty");
-        if c == '.' {
+        if c == '.' || c == '-' {
             top.push(if i == start {
                 Item::Int(String::new())
             } else {
                 item(is_digit, &v[start..i], false)
             });
             start = i + 1;
-        } else if c == '-' {
-            top.push(if i == start {
-                Item::Int(String::new())
-            } else {
-                item(is_digit, &v[start..i], false)
-            });
-            start = i + 1;
-            stack.push(Vec::new());
+            if c == '-' {
+                stack.push(Vec::new());
+            }
         } else if c.is_ascii_digit() {
             if !is_digit && i > start {
                 top.push(item(false, &v[start..i], true));

@@ -14,11 +14,13 @@
 //!    Files with the prefix whose project is no longer in the store are removed. Files
 //!    without the prefix are never touched.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+mod users;
 
 use super::bundle::{self, Bundle};
 use super::crontab;
@@ -26,6 +28,7 @@ use super::error::DispatchError;
 use super::project::Project;
 use crate::store::{Store, Version};
 use crate::util::fs as ufs;
+use users::UserCheck;
 
 /// Mode of installed files: root-owned, not group- or other-writable, no execute bit.
 pub const MODE: u32 = 0o644;
@@ -85,6 +88,16 @@ pub fn header(project: &Project, name: &str) -> String {
         "# scalegrease {project} {}{HEADER_END}\n",
         name.escape_debug()
     )
+}
+
+/// An installed file's whole content: the [`header`], then the crontab's text ending in
+/// a newline (cron drops a last line without one). greasestatus compares files with it.
+pub fn installed_content(project: &Project, name: &str, crontab: &str) -> String {
+    let mut content = header(project, name) + crontab;
+    if !content.ends_with('\n') {
+        content.push('\n');
+    }
+    content
 }
 
 const HEADER_END: &str = " (installed by greasesnatch; local edits are overwritten)";
@@ -298,56 +311,12 @@ fn accept(
                 c.name
             ));
         }
-        let mut content = header(&project, &c.name).into_bytes();
-        content.extend_from_slice(c.content.as_bytes());
-        if !content.ends_with(b"\n") {
-            content.push(b'\n');
-        }
-        files.push((name, content));
+        files.push((
+            name,
+            installed_content(&project, &c.name, &c.content).into_bytes(),
+        ));
     }
     Ok(files)
-}
-
-/// The worker's user policy, with the user database looked up once per name.
-struct UserCheck<'a> {
-    opts: &'a SnatchOptions,
-    seen: HashMap<String, Result<(), String>>,
-}
-
-impl<'a> UserCheck<'a> {
-    fn new(opts: &'a SnatchOptions) -> Self {
-        UserCheck {
-            opts,
-            seen: HashMap::new(),
-        }
-    }
-
-    fn check(&mut self, user: &str) -> Result<(), String> {
-        if let Some(r) = self.seen.get(user) {
-            return r.clone();
-        }
-        let o = self.opts;
-        let listed = o.allowed_users.iter().any(|u| u == user);
-        let r = if user == "root" && !(o.allow_root || listed) {
-            Err("is not allowed on this worker (root needs launch.allow_root)".to_string())
-        } else if !o.allowed_users.is_empty() && !listed && user != "root" {
-            Err(format!(
-                "is not allowed on this worker (launch.allowed_users is {})",
-                o.allowed_users.join(", ")
-            ))
-        } else {
-            match nix::unistd::User::from_name(user) {
-                Ok(Some(_)) => Ok(()),
-                Ok(None) => Err(
-                    "does not exist on this worker (Debian cron would ignore the whole file)"
-                        .to_string(),
-                ),
-                Err(e) => Err(format!("cannot be looked up: {e}")),
-            }
-        };
-        self.seen.insert(user.to_string(), r.clone());
-        r
-    }
 }
 
 #[cfg(test)]
@@ -372,28 +341,16 @@ mod tests {
     }
 
     #[test]
-    fn users() {
-        let mut o = SnatchOptions {
-            cron_dir: PathBuf::new(),
-            prefix: "p".into(),
-            allowed_users: vec![],
-            allow_root: false,
-            dry_run: false,
-            wait: false,
+    fn installed_content_is_the_header_then_the_crontab_ending_in_a_newline() {
+        let p = Project {
+            group: "g".into(),
+            artifact: "a".into(),
         };
-        let mut u = UserCheck::new(&o);
-        assert!(u.check("root").is_err());
-        assert!(u.check("nobody").is_ok());
-        assert!(
-            u.check("no-such-user-sg")
-                .unwrap_err()
-                .contains("does not exist")
-        );
-        o.allowed_users = vec!["daemon".into()];
-        let mut u = UserCheck::new(&o);
-        assert!(u.check("nobody").unwrap_err().contains("allowed_users"));
-        assert!(u.check("daemon").is_ok());
-        o.allow_root = true;
-        assert!(UserCheck::new(&o).check("root").is_ok());
+        let want = header(&p, "n") + "* * * * * u greaserun x\n";
+        for text in ["* * * * * u greaserun x", "* * * * * u greaserun x\n"] {
+            let content = installed_content(&p, "n", text);
+            assert_eq!(content, want);
+            assert_eq!(parse_header(&content), Some((p.clone(), "n".to_string())));
+        }
     }
 }

@@ -5,9 +5,11 @@
 //! [`prepare`] turns a [`Job`] into a [`Prepared`] command (argv, environment, working
 //! directory and, for the python runners, the extracted `python/` tree); [`run`] starts it
 //! in a new process group and supervises it until no process of that group is left,
-//! copying its output to greaserun's stdout, the [`JobLog`](crate::debugging::log::JobLog)
-//! and a 64 KiB tail kept for the run record.
+//! copying its output to greaserun's stdout, a [`JobOutput`] sink the caller hands in
+//! (greaserun's job log) and a 64 KiB tail kept for the run record.
 
+mod group;
+mod output;
 mod runner;
 mod scratch;
 mod signals;
@@ -20,6 +22,7 @@ use std::time::Duration;
 
 use crate::exit;
 
+pub use output::{JobOutput, Stream};
 pub use runner::{BUILTIN, Prepared, canonical_name, check_runner, prepare, runner_names};
 pub use supervise::run;
 pub use tail::{TAIL_CAP, Tail};
@@ -56,6 +59,10 @@ pub struct Supervision {
     /// How long processes get between SIGTERM and SIGKILL, after a timeout and for
     /// processes the job left behind when it exited.
     pub kill_grace: Duration,
+    /// Whether greaserun's stdin is a terminal (the caller checks, once): the job then
+    /// gets `/dev/null` as stdin, since a job in its own process group that read the
+    /// terminal would be stopped (SIGTTIN). Otherwise the job inherits stdin.
+    pub stdin_is_terminal: bool,
 }
 
 impl Default for Supervision {
@@ -63,6 +70,7 @@ impl Default for Supervision {
         Supervision {
             timeout: None,
             kill_grace: Duration::from_secs(10),
+            stdin_is_terminal: false,
         }
     }
 }
@@ -170,4 +178,21 @@ impl ExecError {
             ExecError::CannotExecute { .. } => exit::CANNOT_EXECUTE,
         }
     }
+}
+
+/// A shell runner job running `/bin/sh -c script`, prepared with the built-in config: for
+/// tests of supervision and of sinks.
+#[cfg(test)]
+pub(crate) fn shell(script: &str) -> Prepared {
+    let job = Job {
+        runner: "shell".into(),
+        artifact: JobArtifact {
+            jar_path: "/x.jar".into(),
+            spec: "/x.jar".into(),
+            version: None,
+        },
+        args: vec!["/bin/sh".into(), "-c".into(), script.into()],
+        main_class: None,
+    };
+    prepare(&job, &crate::Config::default()).unwrap()
 }

@@ -1,5 +1,5 @@
 //! Command words: splitting a configured command template into words (POSIX shell quoting,
-//! no expansion), substituting `{jar_path}`, `{artifact_spec}`, `{version}` and `{args}`,
+//! no expansion, by the `shlex` crate), substituting `{jar_path}`, `{artifact_spec}`, `{version}` and `{args}`,
 //! and quoting words back for display (`--dry-run` prints a line a shell runs as is).
 
 /// The values substituted into runner commands and job arguments.
@@ -26,68 +26,15 @@ impl Vars<'_> {
     }
 }
 
-/// Splits `text` into words the way a POSIX shell would without expanding anything:
-/// whitespace separates words, `'...'` is literal, `"..."` keeps `\"`, `\\`, `\$` and
-/// `` \` `` escapes, and a backslash outside quotes escapes the next character.
-/// Errors on an unterminated quote or a trailing backslash.
+/// Splits `text` into words the way a POSIX shell would without expanding anything
+/// (the `shlex` crate): blanks and newlines separate words, `'...'` is literal, `"..."`
+/// keeps `\"`, `\\`, `\$` and `` \` `` escapes, a backslash outside quotes escapes the
+/// next character, a backslash-newline is dropped, and a word starting with `#` starts a
+/// comment to the end of the line. Errors on an unterminated quote or a trailing
+/// backslash.
 pub fn split(text: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => cur.push(c),
-                        None => return Err(format!("unterminated ' in {text:?}")),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(e @ ('"' | '\\' | '$' | '`')) => cur.push(e),
-                            Some(e) => {
-                                cur.push('\\');
-                                cur.push(e);
-                            }
-                            None => return Err(format!("unterminated \" in {text:?}")),
-                        },
-                        Some(c) => cur.push(c),
-                        None => return Err(format!("unterminated \" in {text:?}")),
-                    }
-                }
-            }
-            '\\' => match chars.next() {
-                Some(e) => {
-                    in_word = true;
-                    cur.push(e);
-                }
-                None => return Err(format!("trailing backslash in {text:?}")),
-            },
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
-    Ok(words)
+    shlex::split(text)
+        .ok_or_else(|| format!("unterminated quote or trailing backslash in {text:?}"))
 }
 
 /// Expands a template's words: a word that is exactly `{args}` becomes the job's arguments
@@ -115,7 +62,9 @@ pub fn expand(template: &[String], args: &[String], vars: &Vars) -> Vec<String> 
     out
 }
 
-/// Quotes `word` for a POSIX shell: plain words stay as they are, others are single-quoted.
+/// Quotes `word` for a POSIX shell: plain words stay as they are, others are single-quoted
+/// (`'` written `'\''`). Kept by hand rather than `shlex::try_quote`, which quotes `=` and
+/// `'` differently and so would change the `--dry-run` line scripts read.
 pub fn quote(word: &str) -> String {
     let plain = !word.is_empty()
         && word
@@ -146,6 +95,13 @@ mod tests {
         assert_eq!(split("").unwrap(), Vec::<String>::new());
         assert!(split("a 'b").unwrap_err().contains("unterminated"));
         assert!(split("a \\").is_err());
+    }
+
+    #[test]
+    fn comments_and_continuations_as_in_a_shell() {
+        assert_eq!(split("run a#b #rest").unwrap(), s(&["run", "a#b"]));
+        assert_eq!(split("ru\\\nn x '#'").unwrap(), s(&["run", "x", "#"]));
+        assert!(split("a \"b").unwrap_err().contains("unterminated"));
     }
 
     #[test]

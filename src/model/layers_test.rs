@@ -20,13 +20,6 @@ const LAYERS: &[&[&str]] = &[
     &["run"],
 ];
 
-/// Edges still to remove, each named: allowed until then.
-const PENDING: &[(&str, &str)] = &[
-    // execution ↔ debugging: supervise writes the JobLog; another branch of issue 8
-    // passes the log sink in instead.
-    ("execution", "debugging"),
-];
-
 fn rank(scope: &str) -> Option<usize> {
     LAYERS.iter().position(|l| l.contains(&scope))
 }
@@ -91,7 +84,7 @@ fn scopes_import_only_scopes_below() {
             continue; // lib.rs and src/bin sit above every scope
         };
         for other in reached(&std::fs::read_to_string(path).unwrap()) {
-            if other == scope || PENDING.contains(&(scope, other.as_str())) {
+            if other == scope {
                 continue;
             }
             match rank(&other) {

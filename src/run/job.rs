@@ -92,6 +92,7 @@ impl Execute for Runner<'_> {
             &Supervision {
                 timeout: opts.timeout,
                 kill_grace: opts.kill_grace,
+                stdin_is_terminal: opts.interactive,
             },
             log,
         )?;
@@ -179,7 +180,7 @@ fn open_log(cfg: &Config, opts: &RunOptions) -> JobLog {
         dir.as_deref(),
         &host::user_name(),
         host::short(&cfg.hostname()),
-        &opts.runner,
+        &execution::canonical_name(&opts.runner),
         &log::artifact_name(&opts.artifact),
         chrono::Local::now().date_naive(),
     );

@@ -6,6 +6,7 @@
 //! accepted is what both Debian cron 3.0pl1 and cronie accept; see [`validate`] for the
 //! rules and [`Diagnostic`] for the compiler-style messages.
 
+mod entry;
 pub mod fields;
 pub mod print;
 pub mod validate;
