@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod bad_input;
 mod config;
 mod cron_daemon;
 mod crontab;
