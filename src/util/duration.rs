@@ -112,11 +112,24 @@ pub fn parse(text: &str) -> Result<Duration, String> {
 
 /// [`parse`] within `range`: a value outside it, however large, is refused with the range.
 pub fn parse_in(text: &str, range: Range) -> Result<Duration, String> {
-    let (s, _) = raw(text)?;
+    secs_in(raw(text)?.0, range, text)
+}
+
+/// A number of seconds as a duration within `range` (`text` is the value as written).
+pub fn secs_in(s: f64, range: Range, text: &str) -> Result<Duration, String> {
     if s.is_finite() && s >= 0.0 && s <= range.max.as_secs_f64() {
         return range.check(secs(s, text)?, text);
     }
     Err(format!("{text:?} is out of range: {}", range.describe()))
+}
+
+/// A number as a person would write it (`1e20`, not twenty digits).
+pub fn show(n: f64) -> String {
+    if n.abs() < 1e15 {
+        n.to_string()
+    } else {
+        format!("{n:e}")
+    }
 }
 
 /// [`parse`], also returning the unit the duration was written in.
@@ -183,13 +196,11 @@ pub mod serde_duration {
             Secs(f64),
             Text(String),
         }
-        let (parsed, text) = match Raw::deserialize(d)? {
-            Raw::Secs(s) => (super::secs(s, &s.to_string()), s.to_string()),
-            Raw::Text(t) => (super::parse(&t), t),
-        };
-        parsed
-            .and_then(|v| super::CONFIG.check(v, &text))
-            .map_err(serde::de::Error::custom)
+        match Raw::deserialize(d)? {
+            Raw::Secs(s) => super::secs_in(s, super::CONFIG, &super::show(s)),
+            Raw::Text(t) => super::parse_in(&t, super::CONFIG),
+        }
+        .map_err(serde::de::Error::custom)
     }
 }
 
