@@ -282,3 +282,35 @@ fn a_redirect_loop_or_to_file_is_unavailable_naming_the_url_without_credentials(
         assert!(!err.contains("root:"), "{err}");
     }
 }
+
+#[test]
+fn a_schedule_that_never_fires_is_an_error_in_next_and_a_warning_in_launch() {
+    let w = World::new();
+    let (code, out, err) = run(&w, "greasestatus", &["next", "0 0 30 2 *"]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        err.contains("\"0 0 30 2 *\"") && err.contains("never fires"),
+        "{err}"
+    );
+    let (code, out, err) = run(&w, "greasestatus", &["next", "0 0 29 2 *"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("-02-29"), "{out}");
+
+    let p = w.project(
+        "proj",
+        "com.example",
+        "job",
+        &[(
+            "jobs.cron",
+            "0 1 * * * nobody greaserun -r shell x\n0 0  30 2 * nobody greaserun -r shell x\n",
+        )],
+    );
+    let out = w.launch(&p, &["--check"]);
+    let (_, err) = text(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("src/main/cron/jobs.cron:2:6: warning: this entry never fires"),
+        "{err}"
+    );
+    assert_eq!(err.matches("never fires").count(), 1, "{err}");
+}

@@ -298,7 +298,7 @@ pub fn next_times(
     at: DateTime<Utc>,
     zone: Zone,
 ) -> Result<Vec<String>, DispatchError> {
-    let s = Schedule::parse(expr).map_err(|why| DispatchError::Schedule {
+    let s = Schedule::parse_firing(expr).map_err(|why| DispatchError::Schedule {
         expr: expr.to_string(),
         why,
     })?;
