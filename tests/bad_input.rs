@@ -314,3 +314,84 @@ fn a_schedule_that_never_fires_is_an_error_in_next_and_a_warning_in_launch() {
     );
     assert_eq!(err.matches("never fires").count(), 1, "{err}");
 }
+
+/// Each `<message> (os error N)` in `text`, the message taken from the preceding `: `.
+fn os_errors(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices("(os error ") {
+        let end = i + text[i..].find(')').unwrap() + 1;
+        let start = text[..i].rfind(": ").map_or(0, |s| s + 2);
+        out.push(text[start..end].to_string());
+    }
+    out
+}
+
+#[test]
+fn os_errors_are_printed_once() {
+    let mut w = World::new();
+    let afile = w.write("afile", "not a directory\n");
+    let afile = afile.to_str().unwrap().to_owned();
+    let mut outputs = Vec::new();
+    let missing = w.join("missing.json");
+    let out = w
+        .cmd("greaserun")
+        .arg("-c")
+        .arg(&missing)
+        .args(["-D", "-r", "shell", &afile, "--", "/bin/true"])
+        .output()
+        .unwrap();
+    outputs.push(("missing config", out));
+    let out = w
+        .cmd("greaserun")
+        .args([
+            "-D",
+            "--force",
+            "--no-claim",
+            "-r",
+            "shell",
+            &afile,
+            "--",
+            &afile,
+        ])
+        .output()
+        .unwrap();
+    outputs.push(("job not executable", out));
+    w.configure(|c| {
+        c["maven"]["cache_dir"] = serde_json::json!(format!("{afile}/m2"));
+        c["maven"]["repositories"] = serde_json::json!([format!("file://{afile}/repo")]);
+        c["launch"]["crontab_etc_crond"] = serde_json::json!(format!("{afile}/cron"));
+    });
+    let out = w
+        .cmd("greaserun")
+        .args([
+            "-D",
+            "--force",
+            "--no-claim",
+            "-r",
+            "shell",
+            "g:a:1.0",
+            "--",
+            "/bin/true",
+        ])
+        .output()
+        .unwrap();
+    outputs.push(("cache under a file", out));
+    outputs.push(("cron dir under a file", w.snatch(&[])));
+    outputs.push((
+        "status with cron dir under a file",
+        w.cmd("greasestatus").output().unwrap(),
+    ));
+    for (what, out) in outputs {
+        let (_, err) = text(&out);
+        assert!(!out.status.success(), "{what}: {err}");
+        let found = os_errors(&err);
+        assert!(!found.is_empty(), "{what}: no OS error shown: {err}");
+        for e in found {
+            assert_eq!(
+                err.matches(&e).count(),
+                1,
+                "{what}: {e:?} printed twice: {err}"
+            );
+        }
+    }
+}

@@ -42,11 +42,11 @@ pub const DEFAULT_STORE: &str = "/var/lib/scalegrease/store";
 /// Why a config could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source} (pass --config-file or set {CONFIG_ENV})")]
+    #[error("cannot read config file {path}: {cause} (pass --config-file or set {CONFIG_ENV})")]
     Read {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        /// Shown in the message, so not exposed as `source()` (it would print twice).
+        cause: std::io::Error,
     },
     #[error("{path}:{line}:{column}: invalid config: {message}")]
     Parse {
@@ -93,7 +93,7 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         })?;
         Config::parse(&text, path)
     }

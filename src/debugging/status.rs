@@ -99,7 +99,7 @@ pub fn installed(
     let err = |op, source| DispatchError::CronDir {
         path: cron_dir.to_path_buf(),
         op,
-        source,
+        cause: source,
     };
     let mut names: Vec<String> = std::fs::read_dir(cron_dir)
         .map_err(|e| err("list it", e))?

@@ -107,12 +107,12 @@ pub enum DeployError {
         "{url}: {reason} (a repository must answer over http or https, without a redirect loop)"
     )]
     Unusable { url: String, reason: String },
-    #[error("cannot {op} {path}: {source} (check maven.cache_dir and its permissions)")]
+    #[error("cannot {op} {path}: {cause} (check maven.cache_dir and its permissions)")]
     Io {
         op: &'static str,
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        /// Shown in the message, so not exposed as `source()` (it would print twice).
+        cause: std::io::Error,
     },
     #[error("invalid maven configuration: {reason}")]
     Config { reason: String },
@@ -144,7 +144,7 @@ impl DeployError {
         DeployError::Io {
             op,
             path: path.to_path_buf(),
-            source,
+            cause: source,
         }
     }
 }

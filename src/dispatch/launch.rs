@@ -100,7 +100,7 @@ pub fn collect(dir: &Path, glob: &str) -> Result<Vec<Found>, DispatchError> {
                 .path()
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| root.clone()),
-            source: e
+            cause: e
                 .into_io_error()
                 .unwrap_or_else(|| std::io::Error::other("file system loop")),
         })?;
@@ -170,7 +170,7 @@ pub fn prepare(
     for f in &found {
         let bytes = std::fs::read(&f.path).map_err(|source| DispatchError::Read {
             path: f.path.clone(),
-            source,
+            cause: source,
         })?;
         let mut content = match String::from_utf8(bytes) {
             Ok(c) => c,
