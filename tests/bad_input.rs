@@ -395,3 +395,38 @@ fn os_errors_are_printed_once() {
         }
     }
 }
+
+#[test]
+fn the_random_start_delay_comes_from_the_kernel_and_stays_in_its_window() {
+    let mut w = World::new();
+    w.configure(|c| c["guard"]["max_delay_s"] = serde_json::json!(0.4));
+    let artifact = w.config_path().to_str().unwrap().to_owned();
+    for _ in 0..3 {
+        let out = w
+            .cmd("greaserun")
+            .args([
+                "-v",
+                "--force",
+                "--no-claim",
+                "-r",
+                "shell",
+                &artifact,
+                "--",
+                "/bin/true",
+            ])
+            .output()
+            .unwrap();
+        let (_, err) = text(&out);
+        assert!(out.status.success(), "{err}");
+        let secs: f64 = err
+            .split("waiting a random ")
+            .nth(1)
+            .and_then(|rest| rest.split('s').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no delay reported: {err}"));
+        assert!(
+            (0.0..=0.4).contains(&secs),
+            "{secs} outside [0, 0.4]: {err}"
+        );
+    }
+}
