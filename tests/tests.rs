@@ -4,6 +4,7 @@
 mod harness;
 
 mod abandoned_claim;
+mod bad_input;
 mod cli;
 mod config;
 mod cron_daemon;

@@ -166,7 +166,8 @@ pub enum GuardError {
     #[error(
         "overload guard cannot measure this host from /proc: {0} (use --force to run without the guard)"
     )]
-    Measure(#[source] io::Error),
+    /// The OS error is in the message, so not exposed as `source()`.
+    Measure(io::Error),
 }
 
 impl GuardError {

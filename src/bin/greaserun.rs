@@ -12,6 +12,7 @@ use scalegrease::error::{Context, Failure};
 use scalegrease::exit::{self, Tool};
 use scalegrease::model::slot::{Period, Slot};
 use scalegrease::run::{Outcome, RunOptions};
+use scalegrease::util::duration;
 
 /// `--json`'s long help: what the document holds.
 const JSON_LONG: &str = "Print JSON on stdout for scripts instead of text (one document; errors stay on \
@@ -54,11 +55,11 @@ struct Cli {
 
     /// End the job (its whole process group: TERM, then KILL after --kill-grace) after
     /// this long, e.g. 90s, 45m, 2h. Exits 124. Default: no timeout.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = |s: &str| duration::parse_in(s, duration::TIMEOUT))]
     timeout: Option<Duration>,
 
     /// How long the job gets between TERM and KILL when it is ended.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    #[arg(long, value_name = "DURATION", value_parser = |s: &str| duration::parse_in(s, duration::KILL_GRACE), default_value = "10s")]
     kill_grace: Duration,
 
     /// Resolve and fetch the artifact and check the guard, then print the exact command
@@ -131,7 +132,7 @@ struct Cli {
     wait_for: Vec<String>,
 
     /// How long --wait-for waits before giving up (exit 75).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
+    #[arg(long, value_name = "DURATION", value_parser = |s: &str| duration::parse_in(s, duration::WAIT_TIMEOUT), default_value = "1h")]
     wait_timeout: Duration,
 
     /// Arguments for the job. {jar_path}, {artifact_spec} and {version} are substituted,
@@ -145,15 +146,12 @@ struct Cli {
     args: Vec<String>,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    scalegrease::util::duration::parse(s)
-}
-
 fn parse_slot(s: &str) -> Result<Slot, String> {
     Slot::parse(s).map_err(|e| e.to_string())
 }
 
 fn parse_period(s: &str) -> Result<Period, String> {
+    duration::parse_in(s, duration::BACKFILL)?;
     Period::parse(s).map_err(|e| e.to_string())
 }
 

@@ -6,7 +6,12 @@
 //! (`launcher_class`, `extra_runners`, `zookeeper`, `kafka_launcher_topic`) are ignored
 //! with one warning each; other unknown keys get a warning too, so a typo does not pass
 //! silently. `$VAR`, `${VAR}` and a leading `~/` are expanded in string values after
-//! parsing, so syntax and type errors point at the file's own line and column.
+//! parsing, so syntax and type errors point at the file's own line and column; an
+//! undefined variable is an error at its line and column, never a literal path. The file
+//! must hold one JSON object (a leading UTF-8 BOM is skipped); errors name the key path
+//! (`guard.max_delay_s: expected a number`) and every value is bounded (durations by
+//! [`crate::util::duration::CONFIG`], `guard.max_delay_s` to a day), so a huge number is
+//! an error, never a panic later.
 //!
 //! Precedence everywhere: command-line flag > environment variable > this file > default.
 
@@ -16,8 +21,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::util::env;
+use message::{find_var, kind, plain, position, strip_position};
 
+mod expand;
 mod keys;
+mod message;
 mod sections;
 
 pub use sections::*;
@@ -34,11 +42,11 @@ pub const DEFAULT_STORE: &str = "/var/lib/scalegrease/store";
 /// Why a config could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source} (pass --config-file or set {CONFIG_ENV})")]
+    #[error("cannot read config file {path}: {cause} (pass --config-file or set {CONFIG_ENV})")]
     Read {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        /// Shown in the message, so not exposed as `source()` (it would print twice).
+        cause: std::io::Error,
     },
     #[error("{path}:{line}:{column}: invalid config: {message}")]
     Parse {
@@ -92,7 +100,7 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         })?;
         Config::parse(&text, path)
     }
@@ -112,7 +120,8 @@ impl Config {
             return Config::load(p);
         }
         let mut c = Config::default();
-        c.expand();
+        // The built-in defaults hold no variables.
+        let _ = c.expand();
         c.warnings.push(format!(
             "no config file at {DEFAULT_PATH}: using built-in defaults"
         ));
@@ -121,48 +130,55 @@ impl Config {
 
     /// Parses config text; `path` is used in messages only.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let parse_err = |e: serde_json::Error| ConfigError::Parse {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let at = |(line, column): (usize, usize), message: String| ConfigError::Parse {
             path: path.to_path_buf(),
-            line: e.line(),
-            column: e.column(),
-            message: strip_position(&e.to_string()),
+            line,
+            column,
+            message,
+        };
+        let parse_err = |e: serde_json::Error| {
+            at(
+                (e.line(), e.column()),
+                plain(&strip_position(&e.to_string())),
+            )
         };
         let tree: serde_json::Value = serde_json::from_str(text).map_err(parse_err)?;
-        let mut cfg: Config = serde_json::from_str(text).map_err(parse_err)?;
+        if !tree.is_object() {
+            let start = text.len() - text.trim_start().len();
+            return Err(at(
+                position(text, start),
+                format!("expected a JSON object ({{...}}), found {}", kind(&tree)),
+            ));
+        }
+        let mut de = serde_json::Deserializer::from_str(text);
+        let mut cfg: Config = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            let msg = plain(&strip_position(&inner.to_string()));
+            let msg = if key == "." {
+                msg
+            } else {
+                format!("{key}: {msg}")
+            };
+            at((inner.line(), inner.column()), msg)
+        })?;
         cfg.source = Some(path.to_path_buf());
         cfg.warnings = keys::key_warnings(&tree, path);
-        cfg.expand();
+        cfg.expand()
+            .map_err(|(key, name)| match find_var(text, &name) {
+                Some(pos) => at(
+                    position(text, pos),
+                    format!("{key}: undefined environment variable {name}"),
+                ),
+                None => ConfigError::Value {
+                    path: path.to_path_buf(),
+                    key,
+                    message: format!("undefined environment variable {name}"),
+                },
+            })?;
         cfg.validate(path)?;
         Ok(cfg)
-    }
-
-    fn expand(&mut self) {
-        let opt = |v: &mut Option<String>| {
-            if let Some(s) = v {
-                *s = env::expand_path(s);
-            }
-        };
-        opt(&mut self.common.file_logger);
-        opt(&mut self.common.hostname);
-        self.launch.crontab_etc_crond = env::expand_path(&self.launch.crontab_etc_crond);
-        self.launch.crontab_unique_prefix = env::expand(&self.launch.crontab_unique_prefix);
-        self.maven.cache_dir = env::expand_path(&self.maven.cache_dir);
-        for r in &mut self.maven.repositories {
-            r.url = env::expand(&r.url);
-            opt(&mut r.credentials_file);
-        }
-        for r in self.runners.values_mut() {
-            opt(&mut r.command);
-        }
-        opt(&mut self.luigi_runner.command);
-        opt(&mut self.hadoop_runner.command);
-        if let Some(s) = &mut self.store {
-            s.url = env::expand_path(&s.url);
-            opt(&mut s.ca_file);
-            opt(&mut s.cert_file);
-            opt(&mut s.key_file);
-            opt(&mut s.user);
-        }
     }
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
@@ -195,9 +211,6 @@ impl Config {
                 "guard.max_load_per_cpu",
                 "must be greater than 0".into(),
             ));
-        }
-        if self.guard.max_delay_s.is_nan() || self.guard.max_delay_s < 0.0 {
-            return Err(bad("guard.max_delay_s", "must be 0 or more seconds".into()));
         }
         if self.maven.attempts == 0 {
             return Err(bad("maven.attempts", "must be at least 1".into()));
@@ -239,14 +252,6 @@ impl Config {
     /// The host name: `$SCALEGREASE_HOSTNAME` > `common.hostname` > the system's.
     pub fn hostname(&self) -> String {
         crate::util::host::hostname(self.common.hostname.as_deref())
-    }
-}
-
-/// serde_json appends " at line L column C"; we print the position in front instead.
-fn strip_position(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
-use crate::util::duration::serde_duration;
+use crate::util::duration::{self, serde_duration};
 
 /// `common`: settings every tool uses.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -115,7 +115,8 @@ pub struct Guard {
     pub max_running: u32,
     /// Refuse to start when less memory than this is available, in MiB.
     pub min_available_memory_mb: u64,
-    /// The random delay before a cron-started run, at most this many seconds.
+    /// The random delay before a cron-started run, at most this many seconds (0 to a day).
+    #[serde(deserialize_with = "delay_secs")]
     pub max_delay_s: f64,
 }
 
@@ -290,9 +291,24 @@ where
 }
 
 fn opt_secs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    match Option::<f64>::deserialize(d)? {
-        None => Ok(None),
-        Some(s) if s.is_finite() && s >= 0.0 => Ok(Some(Duration::from_secs_f64(s))),
-        Some(s) => Err(de::Error::custom(format!("invalid number of seconds {s}"))),
+    let Some(s) = Option::<f64>::deserialize(d)? else {
+        return Ok(None);
+    };
+    duration::secs_in(s, duration::CONFIG, &duration::show(s))
+        .map(Some)
+        .map_err(de::Error::custom)
+}
+
+/// The longest random start delay, `guard.max_delay_s`: a day.
+const MAX_DELAY_S: f64 = 86400.0;
+
+fn delay_secs<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let s = f64::deserialize(d)?;
+    if (0.0..=MAX_DELAY_S).contains(&s) {
+        return Ok(s);
     }
+    Err(de::Error::custom(format!(
+        "{} is out of range: use from 0 to {MAX_DELAY_S} seconds (a day)",
+        duration::show(s)
+    )))
 }

@@ -94,7 +94,7 @@ pub fn installed(
     let err = |op, source| DispatchError::CronDir {
         path: cron_dir.to_path_buf(),
         op,
-        source,
+        cause: source,
     };
     let mut names: Vec<String> = std::fs::read_dir(cron_dir)
         .map_err(|e| err("list it", e))?
@@ -293,7 +293,7 @@ pub fn next_times(
     at: DateTime<Utc>,
     zone: Zone,
 ) -> Result<Vec<String>, DispatchError> {
-    let s = Schedule::parse(expr).map_err(|why| DispatchError::Schedule {
+    let s = Schedule::parse_firing(expr).map_err(|why| DispatchError::Schedule {
         expr: expr.to_string(),
         why,
     })?;

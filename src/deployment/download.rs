@@ -30,6 +30,19 @@ pub enum Failure {
     Fatal(DeployError),
 }
 
+/// A fetch whose answer cannot be used, as the error that stops this artifact: bad data
+/// (65) or an unusable repository (69), naming the URL (never its credentials).
+pub fn unusable(repo: &Repo, rel: &str, e: FetchError) -> Failure {
+    let url = repo.url_of(rel);
+    Failure::Fatal(match e {
+        FetchError::BadData(reason) => DeployError::BadData { url, reason },
+        other => DeployError::Unusable {
+            url,
+            reason: other.to_string(),
+        },
+    })
+}
+
 /// Fetches `rel` from `repo` to `dest`, verified against `expected` when given.
 /// `attempts` bounds consecutive failures that made no progress.
 pub fn download(
@@ -92,6 +105,9 @@ fn fetch_into(
                 continue;
             }
             Err(FetchError::Fatal(m)) => return Err(Failure::Refused(m)),
+            Err(e @ (FetchError::BadData(_) | FetchError::Unusable(_))) => {
+                return Err(unusable(repo, rel, e));
+            }
             Err(e) => {
                 failures += 1;
                 if failures >= attempts.max(1) {

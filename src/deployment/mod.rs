@@ -101,20 +101,27 @@ pub enum DeployError {
     BadMetadata { url: String, reason: String },
     #[error("{url}: {reason}")]
     Refused { url: String, reason: String },
-    #[error("cannot {op} {path}: {source} (check maven.cache_dir and its permissions)")]
+    #[error("{url}: {reason}: not usable data")]
+    BadData { url: String, reason: String },
+    #[error(
+        "{url}: {reason} (a repository must answer over http or https, without a redirect loop)"
+    )]
+    Unusable { url: String, reason: String },
+    #[error("cannot {op} {path}: {cause} (check maven.cache_dir and its permissions)")]
     Io {
         op: &'static str,
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        /// Shown in the message, so not exposed as `source()` (it would print twice).
+        cause: std::io::Error,
     },
     #[error("invalid maven configuration: {reason}")]
     Config { reason: String },
 }
 
 impl DeployError {
-    /// The documented exit code: 66 not found anywhere, 65 bad data (checksum, metadata),
-    /// 69 repositories unreachable with nothing cached, 74 cache I/O, 78 configuration
+    /// The documented exit code: 66 not found anywhere, 65 bad data (checksum, metadata,
+    /// an oversized file), 69 repositories unreachable with nothing cached or unusable (a
+    /// redirect loop or to a non-http scheme), 74 cache I/O, 78 configuration
     /// (also credentials a repository refused), 2 a malformed spec.
     pub fn exit_code(&self) -> i32 {
         match self {
@@ -125,7 +132,9 @@ impl DeployError {
             DeployError::Unavailable { .. } => exit::UNAVAILABLE,
             DeployError::ChecksumMismatch { .. }
             | DeployError::BadChecksum { .. }
-            | DeployError::BadMetadata { .. } => exit::DATA_ERR,
+            | DeployError::BadMetadata { .. }
+            | DeployError::BadData { .. } => exit::DATA_ERR,
+            DeployError::Unusable { .. } => exit::UNAVAILABLE,
             DeployError::Refused { .. } | DeployError::Config { .. } => exit::CONFIG,
             DeployError::Io { .. } => exit::IO_ERR,
         }
@@ -135,7 +144,7 @@ impl DeployError {
         DeployError::Io {
             op,
             path: path.to_path_buf(),
-            source,
+            cause: source,
         }
     }
 }

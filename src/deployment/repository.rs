@@ -25,13 +25,21 @@ pub enum FetchError {
     Fatal(String),
     /// The server rejected our `Range` (416): start again from byte 0.
     RangeRejected,
+    /// The answer is unusable as data (larger than a small file may be).
+    BadData(String),
+    /// The repository cannot be used as configured (a redirect loop, or a redirect to a
+    /// scheme other than http and https).
+    Unusable(String),
 }
 
 impl fmt::Display for FetchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FetchError::NotFound => write!(f, "not found"),
-            FetchError::Transient(m) | FetchError::Fatal(m) => write!(f, "{m}"),
+            FetchError::Transient(m)
+            | FetchError::Fatal(m)
+            | FetchError::BadData(m)
+            | FetchError::Unusable(m) => write!(f, "{m}"),
             FetchError::RangeRejected => write!(f, "range not satisfiable"),
         }
     }
@@ -175,7 +183,7 @@ impl Repo {
             .read_to_end(&mut buf)
             .map_err(|e| FetchError::Transient(format!("reading the body: {e}")))?;
         if buf.len() as u64 > limit {
-            return Err(FetchError::Fatal(format!("larger than {limit} bytes")));
+            return Err(FetchError::BadData(format!("larger than {limit} bytes")));
         }
         Ok(buf)
     }
@@ -269,9 +277,10 @@ fn classify(e: &ureq::Error) -> FetchError {
         ureq::Error::BadUri(_)
         | ureq::Error::Http(_)
         | ureq::Error::InvalidProxyUrl
-        | ureq::Error::Tls(_)
-        | ureq::Error::TooManyRedirects
-        | ureq::Error::RedirectFailed => FetchError::Fatal(e.to_string()),
+        | ureq::Error::Tls(_) => FetchError::Fatal(e.to_string()),
+        ureq::Error::TooManyRedirects | ureq::Error::RedirectFailed => {
+            FetchError::Unusable(e.to_string())
+        }
         _ => FetchError::Transient(e.to_string()),
     }
 }

@@ -22,18 +22,18 @@ pub enum DispatchError {
     NoProject { dir: PathBuf, why: String },
     #[error("{path}: {why}")]
     ProjectFile { path: PathBuf, why: String },
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Read {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        /// Shown in the message, so not exposed as `source()` (it would print twice).
+        cause: std::io::Error,
     },
-    #[error("cron directory {path}: cannot {op}: {source} (check launch.crontab_etc_crond)")]
+    #[error("cron directory {path}: cannot {op}: {cause} (check launch.crontab_etc_crond)")]
     CronDir {
         path: PathBuf,
         op: &'static str,
-        #[source]
-        source: std::io::Error,
+        /// Shown in the message, so not exposed as `source()` (it would print twice).
+        cause: std::io::Error,
     },
     #[error("invalid schedule {expr:?}: {why}")]
     Schedule { expr: String, why: String },

@@ -11,6 +11,7 @@ use super::bundle::{self, Bundle, CrontabFile};
 use super::crontab;
 use super::error::DispatchError;
 use super::project::{self, Resolved};
+use super::schedule::Schedule;
 use crate::store::Store;
 
 /// The default crontab glob, relative to the project root.
@@ -99,7 +100,7 @@ pub fn collect(dir: &Path, glob: &str) -> Result<Vec<Found>, DispatchError> {
                 .path()
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| root.clone()),
-            source: e
+            cause: e
                 .into_io_error()
                 .unwrap_or_else(|| std::io::Error::other("file system loop")),
         })?;
@@ -169,7 +170,7 @@ pub fn prepare(
     for f in &found {
         let bytes = std::fs::read(&f.path).map_err(|source| DispatchError::Read {
             path: f.path.clone(),
-            source,
+            cause: source,
         })?;
         let mut content = match String::from_utf8(bytes) {
             Ok(c) => c,
@@ -207,6 +208,17 @@ pub fn prepare(
                     e.user,
                     project::PROJECT_FILE,
                     users.join(", ")
+                ));
+            }
+        }
+        for e in parsed.entries() {
+            if Schedule::new(&e.when).never_fires() {
+                let text = content.lines().nth(e.line - 1).unwrap_or_default();
+                lines.push(format!(
+                    "{}:{}:{}: warning: this entry never fires: none of its days of the month exist in its months",
+                    f.shown,
+                    e.line,
+                    field_column(text, 2)
                 ));
             }
         }
@@ -252,6 +264,22 @@ pub fn prepare(
         revision,
     );
     Ok((resolved, b))
+}
+
+/// The 1-based column where whitespace-separated field `n` (from 0) of `line` starts.
+fn field_column(line: &str, n: usize) -> usize {
+    let mut fields = 0;
+    let mut prev_space = true;
+    for (i, c) in line.chars().enumerate() {
+        if prev_space && !c.is_whitespace() {
+            if fields == n {
+                return i + 1;
+            }
+            fields += 1;
+        }
+        prev_space = c.is_whitespace();
+    }
+    1
 }
 
 /// Publishes a bundle: one atomic put under [`bundle::key_for`].

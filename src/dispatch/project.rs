@@ -77,7 +77,12 @@ impl ProjectFile {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(DispatchError::Read { path, source }),
+            Err(source) => {
+                return Err(DispatchError::Read {
+                    path,
+                    cause: source,
+                });
+            }
         };
         toml::from_str(&text)
             .map(Some)
@@ -96,7 +101,7 @@ pub fn read_pom(path: &Path) -> Result<(Option<String>, Option<String>), Dispatc
         Err(source) => {
             return Err(DispatchError::Read {
                 path: path.to_path_buf(),
-                source,
+                cause: source,
             });
         }
     };

@@ -9,7 +9,9 @@
 //!   after the jump, in a repeated hour at its first occurrence. Jobs whose minute or
 //!   hour starts with `*` keep their interval: they do not run in the skipped hour and
 //!   run in both copies of the repeated one.
-//! - `@reboot` has no next time.
+//! - `@reboot` has no next time. A schedule whose days exist in none of its months
+//!   (`0 0 30 2 *`) never fires: [`Schedule::parse_firing`] refuses it and
+//!   [`Schedule::never_fires`] lets greaselaunch warn about it.
 //! - Not modelled: clock steps of three hours or more (Debian cron then runs nothing it
 //!   skipped), and cronie's `RANDOM_DELAY`.
 //!
@@ -95,6 +97,8 @@ pub struct Schedule {
     cron: Option<Cron>,
     /// Minute or hour starts with `*`: the job keeps its interval across DST jumps.
     interval: bool,
+    /// No day the fields allow exists in any month they allow.
+    never: bool,
 }
 
 impl Schedule {
@@ -104,6 +108,7 @@ impl Schedule {
             return Schedule {
                 cron: None,
                 interval: false,
+                never: false,
             };
         };
         let list = |f: &Field| {
@@ -124,7 +129,14 @@ impl Schedule {
         Schedule {
             cron: Some(cron),
             interval: fields[0].star || fields[1].star,
+            never: no_such_day(&fields[2], &fields[3], &fields[4]),
         }
+    }
+
+    /// Whether this schedule never fires: its days of the month exist in none of its
+    /// months (`30 2`: 30 February) and the day of the week does not widen it.
+    pub fn never_fires(&self) -> bool {
+        self.never
     }
 
     /// Parses `5 fields` or an `@` nickname (as `greasestatus next` takes them).
@@ -138,6 +150,15 @@ impl Schedule {
             Some(e) => Ok(Schedule::new(&e.when)),
             None => Err("not a schedule".into()),
         }
+    }
+
+    /// [`Schedule::parse`], refusing a schedule that [never fires](Schedule::never_fires).
+    pub fn parse_firing(text: &str) -> Result<Schedule, String> {
+        let s = Schedule::parse(text)?;
+        if s.never_fires() {
+            return Err("it never fires: none of its days of the month exist in its months".into());
+        }
+        Ok(s)
     }
 
     /// The first fire time strictly after `after`, in `zone`; `None` for `@reboot` or a
@@ -217,6 +238,21 @@ impl Schedule {
     }
 }
 
+/// Vixie's day rule: with both day fields restricted a day matching either runs (every
+/// month has every weekday), else a day must match both, so the day of the month must
+/// exist in an allowed month (February has 29 days in leap years).
+fn no_such_day(dom: &Field, month: &Field, dow: &Field) -> bool {
+    const DAYS: [u8; 12] = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !dom.star && !dow.star {
+        return false;
+    }
+    let first = dom.values().first().copied().unwrap_or(u8::MAX);
+    !month
+        .values()
+        .iter()
+        .any(|m| (1..=12).contains(m) && first <= DAYS[usize::from(*m - 1)])
+}
+
 /// Parses a time given on the command line: RFC 3339, or `YYYY-MM-DD[ T]HH:MM[:SS]` in
 /// `zone`, or `now`.
 pub fn parse_time(text: &str, zone: Zone) -> Result<DateTime<Utc>, String> {
@@ -257,124 +293,5 @@ pub fn entry_zone(cron_tz: Option<&str>, host: Zone) -> Zone {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn next(expr: &str, at: &str, zone: &str, n: usize) -> Vec<String> {
-        let z = Zone::named(zone).unwrap();
-        Schedule::parse(expr)
-            .unwrap()
-            .upcoming(parse_time(at, z).unwrap(), z, n)
-            .iter()
-            .map(|d| d.to_rfc3339())
-            .collect()
-    }
-
-    #[test]
-    fn vixie_day_rule() {
-        // Neither starts with `*`: the 13th OR any Friday.
-        assert_eq!(
-            next("0 0 13 * 5", "2026-11-01T00:00:00Z", "UTC", 3),
-            [
-                "2026-11-06T00:00:00+00:00",
-                "2026-11-13T00:00:00+00:00",
-                "2026-11-20T00:00:00+00:00"
-            ]
-        );
-        // `*/2` in day of month starts with `*`: both must match (odd day AND Friday).
-        assert_eq!(
-            next("0 0 */2 * 5", "2026-11-01T00:00:00Z", "UTC", 2),
-            ["2026-11-13T00:00:00+00:00", "2026-11-27T00:00:00+00:00"]
-        );
-        assert_eq!(
-            next("0 0 * * 7", "2026-11-23T00:00:00Z", "UTC", 1),
-            ["2026-11-29T00:00:00+00:00"]
-        );
-    }
-
-    #[test]
-    fn spring_forward() {
-        // Europe/Stockholm 2026-03-29: 02:00 CET jumps to 03:00 CEST.
-        let z = "Europe/Stockholm";
-        // Fixed time in the skipped hour: right after the jump.
-        assert_eq!(
-            next("30 2 * * *", "2026-03-29T00:00:00+01:00", z, 2),
-            ["2026-03-29T03:00:00+02:00", "2026-03-30T02:30:00+02:00"]
-        );
-        // Every 30 minutes keeps its interval: nothing in the skipped hour.
-        assert_eq!(
-            next("*/30 * * * *", "2026-03-29T01:00:00+01:00", z, 3),
-            [
-                "2026-03-29T01:30:00+01:00",
-                "2026-03-29T03:00:00+02:00",
-                "2026-03-29T03:30:00+02:00"
-            ]
-        );
-        assert_eq!(
-            next("0 * * * *", "2026-03-29T01:00:00+01:00", z, 1),
-            ["2026-03-29T03:00:00+02:00"]
-        );
-    }
-
-    #[test]
-    fn fall_back() {
-        // Europe/Stockholm 2026-10-25: 03:00 CEST goes back to 02:00 CET.
-        let z = "Europe/Stockholm";
-        // A fixed time in the repeated hour runs once.
-        assert_eq!(
-            next("30 2 * * *", "2026-10-25T00:00:00+02:00", z, 2),
-            ["2026-10-25T02:30:00+02:00", "2026-10-26T02:30:00+01:00"]
-        );
-        // Hourly runs in both copies.
-        assert_eq!(
-            next("30 * * * *", "2026-10-25T01:45:00+02:00", z, 3),
-            [
-                "2026-10-25T02:30:00+02:00",
-                "2026-10-25T02:30:00+01:00",
-                "2026-10-25T03:30:00+01:00"
-            ]
-        );
-        // Starting inside the first copy still sees the second.
-        assert_eq!(
-            next("*/20 * * * *", "2026-10-25T02:30:00+02:00", z, 4),
-            [
-                "2026-10-25T02:40:00+02:00",
-                "2026-10-25T02:00:00+01:00",
-                "2026-10-25T02:20:00+01:00",
-                "2026-10-25T02:40:00+01:00"
-            ]
-        );
-    }
-
-    #[test]
-    fn reboot_and_never() {
-        assert!(
-            Schedule::parse("@reboot")
-                .unwrap()
-                .next_after(Utc::now(), Zone::Local)
-                .is_none()
-        );
-        assert!(
-            Schedule::parse("0 0 31 2 *")
-                .unwrap()
-                .next_after(Utc::now(), Zone::Local)
-                .is_none()
-        );
-        assert!(Schedule::parse("0 0 L * *").is_err());
-    }
-
-    #[test]
-    fn times() {
-        let z = Zone::named("Europe/Stockholm").unwrap();
-        assert_eq!(
-            parse_time("2026-01-01 12:00", z).unwrap().to_rfc3339(),
-            "2026-01-01T11:00:00+00:00"
-        );
-        assert!(
-            parse_time("2026-03-29 02:30", z)
-                .unwrap_err()
-                .contains("skipped")
-        );
-        assert!(parse_time("tomorrow", z).is_err());
-    }
-}
+#[path = "schedule_tests.rs"]
+mod tests;

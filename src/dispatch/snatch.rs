@@ -129,7 +129,11 @@ pub fn lock_path(opts: &SnatchOptions) -> PathBuf {
 
 fn cron_err(path: &Path, op: &'static str) -> impl FnOnce(std::io::Error) -> DispatchError {
     let path = path.to_path_buf();
-    move |source| DispatchError::CronDir { path, op, source }
+    move |source| DispatchError::CronDir {
+        path,
+        op,
+        cause: source,
+    }
 }
 
 /// Runs greasesnatch once. The plan (with `dry_run`) and the reasons for rejections go to

@@ -134,31 +134,31 @@ pub enum ExecError {
         "jar {jar} has no python/ directory: the python and luigi runners run code packed under python/"
     )]
     NoPythonTree { jar: PathBuf },
-    #[error("cannot prepare the job's working directory {path}: {source}")]
+    #[error("cannot prepare the job's working directory {path}: {cause}")]
     Scratch {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        /// Shown in the message, so not exposed as `source()` (it would print twice).
+        cause: std::io::Error,
     },
     #[error("{program}: command not found (check the runner's command and PATH)")]
     NotFound { program: String },
-    #[error("{program}: cannot execute: {source}")]
+    #[error("{program}: cannot execute: {cause}")]
     CannotExecute {
         program: String,
-        #[source]
-        source: std::io::Error,
+        /// Shown in the message, so not exposed as `source()` (it would print twice).
+        cause: std::io::Error,
     },
-    #[error("cannot start {program}: {source}")]
+    #[error("cannot start {program}: {cause}")]
     Spawn {
         program: String,
-        #[source]
-        source: std::io::Error,
+        /// Shown in the message, so not exposed as `source()` (it would print twice).
+        cause: std::io::Error,
     },
-    #[error("cannot supervise the job ({what}): {source}")]
+    #[error("cannot supervise the job ({what}): {cause}")]
     Supervise {
         what: &'static str,
-        #[source]
-        source: std::io::Error,
+        /// Shown in the message, so not exposed as `source()` (it would print twice).
+        cause: std::io::Error,
     },
 }
 

@@ -58,7 +58,7 @@ impl Scratch {
             let dest = scratch.root.join(&rel);
             let io_err = |source| ExecError::Scratch {
                 path: dest.clone(),
-                source,
+                cause: source,
             };
             if entry.is_dir() {
                 dir_builder().create(&dest).map_err(io_err)?;
@@ -91,7 +91,7 @@ impl Scratch {
             .create(scratch.python())
             .map_err(|source| ExecError::Scratch {
                 path: scratch.python(),
-                source,
+                cause: source,
             })?;
         Ok(scratch)
     }
@@ -105,7 +105,12 @@ impl Scratch {
             match DirBuilder::new().mode(0o700).create(&root) {
                 Ok(()) => return Ok(Scratch { root }),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(source) => return Err(ExecError::Scratch { path: root, source }),
+                Err(source) => {
+                    return Err(ExecError::Scratch {
+                        path: root,
+                        cause: source,
+                    });
+                }
             }
         }
     }

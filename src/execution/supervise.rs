@@ -60,16 +60,19 @@ fn spawn_error(program: &str, e: io::Error) -> ExecError {
     let program = program.to_string();
     match (e.kind(), e.raw_os_error()) {
         (io::ErrorKind::NotFound, _) => ExecError::NotFound { program },
-        (io::ErrorKind::PermissionDenied, _) => ExecError::CannotExecute { program, source: e },
+        (io::ErrorKind::PermissionDenied, _) => ExecError::CannotExecute { program, cause: e },
         (_, Some(c)) if c == Errno::ENOEXEC as i32 || c == Errno::ETXTBSY as i32 => {
-            ExecError::CannotExecute { program, source: e }
+            ExecError::CannotExecute { program, cause: e }
         }
-        _ => ExecError::Spawn { program, source: e },
+        _ => ExecError::Spawn { program, cause: e },
     }
 }
 
 fn sup_err(what: &'static str) -> impl FnOnce(io::Error) -> ExecError {
-    move |source| ExecError::Supervise { what, source }
+    move |source| ExecError::Supervise {
+        what,
+        cause: source,
+    }
 }
 
 fn ready(fd: &PollFd) -> bool {

@@ -158,30 +158,27 @@ pub enum Period {
 }
 
 impl Period {
-    /// Reads `<N>d`, `<N>w`, `<N>h` or `<N>m` (N a positive whole number).
+    /// Reads `<N>d`, `<N>w`, `<N>h` or `<N>m` (N positive; the duration grammar of
+    /// [`crate::util::duration`], days and weeks kept as calendar days).
     pub fn parse(text: &str) -> Result<Period, SlotError> {
-        let t = text.trim();
-        let err = |why: &str| SlotError {
+        use crate::util::duration::{self, Unit};
+        let err = |why: String| SlotError {
             what: "period",
             text: text.to_string(),
-            why: why.to_string(),
+            why,
         };
-        let split = t
-            .find(|c: char| !c.is_ascii_digit())
-            .ok_or_else(|| err("missing unit: use d, w, h or m (e.g. 30d, 1h)"))?;
-        let (num, unit) = t.split_at(split);
-        let n: i64 = num
-            .parse()
-            .map_err(|_| err("expected a whole number and a unit, e.g. 30d"))?;
-        if n <= 0 {
-            return Err(err("must be greater than zero"));
-        }
+        let (d, unit) = duration::parse_unit(text).map_err(err)?;
+        let (secs, whole) = (d.as_secs(), d.subsec_nanos() == 0);
         match unit {
-            "d" => Ok(Period::Days(n)),
-            "w" => Ok(Period::Days(n * 7)),
-            "h" => Ok(Period::Minutes(n * 60)),
-            "m" => Ok(Period::Minutes(n)),
-            _ => Err(err("unknown unit: use d, w, h or m")),
+            _ if d.is_zero() => Err(err("must be greater than zero".into())),
+            Unit::Days | Unit::Weeks if whole && secs % 86400 == 0 => {
+                Ok(Period::Days((secs / 86400) as i64))
+            }
+            Unit::Minutes | Unit::Hours if whole && secs % 60 == 0 => {
+                Ok(Period::Minutes((secs / 60) as i64))
+            }
+            Unit::Millis | Unit::Secs => Err(err("use d, w, h or m (e.g. 30d, 1h)".into())),
+            _ => Err(err("expected whole days or whole minutes".into())),
         }
     }
 

@@ -53,7 +53,7 @@ impl DirStore {
             location: self.location(),
             op,
             key: key.to_string(),
-            source,
+            cause: source,
         }
     }
 

@@ -414,7 +414,7 @@ impl EtcdStore {
             location: self.url.location(),
             op: what,
             key: key.to_string(),
-            source: io::Error::new(kind, describe(e)),
+            cause: io::Error::new(kind, describe(e)),
         }
     }
 
@@ -610,7 +610,7 @@ fn describe(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 fn lease_not_found(e: &StoreError) -> bool {
-    matches!(e, StoreError::Io { source, .. } if source.to_string().contains("lease not found"))
+    matches!(e, StoreError::Io { cause, .. } if cause.to_string().contains("lease not found"))
 }
 
 impl Store for EtcdStore {

@@ -45,13 +45,13 @@ pub enum StoreError {
         "store {location} has no marker file {marker}: refusing to act, since an unmounted or wrong store looks empty (create it with `greaselaunch --init-store`)"
     )]
     Unmarked { location: String, marker: String },
-    #[error("store {location}: cannot {op} {key}: {source}")]
+    #[error("store {location}: cannot {op} {key}: {cause}")]
     Io {
         location: String,
         op: &'static str,
         key: String,
-        #[source]
-        source: std::io::Error,
+        /// Shown in the message, so not exposed as `source()` (it would print twice).
+        cause: std::io::Error,
     },
     #[error("invalid store key {key:?}: {why}")]
     BadKey { key: String, why: String },

@@ -147,6 +147,9 @@ impl Resolver {
                 Ok(b) => return Ok(b),
                 Err(FetchError::NotFound) => return Err(Failure::NotFound),
                 Err(FetchError::Fatal(m)) => return Err(Failure::Refused(m)),
+                Err(e @ (FetchError::BadData(_) | FetchError::Unusable(_))) => {
+                    return Err(download::unusable(repo, rel, e));
+                }
                 Err(e) => {
                     failures += 1;
                     if failures >= self.attempts {
