@@ -136,7 +136,7 @@ impl Default for Guard {
 #[serde(default)]
 pub struct RunnerDef {
     /// The command line; `{jar_path}`, `{artifact_spec}`, `{version}` and `{args}` are
-    /// substituted (see the README's runner section). For `luigi` and `hadoop` this
+    /// substituted (see docs/runners.md). For `luigi` and `hadoop` this
     /// overrides the legacy `LuigiRunner.command` / `HadoopRunner.command`.
     pub command: Option<String>,
 }

@@ -42,7 +42,7 @@ pub enum DispatchError {
 }
 
 impl DispatchError {
-    /// The documented exit code (see `README.md`).
+    /// The documented exit code (see docs/exit-codes.md).
     pub fn exit_code(&self) -> i32 {
         match self {
             DispatchError::Invalid { .. }
