@@ -14,3 +14,4 @@ mod signals;
 mod snatch;
 mod status;
 mod store;
+mod store_faults;
