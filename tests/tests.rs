@@ -15,3 +15,4 @@ mod snatch;
 mod status;
 mod store;
 mod store_faults;
+mod store_urls;

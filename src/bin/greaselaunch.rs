@@ -121,7 +121,8 @@ fn run() -> anyhow::Result<i32> {
                     .count();
                 println!("  {} ({entries} entries)", c.name);
             }
-            println!("greaselaunch: would publish {what} to {}", cfg.url);
+            let to = scalegrease::util::url::redact(&cfg.url);
+            println!("greaselaunch: would publish {what} to {to}");
         }
         Mode::Publish => {
             let cfg = config()?.store_config(cli.store.as_deref());

@@ -13,6 +13,7 @@ use std::time::Duration;
 use super::DeployError;
 use crate::config;
 use crate::util::env::expand_path;
+use crate::util::url::redact;
 
 /// Why one request failed.
 #[derive(Debug)]
@@ -341,20 +342,6 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Removes `user:password@` from a URL, for messages.
-pub fn redact(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let end = rest.find('/').unwrap_or(rest.len());
-            match rest[..end].rsplit_once('@') {
-                Some((_, host)) => format!("{scheme}://***@{host}{}", &rest[end..]),
-                None => url.to_string(),
-            }
-        }
-        None => url.to_string(),
-    }
-}
-
 /// `Basic <base64(user:password)>`.
 fn basic(user_pass: &str) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -425,6 +412,13 @@ mod tests {
             Kind::File(_) => unreachable!(),
         }
         assert_eq!(redact("http://u:p@h/x"), "http://***@h/x");
+        // A password holding `@` is hidden whole.
+        let e = Repo::new(&repo("ftp://user:p@ss@host/x"), &agent)
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("ss@") && !e.contains(":p"), "{e}");
+        let r = Repo::new(&repo("https://user:p@ss@host/x"), &agent).unwrap();
+        assert_eq!(r.url(), "https://host/x");
         let e = Repo::new(&repo("ftp://u:pw@h/x"), &agent)
             .unwrap_err()
             .to_string();

@@ -236,7 +236,7 @@ pub fn open(cfg: &StoreConfig) -> Result<Box<dyn Store>, StoreError> {
     }
     if url.contains("://") {
         return Err(StoreError::BadSetting {
-            value: url.to_string(),
+            value: crate::util::url::redact(url),
             why: "use a directory path, dir:///path or etcd://host:port[,host:port]/prefix".into(),
         });
     }
@@ -252,7 +252,7 @@ pub fn open(cfg: &StoreConfig) -> Result<Box<dyn Store>, StoreError> {
 #[cfg(not(feature = "etcd"))]
 fn open_etcd(cfg: &StoreConfig) -> Result<Box<dyn Store>, StoreError> {
     Err(StoreError::BadSetting {
-        value: cfg.url.clone(),
+        value: crate::util::url::redact(&cfg.url),
         why: "this build has no etcd support (rebuild with `--features etcd`)".into(),
     })
 }

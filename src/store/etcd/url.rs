@@ -2,6 +2,7 @@
 //! messages.
 
 use crate::store::{StoreError, check_key};
+use crate::util::url::redact;
 
 /// The key prefix when the URL names none.
 pub const DEFAULT_PREFIX: &str = "scalegrease";
@@ -79,14 +80,6 @@ impl EtcdUrl {
     }
 }
 
-/// Drops anything between `://` and `@` so a password never reaches a message.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(s), Some(a)) if a > s => format!("{}<redacted>{}", &url[..s + 3], &url[a..]),
-        _ => url.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +112,11 @@ mod tests {
             .to_string();
         assert!(!e.contains("secret"), "{e}");
         assert!(e.contains("store.password_env"), "{e}");
+        // A password holding `@`: no part of it shows.
+        let e = EtcdUrl::parse("etcd://user:se@cret@127.0.0.1:1/p")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("cret") && !e.contains("se@"), "{e}");
+        assert!(e.contains("127.0.0.1:1"), "{e}");
     }
 }
