@@ -57,16 +57,10 @@ impl DirStore {
         }
     }
 
-    fn write_parent(&self, path: &Path, key: &str) -> Result<(), StoreError> {
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(|e| self.io("create directory for", key, e))?;
-        }
-        Ok(())
-    }
-
     /// Makes `path`'s parent, then runs `write`. A concurrent [`Store::prune`] removes
-    /// directories it finds empty, possibly between the two: a write that then finds no
-    /// parent is retried (each retry means a pruner raced us; 64 at most).
+    /// directories it finds empty, possibly between the two or during the first (which
+    /// then fails with "exists" for a directory already gone): such a failure is retried
+    /// (each retry means a pruner raced us; 64 at most).
     fn write_with_parent<T>(
         &self,
         path: &Path,
@@ -74,15 +68,25 @@ impl DirStore {
         op: &'static str,
         mut write: impl FnMut() -> io::Result<T>,
     ) -> Result<T, StoreError> {
+        const MKDIR: &str = "create directory for";
+        let raced = |op: &str, e: &io::Error| match e.kind() {
+            io::ErrorKind::NotFound => true,
+            io::ErrorKind::AlreadyExists => op == MKDIR,
+            _ => false,
+        };
         let mut attempts = 0;
         loop {
-            self.write_parent(path, key)?;
-            match write() {
-                Err(e) if e.kind() == io::ErrorKind::NotFound && attempts < 64 => {
+            let parent = path.parent().map_or(Ok(()), fs::create_dir_all);
+            let result = match parent {
+                Ok(()) => write().map_err(|e| (op, e)),
+                Err(e) => Err((MKDIR, e)),
+            };
+            match result {
+                Err((op, e)) if raced(op, &e) && attempts < 64 => {
                     attempts += 1;
                     std::thread::yield_now();
                 }
-                r => return r.map_err(|e| self.io(op, key, e)),
+                r => return r.map_err(|(op, e)| self.io(op, key, e)),
             }
         }
     }
