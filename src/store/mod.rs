@@ -11,11 +11,12 @@
 
 use std::time::Duration;
 
-use crate::config::StoreConfig;
-
 pub mod dir;
 #[cfg(feature = "etcd")]
 pub mod etcd;
+mod open;
+
+pub use open::{Backend, open};
 
 /// One stored key and its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,43 +224,6 @@ pub fn check_key(key: &str) -> Result<(), StoreError> {
         }
     }
     Ok(())
-}
-
-/// Opens the store a setting names: a path or `dir://` URL, or `etcd://` (feature `etcd`).
-pub fn open(cfg: &StoreConfig) -> Result<Box<dyn Store>, StoreError> {
-    let url = cfg.url.as_str();
-    if let Some(path) = url.strip_prefix("dir://") {
-        return Ok(Box::new(dir::DirStore::new(path)));
-    }
-    if url.starts_with("etcd://") || url.starts_with("etcds://") {
-        return open_etcd(cfg);
-    }
-    if url.contains("://") {
-        return Err(StoreError::BadSetting {
-            value: crate::util::url::redact(url),
-            why: "use a directory path, dir:///path or etcd://host:port[,host:port]/prefix".into(),
-        });
-    }
-    if url.is_empty() {
-        return Err(StoreError::BadSetting {
-            value: url.to_string(),
-            why: "empty store location".into(),
-        });
-    }
-    Ok(Box::new(dir::DirStore::new(url)))
-}
-
-#[cfg(not(feature = "etcd"))]
-fn open_etcd(cfg: &StoreConfig) -> Result<Box<dyn Store>, StoreError> {
-    Err(StoreError::BadSetting {
-        value: crate::util::url::redact(&cfg.url),
-        why: "this build has no etcd support (rebuild with `--features etcd`)".into(),
-    })
-}
-
-#[cfg(feature = "etcd")]
-fn open_etcd(cfg: &StoreConfig) -> Result<Box<dyn Store>, StoreError> {
-    Ok(Box::new(etcd::EtcdStore::connect(cfg)?))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The `etcd://` and `etcds://` store URL: members and key prefix, in normal form for
 //! messages.
 
-use crate::store::{StoreError, check_key};
+use crate::store::{Backend, StoreError, check_key};
 use crate::util::url::redact;
 
 /// The key prefix when the URL names none.
@@ -26,11 +26,7 @@ impl EtcdUrl {
             value: redact(url),
             why: why.to_string(),
         };
-        let (tls, rest) = if let Some(r) = url.strip_prefix("etcds://") {
-            (true, r)
-        } else if let Some(r) = url.strip_prefix("etcd://") {
-            (false, r)
-        } else {
+        let Ok(Backend::Etcd { tls, rest }) = Backend::of(url) else {
             return Err(bad("an etcd store URL starts with etcd:// or etcds://"));
         };
         let (hosts, prefix) = rest.split_once('/').unwrap_or((rest, ""));
