@@ -15,6 +15,14 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// Decodes `%XX` escapes: an invalid escape is kept as written, and bytes that do not
+/// form UTF-8 become U+FFFD.
+pub fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -33,5 +41,15 @@ mod tests {
         for plain in ["/srv/store", "dir:///srv/store", "etcd://a:2379/sg", ""] {
             assert_eq!(redact(plain), plain);
         }
+    }
+
+    #[test]
+    fn percent_decoding_keeps_invalid_escapes() {
+        assert_eq!(percent_decode("s3cr%21t"), "s3cr!t");
+        assert_eq!(percent_decode("a%2Fb%20c%25"), "a/b c%");
+        assert_eq!(percent_decode("%C3%BC"), "ü");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("%FF"), "\u{FFFD}");
     }
 }
