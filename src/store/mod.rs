@@ -37,21 +37,26 @@ pub enum Created {
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error(
-        "store {location} is unavailable: {reason} (check that it is mounted or that its endpoints are up)"
-    )]
-    Unavailable { location: String, reason: String },
+    /// The store cannot be reached, read or written as a whole (not one key's fault);
+    /// `hint` says what to do, in the backend's own words.
+    #[error("store {location} is unavailable: {reason} ({hint})")]
+    Unavailable {
+        location: String,
+        reason: String,
+        hint: String,
+    },
     #[error(
         "store {location} has no marker file {marker}: refusing to act, since an unmounted or wrong store looks empty (create it with `greaselaunch --init-store`)"
     )]
     Unmarked { location: String, marker: String },
-    #[error("store {location}: cannot {op} {key}: {source}")]
+    /// One key's operation failed (the OS error is shown once: it is part of the message,
+    /// not a separate cause).
+    #[error("store {location}: cannot {op} {key}: {error}")]
     Io {
         location: String,
         op: &'static str,
         key: String,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("invalid store key {key:?}: {why}")]
     BadKey { key: String, why: String },

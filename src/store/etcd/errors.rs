@@ -84,28 +84,36 @@ impl EtcdStore {
         StoreError::Unavailable {
             location: self.url.location(),
             reason: format!(
-                "{what} {key}: no answer within {:?} from any of {} (is a quorum of members up?){last}",
+                "{what} {key}: no answer within {:?} from any of {}{last}",
                 self.request_timeout,
                 self.url.endpoints.join(", ")
             ),
+            hint: "check that a quorum of its members is up and reachable from this host".into(),
         }
     }
 
-    /// A request failed for a reason no other member would change.
+    /// A request failed for a reason no other member would change. A request the cluster
+    /// refuses to this user makes the store unusable (unavailable, like an unreadable
+    /// directory store); any other such failure is an error of that key.
     pub(super) fn failed(&self, what: &'static str, key: &str, e: &Error) -> StoreError {
-        let kind = match e {
-            Error::GRpcStatus(s)
-                if matches!(s.code(), Code::PermissionDenied | Code::Unauthenticated) =>
-            {
-                io::ErrorKind::PermissionDenied
-            }
-            _ => io::ErrorKind::Other,
-        };
+        if let Error::GRpcStatus(s) = e
+            && matches!(s.code(), Code::PermissionDenied | Code::Unauthenticated)
+        {
+            let user = self.user.as_ref().map_or("", |(u, _)| u.as_str());
+            return StoreError::Unavailable {
+                location: self.url.location(),
+                reason: format!("cannot {what} {key}: {}", describe(e)),
+                hint: format!(
+                    "check that store.user {user:?} has a role granting read and write on the prefix {}/",
+                    self.url.prefix
+                ),
+            };
+        }
         StoreError::Io {
             location: self.url.location(),
             op: what,
             key: key.to_string(),
-            source: io::Error::new(kind, describe(e)),
+            error: io::Error::other(describe(e)),
         }
     }
 }

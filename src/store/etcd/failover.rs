@@ -94,6 +94,7 @@ impl EtcdStore {
         let rt = runtime().map_err(|reason| StoreError::Unavailable {
             location: self.url.location(),
             reason,
+            hint: "check this process's limits on open files and threads".into(),
         })?;
         rt.block_on(fut)
     }
