@@ -213,3 +213,55 @@ fn an_unreachable_etcd_store_says_what_to_check_in_its_own_words() {
     );
     assert!(!err.contains("mounted"), "{err}");
 }
+
+#[test]
+fn an_etcd_user_without_write_permission_finds_the_store_unavailable() {
+    if !cluster::available() {
+        return;
+    }
+    let solo = Solo::start("http", &[]);
+    let url = format!("etcd://{}/sg", solo.endpoint);
+    cluster::open(&etcd_config(url.clone())).init().unwrap();
+    for args in [
+        &["user", "add", "root", "--new-user-password", "root-pw"][..],
+        &["user", "add", "reader", "--new-user-password", "reader-pw"],
+        &["role", "add", "sg-read"],
+        &[
+            "role",
+            "grant-permission",
+            "sg-read",
+            "read",
+            "sg/",
+            "--prefix=true",
+        ],
+        &["user", "grant-role", "reader", "sg-read"],
+        &["auth", "enable"],
+    ] {
+        solo.etcdctl(args);
+    }
+    let mut w = World::new();
+    w.configure(|c| {
+        c["store"] = serde_json::json!({
+            "url": url, "user": "reader", "password_env": "SG_TEST_READER_PW",
+        });
+    });
+    let project = w.project("p", "com.example", "jobs", &[("a.cron", "0 * * * * u x\n")]);
+    let out = w
+        .cmd("greaselaunch")
+        .arg("--project-dir")
+        .arg(&project)
+        .env("SG_TEST_READER_PW", "reader-pw")
+        .output()
+        .unwrap();
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(69), "{err}");
+    assert!(err.contains("permission denied"), "{err}");
+    assert!(
+        err.contains("check that store.user \"reader\" has a role granting read and write"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("reader-pw") && !err.contains("mounted"),
+        "{err}"
+    );
+}
