@@ -8,6 +8,9 @@
 //! practice). Backends:
 //! - [`dir::DirStore`]: a directory on local disk or NFS (the default).
 //! - `etcd::EtcdStore` (cargo feature `etcd`): a raft-replicated etcd cluster.
+//!
+//! [`open`] turns a store setting into one of them; [`Backend::of`] is the one place a
+//! store URL's scheme is read.
 
 use std::time::Duration;
 

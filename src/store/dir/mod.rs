@@ -4,7 +4,9 @@
 //! renamed into place; `create` hard-links a fully written temp file to the key, which is
 //! atomic and exclusive on local disks and on NFS. The root holds a marker file written by
 //! `init`; without it every operation refuses, because an unmounted NFS share looks like
-//! an empty store and must never wipe a farm's crontabs.
+//! an empty store and must never wipe a farm's crontabs. A store this user cannot read or
+//! write, one mounted read-only and a mount that went away are unavailable as a whole
+//! (`faults`); any other file error is an error of one key.
 
 use std::fs;
 use std::io;
