@@ -127,7 +127,7 @@ pub const TABLE: &[Row] = &[
     Row {
         code: "69",
         name: "UNAVAILABLE",
-        meaning: "the store is unavailable or has no marker file, or the artifact repository is unreachable and nothing usable is cached",
+        meaning: "the store is unavailable, has no marker file, or this user cannot read or write it (permissions, a read-only mount, an etcd role without access); or the artifact repository is unreachable, loops its redirects or redirects off http(s), and nothing usable is cached",
         tools: ALL,
     },
     Row {
@@ -145,7 +145,7 @@ pub const TABLE: &[Row] = &[
     Row {
         code: "74",
         name: "IO_ERR",
-        meaning: "an I/O error on a file the tool must read or write: the artifact cache, the cron directory, the store",
+        meaning: "an I/O error on one file the tool must read or write: the artifact cache, the cron directory, one store key",
         tools: ALL,
     },
     Row {
@@ -157,7 +157,7 @@ pub const TABLE: &[Row] = &[
     Row {
         code: "78",
         name: "CONFIG",
-        meaning: "the config file is missing or invalid, or a repository refused the credentials (401/403)",
+        meaning: "the config file is missing or invalid (file:line:col), or a repository refused the credentials (401/403)",
         tools: ALL,
     },
     Row {

@@ -18,3 +18,5 @@ mod signals;
 mod snatch;
 mod status;
 mod store;
+mod store_faults;
+mod store_urls;

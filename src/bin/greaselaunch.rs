@@ -137,12 +137,16 @@ fn run() -> Result<i32, Failure> {
         Mode::DryRun => {
             let cfg = store_config()?;
             if cli.json {
-                println!("{}", report(Some(cfg.url.clone()), false));
+                println!(
+                    "{}",
+                    report(Some(scalegrease::util::url::redact(&cfg.url)), false)
+                );
             } else {
                 for (name, n) in &entries {
                     println!("  {name} ({n} entries)");
                 }
-                println!("greaselaunch: would publish {what} to {}", cfg.url);
+                let to = scalegrease::util::url::redact(&cfg.url);
+                println!("greaselaunch: would publish {what} to {to}");
             }
         }
         Mode::Publish => {

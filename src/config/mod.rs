@@ -222,7 +222,10 @@ impl Config {
             {
                 return Err(bad(
                     "maven.repositories",
-                    format!("{:?} is not an http://, https:// or file:// URL", r.url),
+                    format!(
+                        "{:?} is not an http://, https:// or file:// URL",
+                        crate::util::url::redact(&r.url)
+                    ),
                 ));
             }
         }

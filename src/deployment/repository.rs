@@ -13,6 +13,7 @@ use std::time::Duration;
 use super::DeployError;
 use crate::config;
 use crate::util::env::expand_path;
+use crate::util::url::{percent_decode, redact};
 
 /// Why one request failed.
 #[derive(Debug)]
@@ -328,60 +329,11 @@ fn credentials(
     Ok(userinfo.map(percent_decode))
 }
 
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hexval = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%'
-            && let (Some(h), Some(l)) = (
-                b.get(i + 1).and_then(|&c| hexval(c)),
-                b.get(i + 2).and_then(|&c| hexval(c)),
-            )
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Removes `user:password@` from a URL, for messages.
-pub fn redact(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let end = rest.find('/').unwrap_or(rest.len());
-            match rest[..end].rsplit_once('@') {
-                Some((_, host)) => format!("{scheme}://***@{host}{}", &rest[end..]),
-                None => url.to_string(),
-            }
-        }
-        None => url.to_string(),
-    }
-}
-
 /// `Basic <base64(user:password)>`.
 fn basic(user_pass: &str) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::from("Basic ");
-    for chunk in user_pass.as_bytes().chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | (b as u32) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(user_pass);
+    format!("Basic {encoded}")
 }
 
 /// Backoff before retry number `attempt` (1-based): exponential from 250 ms, capped at
@@ -434,6 +386,13 @@ mod tests {
             Kind::File(_) => unreachable!(),
         }
         assert_eq!(redact("http://u:p@h/x"), "http://***@h/x");
+        // A password holding `@` is hidden whole.
+        let e = Repo::new(&repo("ftp://user:p@ss@host/x"), &agent)
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("ss@") && !e.contains(":p"), "{e}");
+        let r = Repo::new(&repo("https://user:p@ss@host/x"), &agent).unwrap();
+        assert_eq!(r.url(), "https://host/x");
         let e = Repo::new(&repo("ftp://u:pw@h/x"), &agent)
             .unwrap_err()
             .to_string();

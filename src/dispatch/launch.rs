@@ -293,9 +293,8 @@ pub fn publish(store: &dyn Store, b: &Bundle) -> Result<(), DispatchError> {
 /// creates it. A root that exists without its marker is refused instead (it may be an
 /// unmounted share).
 pub fn is_new_dir_store(cfg: &crate::config::StoreConfig) -> bool {
-    let url = cfg.url.as_str();
-    let path = url.strip_prefix("dir://").unwrap_or(url);
-    !path.contains("://") && !path.is_empty() && !Path::new(path).exists()
+    use crate::store::Backend;
+    matches!(Backend::of(&cfg.url), Ok(Backend::Dir(p)) if !p.as_os_str().is_empty() && !p.exists())
 }
 
 #[cfg(test)]

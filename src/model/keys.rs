@@ -134,25 +134,7 @@ pub fn segment(text: &str) -> String {
 
 /// Reverses [`segment`]: decodes `%XX` escapes (an invalid escape is kept as written).
 pub fn unsegment(seg: &str) -> String {
-    let b = seg.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = b
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(v)) => {
-                out.push(v);
-                i += 3;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    let text = String::from_utf8_lossy(&out).into_owned();
+    let text = crate::util::url::percent_decode(seg);
     if text == "\0" { String::new() } else { text }
 }
 

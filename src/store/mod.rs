@@ -8,15 +8,20 @@
 //! practice). Backends:
 //! - [`dir::DirStore`]: a directory on local disk or NFS (the default).
 //! - `etcd::EtcdStore` (cargo feature `etcd`): a raft-replicated etcd cluster.
+//!
+//! [`open`] turns a store setting into one of them; [`Backend::of`] is the one place a
+//! store URL's scheme is read.
 
 use std::time::Duration;
 
-use crate::config::StoreConfig;
 use crate::exit;
 
 pub mod dir;
 #[cfg(feature = "etcd")]
 pub mod etcd;
+mod open;
+
+pub use open::{Backend, open};
 
 /// One stored key and its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,21 +42,26 @@ pub enum Created {
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error(
-        "store {location} is unavailable: {reason} (check that it is mounted or that its endpoints are up)"
-    )]
-    Unavailable { location: String, reason: String },
+    /// The store cannot be reached, read or written as a whole (not one key's fault);
+    /// `hint` says what to do, in the backend's own words.
+    #[error("store {location} is unavailable: {reason} ({hint})")]
+    Unavailable {
+        location: String,
+        reason: String,
+        hint: String,
+    },
     #[error(
         "store {location} has no marker file {marker}: refusing to act, since an unmounted or wrong store looks empty (create it with `greaselaunch --init-store`)"
     )]
     Unmarked { location: String, marker: String },
-    #[error("store {location}: cannot {op} {key}: {cause}")]
+    /// One key's operation failed (the OS error is shown once: it is part of the message,
+    /// not a separate cause).
+    #[error("store {location}: cannot {op} {key}: {error}")]
     Io {
         location: String,
         op: &'static str,
         key: String,
-        /// Shown in the message, so not exposed as `source()` (it would print twice).
-        cause: std::io::Error,
+        error: std::io::Error,
     },
     #[error("invalid store key {key:?}: {why}")]
     BadKey { key: String, why: String },
@@ -196,43 +206,6 @@ pub fn check_key(key: &str) -> Result<(), StoreError> {
         }
     }
     Ok(())
-}
-
-/// Opens the store a setting names: a path or `dir://` URL, or `etcd://` (feature `etcd`).
-pub fn open(cfg: &StoreConfig) -> Result<Box<dyn Store>, StoreError> {
-    let url = cfg.url.as_str();
-    if let Some(path) = url.strip_prefix("dir://") {
-        return Ok(Box::new(dir::DirStore::new(path)));
-    }
-    if url.starts_with("etcd://") || url.starts_with("etcds://") {
-        return open_etcd(cfg);
-    }
-    if url.contains("://") {
-        return Err(StoreError::BadSetting {
-            value: url.to_string(),
-            why: "use a directory path, dir:///path or etcd://host:port[,host:port]/prefix".into(),
-        });
-    }
-    if url.is_empty() {
-        return Err(StoreError::BadSetting {
-            value: url.to_string(),
-            why: "empty store location".into(),
-        });
-    }
-    Ok(Box::new(dir::DirStore::new(url)))
-}
-
-#[cfg(not(feature = "etcd"))]
-fn open_etcd(cfg: &StoreConfig) -> Result<Box<dyn Store>, StoreError> {
-    Err(StoreError::BadSetting {
-        value: cfg.url.clone(),
-        why: "this build has no etcd support (rebuild with `--features etcd`)".into(),
-    })
-}
-
-#[cfg(feature = "etcd")]
-fn open_etcd(cfg: &StoreConfig) -> Result<Box<dyn Store>, StoreError> {
-    Ok(Box::new(etcd::EtcdStore::connect(cfg)?))
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! Small helpers used across scopes: atomic file writes, host names, randomness,
-//! durations and environment-variable expansion. Nothing here knows about jobs.
+//! durations, environment-variable expansion and URLs shown in messages. Nothing here knows about jobs.
 
 pub mod duration;
 pub mod env;
 pub mod fs;
 pub mod host;
 pub mod random;
+pub mod url;

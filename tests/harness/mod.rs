@@ -125,9 +125,10 @@ impl World {
     /// injection (removing the marker, truncating a bundle); `None` for other backends,
     /// whose tests then skip those faults.
     pub fn store_dir(&self) -> Option<PathBuf> {
-        let loc = self.store_location();
-        let path = loc.strip_prefix("dir://").unwrap_or(&loc);
-        (!path.contains("://")).then(|| PathBuf::from(path))
+        match scalegrease::store::Backend::of(&self.store_location()) {
+            Ok(scalegrease::store::Backend::Dir(p)) => Some(p.to_path_buf()),
+            _ => None,
+        }
     }
 
     /// Creates the store (`greaselaunch --init-store`).

@@ -4,7 +4,9 @@
 //! renamed into place; `create` hard-links a fully written temp file to the key, which is
 //! atomic and exclusive on local disks and on NFS. The root holds a marker file written by
 //! `init`; without it every operation refuses, because an unmounted NFS share looks like
-//! an empty store and must never wipe a farm's crontabs.
+//! an empty store and must never wipe a farm's crontabs. A store this user cannot read or
+//! write, one mounted read-only and a mount that went away are unavailable as a whole
+//! (`faults`); any other file error is an error of one key.
 
 use std::fs;
 use std::io;
@@ -13,6 +15,8 @@ use std::time::{Duration, SystemTime};
 
 use super::{Created, Entry, Store, StoreError, check_key};
 use crate::util::fs as ufs;
+
+mod faults;
 
 /// The marker file's name in the store root.
 pub const MARKER: &str = ".scalegrease-store";
@@ -39,34 +43,10 @@ impl DirStore {
         Ok(self.root.join(key))
     }
 
-    fn io(&self, op: &'static str, key: &str, source: io::Error) -> StoreError {
-        if matches!(
-            source.raw_os_error(),
-            Some(libc_codes::ESTALE | libc_codes::EIO | libc_codes::ETIMEDOUT)
-        ) {
-            return StoreError::Unavailable {
-                location: self.location(),
-                reason: format!("{op} {key}: {source}"),
-            };
-        }
-        StoreError::Io {
-            location: self.location(),
-            op,
-            key: key.to_string(),
-            cause: source,
-        }
-    }
-
-    fn write_parent(&self, path: &Path, key: &str) -> Result<(), StoreError> {
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(|e| self.io("create directory for", key, e))?;
-        }
-        Ok(())
-    }
-
     /// Makes `path`'s parent, then runs `write`. A concurrent [`Store::prune`] removes
-    /// directories it finds empty, possibly between the two: a write that then finds no
-    /// parent is retried (each retry means a pruner raced us; 64 at most).
+    /// directories it finds empty, possibly between the two or during the first (which
+    /// then fails with "exists" for a directory already gone): such a failure is retried
+    /// (each retry means a pruner raced us; 64 at most).
     fn write_with_parent<T>(
         &self,
         path: &Path,
@@ -74,15 +54,25 @@ impl DirStore {
         op: &'static str,
         mut write: impl FnMut() -> io::Result<T>,
     ) -> Result<T, StoreError> {
+        const MKDIR: &str = "create directory for";
+        let raced = |op: &str, e: &io::Error| match e.kind() {
+            io::ErrorKind::NotFound => true,
+            io::ErrorKind::AlreadyExists => op == MKDIR,
+            _ => false,
+        };
         let mut attempts = 0;
         loop {
-            self.write_parent(path, key)?;
-            match write() {
-                Err(e) if e.kind() == io::ErrorKind::NotFound && attempts < 64 => {
+            let parent = path.parent().map_or(Ok(()), fs::create_dir_all);
+            let result = match parent {
+                Ok(()) => write().map_err(|e| (op, e)),
+                Err(e) => Err((MKDIR, e)),
+            };
+            match result {
+                Err((op, e)) if raced(op, &e) && attempts < 64 => {
                     attempts += 1;
                     std::thread::yield_now();
                 }
-                r => return r.map_err(|e| self.io(op, key, e)),
+                r => return r.map_err(|(op, e)| self.io(op, key, path, e)),
             }
         }
     }
@@ -97,7 +87,7 @@ impl DirStore {
         let mut out = Vec::new();
         match fs::symlink_metadata(&base) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(self.io("list", prefix, e)),
+            Err(e) => return Err(self.io("list", prefix, &base, e)),
             Ok(m) if m.is_file() => {
                 let value = if with_values {
                     self.read(&base, prefix)?.unwrap_or_default()
@@ -119,10 +109,11 @@ impl DirStore {
             .filter_entry(|e| !e.file_name().to_string_lossy().starts_with('.'));
         for item in walker {
             let item = item.map_err(|e| {
+                let path = e.path().unwrap_or(&base).to_path_buf();
                 let err = e
                     .into_io_error()
                     .unwrap_or_else(|| io::Error::other("file system loop"));
-                self.io("list", prefix, err)
+                self.io("list", prefix, &path, err)
             })?;
             if !item.file_type().is_file() {
                 continue;
@@ -147,15 +138,8 @@ impl DirStore {
     }
 
     fn read(&self, path: &Path, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        ufs::read_optional(path).map_err(|e| self.io("read", key, e))
+        ufs::read_optional(path).map_err(|e| self.io("read", key, path, e))
     }
-}
-
-/// The errno values that mean "the file system behind the store is gone", not "this file".
-mod libc_codes {
-    pub const EIO: i32 = 5;
-    pub const ETIMEDOUT: i32 = 110;
-    pub const ESTALE: i32 = 116;
 }
 
 impl Store for DirStore {
@@ -164,7 +148,7 @@ impl Store for DirStore {
     }
 
     fn init(&self) -> Result<(), StoreError> {
-        fs::create_dir_all(&self.root).map_err(|e| self.io("create", "root", e))?;
+        fs::create_dir_all(&self.root).map_err(|e| self.io("create", "root", &self.root, e))?;
         let marker = self.root.join(MARKER);
         if marker.exists() {
             return Ok(());
@@ -174,7 +158,7 @@ impl Store for DirStore {
             "created": chrono::Utc::now().to_rfc3339(),
         });
         ufs::create_exclusive(&marker, body.to_string().as_bytes(), 0o644)
-            .map_err(|e| self.io("write marker", MARKER, e))?;
+            .map_err(|e| self.io("write marker", MARKER, &marker, e))?;
         Ok(())
     }
 
@@ -185,6 +169,7 @@ impl Store for DirStore {
                 return Err(StoreError::Unavailable {
                     location: self.location(),
                     reason: "not a directory".into(),
+                    hint: faults::MOUNT_HINT.into(),
                 });
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -193,23 +178,16 @@ impl Store for DirStore {
                     marker: MARKER.into(),
                 });
             }
-            Err(e) => {
-                return Err(StoreError::Unavailable {
-                    location: self.location(),
-                    reason: e.to_string(),
-                });
-            }
+            Err(e) => return Err(self.unusable(&self.root, e)),
         }
-        match fs::metadata(self.root.join(MARKER)) {
+        let marker = self.root.join(MARKER);
+        match fs::metadata(&marker) {
             Ok(_) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::Unmarked {
                 location: self.location(),
                 marker: MARKER.into(),
             }),
-            Err(e) => Err(StoreError::Unavailable {
-                location: self.location(),
-                reason: e.to_string(),
-            }),
+            Err(e) => Err(self.unusable(&marker, e)),
         }
     }
 
@@ -249,7 +227,7 @@ impl Store for DirStore {
         match fs::remove_file(&path) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(self.io("delete", key, e)),
+            Err(e) => Err(self.io("delete", key, &path, e)),
         }
     }
 
@@ -298,116 +276,4 @@ impl Store for DirStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn store() -> (tempfile::TempDir, DirStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let s = DirStore::new(dir.path().join("store"));
-        (dir, s)
-    }
-
-    #[test]
-    fn refuses_without_marker() {
-        let (_d, s) = store();
-        assert!(matches!(
-            s.list("bundles"),
-            Err(StoreError::Unmarked { .. })
-        ));
-        fs::create_dir_all(s.root()).unwrap();
-        assert!(matches!(
-            s.put("a", b"x", None),
-            Err(StoreError::Unmarked { .. })
-        ));
-        s.init().unwrap();
-        s.put("a", b"x", None).unwrap();
-        s.init().unwrap();
-        assert_eq!(s.get("a").unwrap().unwrap(), b"x");
-    }
-
-    #[test]
-    fn put_get_list_delete() {
-        let (_d, s) = store();
-        s.init().unwrap();
-        s.put("bundles/p2", b"two", None).unwrap();
-        s.put("bundles/p1", b"one", None).unwrap();
-        s.put("claims/j/s", b"c", None).unwrap();
-        let l = s.list("bundles").unwrap();
-        assert_eq!(
-            l.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
-            ["bundles/p1", "bundles/p2"]
-        );
-        assert_eq!(l[0].value, b"one");
-        assert_eq!(s.keys("claims").unwrap(), ["claims/j/s"]);
-        assert!(s.delete("bundles/p1").unwrap());
-        assert!(!s.delete("bundles/p1").unwrap());
-        assert!(s.list("nothing").unwrap().is_empty());
-    }
-
-    #[test]
-    fn create_is_exclusive() {
-        let (_d, s) = store();
-        s.init().unwrap();
-        assert_eq!(
-            s.create("claims/j/1", b"me", None).unwrap(),
-            Created::Created
-        );
-        assert_eq!(
-            s.create("claims/j/1", b"you", None).unwrap(),
-            Created::Exists(b"me".to_vec())
-        );
-    }
-
-    #[test]
-    fn prune_removes_old_entries_only() {
-        let (_d, s) = store();
-        s.init().unwrap();
-        s.put("claims/j/1", b"x", None).unwrap();
-        assert_eq!(s.prune("claims", Duration::from_secs(3600)).unwrap(), 0);
-        assert_eq!(s.prune("claims", Duration::ZERO).unwrap(), 1);
-        assert!(s.list("claims").unwrap().is_empty());
-        assert!(s.check().is_ok());
-    }
-
-    #[test]
-    fn writes_survive_a_concurrent_prune_removing_their_directories() {
-        let (_d, s) = store();
-        s.init().unwrap();
-        let stop = std::sync::atomic::AtomicBool::new(false);
-        std::thread::scope(|sc| {
-            sc.spawn(|| {
-                // Old entries only: here that removes just the empty directories.
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    s.prune("hb", Duration::from_secs(3600)).unwrap();
-                }
-            });
-            let results: Vec<_> = (0..200)
-                .map(|i| {
-                    let dir = format!("hb/{i}");
-                    let put = s.put(&format!("{dir}/put"), b"x", None);
-                    let _ = s.delete(&format!("{dir}/put"));
-                    let create = s.create(&format!("{dir}/create"), b"x", None);
-                    let _ = s.delete(&format!("{dir}/create"));
-                    (
-                        put.err().map(|e| e.to_string()),
-                        create.err().map(|e| e.to_string()),
-                    )
-                })
-                .collect();
-            stop.store(true, std::sync::atomic::Ordering::Relaxed);
-            let failed: Vec<_> = results
-                .iter()
-                .filter(|(p, c)| p.is_some() || c.is_some())
-                .collect();
-            assert!(failed.is_empty(), "{failed:?}");
-        });
-    }
-
-    #[test]
-    fn rejects_bad_keys() {
-        let (_d, s) = store();
-        s.init().unwrap();
-        assert!(matches!(s.get("../x"), Err(StoreError::BadKey { .. })));
-        assert!(matches!(s.get("a//b"), Err(StoreError::BadKey { .. })));
-    }
-}
+mod tests;

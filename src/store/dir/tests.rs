@@ -1,0 +1,113 @@
+//! The directory store's own unit tests (the store contract runs in tests/store.rs).
+
+use super::*;
+
+fn store() -> (tempfile::TempDir, DirStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = DirStore::new(dir.path().join("store"));
+    (dir, s)
+}
+
+#[test]
+fn refuses_without_marker() {
+    let (_d, s) = store();
+    assert!(matches!(
+        s.list("bundles"),
+        Err(StoreError::Unmarked { .. })
+    ));
+    fs::create_dir_all(s.root()).unwrap();
+    assert!(matches!(
+        s.put("a", b"x", None),
+        Err(StoreError::Unmarked { .. })
+    ));
+    s.init().unwrap();
+    s.put("a", b"x", None).unwrap();
+    s.init().unwrap();
+    assert_eq!(s.get("a").unwrap().unwrap(), b"x");
+}
+
+#[test]
+fn put_get_list_delete() {
+    let (_d, s) = store();
+    s.init().unwrap();
+    s.put("bundles/p2", b"two", None).unwrap();
+    s.put("bundles/p1", b"one", None).unwrap();
+    s.put("claims/j/s", b"c", None).unwrap();
+    let l = s.list("bundles").unwrap();
+    assert_eq!(
+        l.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
+        ["bundles/p1", "bundles/p2"]
+    );
+    assert_eq!(l[0].value, b"one");
+    assert_eq!(s.keys("claims").unwrap(), ["claims/j/s"]);
+    assert!(s.delete("bundles/p1").unwrap());
+    assert!(!s.delete("bundles/p1").unwrap());
+    assert!(s.list("nothing").unwrap().is_empty());
+}
+
+#[test]
+fn create_is_exclusive() {
+    let (_d, s) = store();
+    s.init().unwrap();
+    assert_eq!(
+        s.create("claims/j/1", b"me", None).unwrap(),
+        Created::Created
+    );
+    assert_eq!(
+        s.create("claims/j/1", b"you", None).unwrap(),
+        Created::Exists(b"me".to_vec())
+    );
+}
+
+#[test]
+fn prune_removes_old_entries_only() {
+    let (_d, s) = store();
+    s.init().unwrap();
+    s.put("claims/j/1", b"x", None).unwrap();
+    assert_eq!(s.prune("claims", Duration::from_secs(3600)).unwrap(), 0);
+    assert_eq!(s.prune("claims", Duration::ZERO).unwrap(), 1);
+    assert!(s.list("claims").unwrap().is_empty());
+    assert!(s.check().is_ok());
+}
+
+#[test]
+fn writes_survive_a_concurrent_prune_removing_their_directories() {
+    let (_d, s) = store();
+    s.init().unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            // Old entries only: here that removes just the empty directories.
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                s.prune("hb", Duration::from_secs(3600)).unwrap();
+            }
+        });
+        let results: Vec<_> = (0..200)
+            .map(|i| {
+                let dir = format!("hb/{i}");
+                let put = s.put(&format!("{dir}/put"), b"x", None);
+                let _ = s.delete(&format!("{dir}/put"));
+                let create = s.create(&format!("{dir}/create"), b"x", None);
+                let _ = s.delete(&format!("{dir}/create"));
+                (
+                    put.err().map(|e| e.to_string()),
+                    create.err().map(|e| e.to_string()),
+                )
+            })
+            .collect();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let failed: Vec<_> = results
+            .iter()
+            .filter(|(p, c)| p.is_some() || c.is_some())
+            .collect();
+        assert!(failed.is_empty(), "{failed:?}");
+    });
+}
+
+#[test]
+fn rejects_bad_keys() {
+    let (_d, s) = store();
+    s.init().unwrap();
+    assert!(matches!(s.get("../x"), Err(StoreError::BadKey { .. })));
+    assert!(matches!(s.get("a//b"), Err(StoreError::BadKey { .. })));
+}
