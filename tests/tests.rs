@@ -18,5 +18,7 @@ mod signals;
 mod snatch;
 mod status;
 mod store;
+mod store_etcd;
+mod store_etcd_auth;
 mod store_faults;
 mod store_urls;
