@@ -9,13 +9,9 @@ use serde_json::json;
 use crate::harness::etcd::each_backend;
 use crate::harness::{World, text, wait_for};
 
-/// The smallest valid zip file: a local "fat jar" for the shell runner.
-const EMPTY_ZIP: &[u8] = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
-
 /// greaserun on worker `host` for the slot, with `flags`, running `job`.
 fn greaserun(w: &World, host: &str, flags: &[&str], job: &[&str]) -> std::process::Output {
-    let jar = w.join("work/job.jar");
-    std::fs::write(&jar, EMPTY_ZIP).unwrap();
+    let jar = w.empty_jar();
     w.spawn_cmd("greaserun")
         .env("SCALEGREASE_HOSTNAME", host)
         .args(["-D", "--job", "lapsed", "--slot", "2026-03-01T03:00Z"])

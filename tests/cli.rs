@@ -11,12 +11,9 @@ use crate::harness::{World, text};
 
 const TOOLS: [&str; 4] = ["greaserun", "greaselaunch", "greasesnatch", "greasestatus"];
 const LINE: &str = "0 3 * * * nobody greaserun --runner shell /bin/echo a\n";
-const EMPTY_ZIP: &[u8] = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
-
 /// The arguments that make `tool` touch the store and the config (and do little else).
 fn store_args(w: &World, tool: &str) -> Vec<String> {
-    let jar = w.join("work/job.jar");
-    std::fs::write(&jar, EMPTY_ZIP).unwrap();
+    let jar = w.empty_jar();
     let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
     match tool {
         "greaserun" => {

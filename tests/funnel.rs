@@ -16,18 +16,13 @@ use serde_json::{Value, json};
 use crate::harness::etcd::each_backend;
 use crate::harness::{World, text, wait_for};
 
-/// The smallest valid zip file (an empty one): a local "fat jar" for the shell runner.
-const EMPTY_ZIP: &[u8] = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
-
-fn jar(w: &World) -> PathBuf {
-    let p = w.join("work/job.jar");
-    std::fs::write(&p, EMPTY_ZIP).unwrap();
-    p
+pub(crate) fn jar(w: &World) -> PathBuf {
+    w.empty_jar()
 }
 
 /// A greaserun on simulated worker `host`, with no random delay and stdin not a TTY (so
 /// it claims, as under cron).
-fn worker(w: &World, host: &str) -> std::process::Command {
+pub(crate) fn worker(w: &World, host: &str) -> std::process::Command {
     let mut c = w.spawn_cmd("greaserun");
     c.env("SCALEGREASE_HOSTNAME", host)
         .arg("-D")
@@ -38,7 +33,7 @@ fn worker(w: &World, host: &str) -> std::process::Command {
 }
 
 /// `greasestatus runs <job> --json`, parsed.
-fn runs(w: &World, job: &str) -> Vec<Value> {
+pub(crate) fn runs(w: &World, job: &str) -> Vec<Value> {
     let out = w
         .cmd("greasestatus")
         .args(["runs", job, "--json"])
@@ -49,18 +44,18 @@ fn runs(w: &World, job: &str) -> Vec<Value> {
     serde_json::from_str(&o).unwrap_or_else(|err| panic!("bad JSON ({err}): {o}"))
 }
 
-fn status_of(r: &Value) -> &str {
+pub(crate) fn status_of(r: &Value) -> &str {
     r["status"].as_str().unwrap_or("")
 }
 
-fn finish(c: Child) -> std::process::Output {
+pub(crate) fn finish(c: Child) -> std::process::Output {
     c.wait_with_output().unwrap()
 }
 
 /// 20 worker processes race over the 500 one-minute slots of one job: each worker is one
 /// greaserun going through every slot (a backfill of the window), so every slot is
 /// contended by all 20 at once. Exactly one run per slot, none lost, none twice.
-fn farm_on(w: World) {
+pub(crate) fn farm_on(w: World) {
     w.store();
     let jar = jar(&w);
     let ran = w.join("ran.log");
@@ -122,7 +117,7 @@ fn farm_of_20_runs_each_of_500_slots_once() {
 
 /// The scheduled path: every worker starts one greaserun per slot (as cron does), with
 /// bounded concurrency. 20 workers x 25 slots.
-fn farm_per_slot_on(w: World) {
+pub(crate) fn farm_per_slot_on(w: World) {
     w.store();
     let jar = jar(&w);
     let ran = w.join("ran.log");
@@ -179,7 +174,7 @@ fn farm_started_per_slot_runs_each_slot_once() {
     each_backend(|_, w| farm_per_slot_on(w));
 }
 
-fn kill(pid: i32) {
+pub(crate) fn kill(pid: i32) {
     let _ = nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
         nix::sys::signal::Signal::SIGKILL,
@@ -188,7 +183,7 @@ fn kill(pid: i32) {
 
 /// A winner SIGKILLed mid-run (the host died) shows as `abandoned` once its heartbeat is
 /// older than `funnel.abandon_after`, and no other worker reruns the slot by itself.
-fn killed_winner_on(mut w: World) {
+pub(crate) fn killed_winner_on(mut w: World) {
     w.configure(|c| c["funnel"] = json!({"heartbeat_interval": "100ms", "abandon_after": "1s"}));
     w.store();
     let jar = jar(&w);
@@ -248,7 +243,7 @@ fn killed_winner_shows_as_abandoned() {
 
 /// Every worker over its limits: none claims, each records its decline, and the slot
 /// shows as `dropped` with the declines once the retention window has passed.
-fn all_overloaded_on(mut w: World) {
+pub(crate) fn all_overloaded_on(mut w: World) {
     w.configure(|c| {
         c["guard"]["max_running"] = json!(0);
         c["funnel"] = json!({"retention": "1s"});
@@ -301,7 +296,7 @@ fn all_workers_overloaded_drops_the_slot_with_their_declines() {
 
 /// `--backfill 7d --every 1d` with some outputs present runs exactly the missing days,
 /// oldest first, and a second pass runs nothing.
-fn backfill_on(w: World) {
+pub(crate) fn backfill_on(w: World) {
     w.store();
     let jar = jar(&w);
     let out = w.join("out");
@@ -365,228 +360,4 @@ fn backfill_on(w: World) {
 #[test]
 fn backfill_runs_exactly_the_missing_slots_in_order() {
     each_backend(|_, w| backfill_on(w));
-}
-
-/// `--skip-if-exists` records `skipped`; `--wait-for` starts the job once its input
-/// appears, and times out with 75 when it never does.
-#[test]
-fn skip_and_wait_for() {
-    let w = World::new();
-    w.store();
-    let jar = jar(&w);
-    let input = w.join("input.txt");
-    let run = |extra: &[&str], job: &str| {
-        let mut c = worker(&w, "w1.farm");
-        c.args(["--job", job, "--slot", "2026-03-01T03:00"])
-            .args(extra)
-            .args([
-                "--runner",
-                "shell",
-                jar.to_str().unwrap(),
-                "--",
-                "echo",
-                "ran {date}",
-            ]);
-        c
-    };
-    std::fs::write(w.join("done"), "x").unwrap();
-    let o = run(
-        &["--skip-if-exists", w.join("done").to_str().unwrap()],
-        "skipper",
-    )
-    .output()
-    .unwrap();
-    assert!(o.status.success());
-    assert_eq!(status_of(&runs(&w, "skipper")[0]), "skipped");
-
-    let o = run(
-        &[
-            "--wait-for",
-            w.join("never").to_str().unwrap(),
-            "--wait-timeout",
-            "0s",
-        ],
-        "starved",
-    )
-    .output()
-    .unwrap();
-    assert_eq!(o.status.code(), Some(75), "{:?}", text(&o));
-
-    let waiter = run(
-        &[
-            "--wait-for",
-            input.to_str().unwrap(),
-            "--wait-timeout",
-            "60s",
-        ],
-        "waiter",
-    )
-    .spawn()
-    .unwrap();
-    wait_for(
-        "the waiter's running record",
-        Duration::from_secs(60),
-        || {
-            // Until the waiter claims, the store does not know the job (exit 1).
-            let mut c = w.cmd("greasestatus");
-            let o = c.args(["runs", "waiter", "--json"]).output().unwrap();
-            let v: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap_or_default();
-            (o.status.success() && !v.is_empty()).then_some(())
-        },
-    );
-    std::fs::write(&input, "here").unwrap();
-    let o = finish(waiter);
-    assert!(o.status.success(), "{:?}", text(&o));
-    let (stdout, _) = text(&o);
-    assert!(stdout.contains("ran 2026-03-01"), "{stdout}");
-    let out = w
-        .cmd("greasestatus")
-        .args(["log", "waiter"])
-        .output()
-        .unwrap();
-    let (log, _) = text(&out);
-    assert!(log.contains("ran 2026-03-01"), "{log}");
-}
-
-/// A derived job name (runner, artifact, arguments, hash) is found by any unique part of
-/// it, so `greasestatus log alpha` works without knowing the full name; an ambiguous part
-/// lists the candidates.
-#[test]
-fn derived_job_names_are_found_by_a_unique_part() {
-    let w = World::new();
-    w.store();
-    let jar = jar(&w);
-    for word in ["alpha", "beta"] {
-        let o = worker(&w, "w1.farm")
-            .args(["--slot", "2026-03-01T03:00", "--runner", "shell"])
-            .arg(&jar)
-            .args(["--", "echo", word])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{:?}", text(&o));
-    }
-    let o = w
-        .cmd("greasestatus")
-        .args(["log", "alpha"])
-        .output()
-        .unwrap();
-    let (stdout, stderr) = text(&o);
-    assert!(o.status.success(), "{stderr}");
-    assert_eq!(stdout, "alpha\n");
-    assert!(stderr.contains("succeeded on w1.farm"), "{stderr}");
-
-    let listed = runs(&w, "beta");
-    assert_eq!(listed.len(), 1, "{listed:?}");
-    assert!(listed[0]["job"].as_str().unwrap().contains("beta"));
-
-    let o = w
-        .cmd("greasestatus")
-        .args(["log", "echo"])
-        .output()
-        .unwrap();
-    let (_, stderr) = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("matches several jobs"), "{stderr}");
-    assert!(
-        stderr.contains("alpha") && stderr.contains("beta"),
-        "{stderr}"
-    );
-}
-
-/// A world whose store is a prefix on `c`, a cluster of the test's own.
-fn world_on_cluster(c: &crate::harness::etcd::Cluster) -> World {
-    use crate::harness::etcd as backends;
-    let mut w = World::new();
-    // The default request timeout, which rides out an election when the leader dies.
-    let cfg = backends::etcd_config_through_elections(c.url(&backends::unique_prefix()));
-    w.configure(|j| j["store"] = backends::store_json(&cfg));
-    w
-}
-
-/// The slots in `ran`, a farm's log of `<slot> <host>` lines.
-fn ran_count(ran: &std::path::Path) -> usize {
-    std::fs::read_to_string(ran)
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
-}
-
-#[test]
-fn etcd_farm_runs_each_slot_once_while_the_leader_dies_and_returns() {
-    use crate::harness::etcd as backends;
-    if !backends::available() {
-        return;
-    }
-    let c = backends::Cluster::start();
-    let w = world_on_cluster(&c);
-    let ran = w.join("ran.log");
-    // The farm runs in its own thread; this one kills the leader mid-run and restarts it.
-    let farm = std::thread::spawn(move || farm_on(w));
-    backends::eventually("100 slots to run", || ran_count(&ran) >= 100);
-    let leader = c.leader().unwrap_or(0);
-    c.kill(leader);
-    eprintln!(
-        "killed member {leader} (the leader) after {} slots",
-        ran_count(&ran)
-    );
-    backends::eventually("250 slots to run", || ran_count(&ran) >= 250);
-    c.restart(leader);
-    eprintln!("restarted member {leader} after {} slots", ran_count(&ran));
-    // farm_on checks: exactly one run per slot, none lost, every record succeeded.
-    farm.join().unwrap();
-}
-
-#[test]
-fn etcd_quorum_lost_workers_skip_and_run_once_it_returns() {
-    use crate::harness::etcd as backends;
-    if !backends::available() {
-        return;
-    }
-    let c = backends::Cluster::start();
-    let w = world_on_cluster(&c);
-    let store = w.store();
-    let jar = jar(&w);
-    let ran = w.join("ran.log");
-    let cmd = format!(
-        "echo {{datetime}} $SCALEGREASE_HOSTNAME >> {}",
-        ran.display()
-    );
-    let farm = |slot: &str| -> Vec<std::process::Output> {
-        let children: Vec<Child> = (0..5)
-            .map(|i| {
-                worker(&w, &format!("worker{i}.farm"))
-                    .args(["--job", "q", "--slot", slot, "--runner", "shell"])
-                    .args([jar.to_str().unwrap(), "--", "sh", "-c", &cmd])
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
-        children.into_iter().map(finish).collect()
-    };
-    c.kill(1);
-    c.kill(2);
-    backends::eventually("the survivor to lose its leader", || store.check().is_err());
-    for out in farm("2026-03-01T03:00Z") {
-        let (_, err) = text(&out);
-        assert_eq!(out.status.code(), Some(75), "{err}");
-        assert!(
-            err.contains("cannot claim it") && err.contains("unavailable"),
-            "{err}"
-        );
-    }
-    assert_eq!(ran_count(&ran), 0, "a worker ran without a claim");
-    // Quorum returns: the next slot runs exactly once; the skipped one stays unrun.
-    c.restart(1);
-    backends::eventually("quorum to return", || store.check().is_ok());
-    for out in farm("2026-03-01T03:01Z") {
-        assert!(out.status.success(), "{:?}", text(&out));
-    }
-    let log = std::fs::read_to_string(&ran).unwrap();
-    assert_eq!(log.lines().count(), 1, "{log}");
-    assert!(log.starts_with("2026-03-01T03:01"), "{log}");
-    let recs = runs(&w, "q");
-    assert_eq!(
-        recs.iter().filter(|r| status_of(r) == "succeeded").count(),
-        1
-    );
-    c.restart(2);
 }

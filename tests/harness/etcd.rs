@@ -16,9 +16,9 @@ use std::sync::{Mutex, OnceLock, mpsc};
 use std::time::Duration;
 
 use scalegrease::config::StoreConfig;
-use scalegrease::store::{self, Store};
 
-use super::{World, wait_for};
+pub use super::backend::*;
+pub use super::etcd_solo::Solo;
 
 /// Members per cluster.
 pub const MEMBERS: usize = 3;
@@ -279,7 +279,7 @@ fn spawn_member(
     cmd.spawn()
 }
 
-fn free_ports(n: usize) -> Vec<u16> {
+pub(crate) fn free_ports(n: usize) -> Vec<u16> {
     let listeners: Vec<TcpListener> = (0..n)
         .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
         .collect();
@@ -306,101 +306,6 @@ fn remove_stale_dirs() {
         if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
             let _ = std::fs::remove_dir_all(e.path());
         }
-    }
-}
-
-/// A one-member cluster with extra flags (TLS, auth tests), killed when dropped.
-pub struct Solo {
-    /// `127.0.0.1:<client port>`.
-    pub endpoint: String,
-    child: Child,
-    dir: tempfile::TempDir,
-}
-
-impl Solo {
-    /// Starts one member listening on `<scheme>://127.0.0.1:<free port>` with `extra`
-    /// flags, and waits until it accepts TCP connections (TLS may still be refused).
-    pub fn start(scheme: &str, extra: &[String]) -> Solo {
-        use std::os::unix::process::CommandExt;
-        let dir = tempfile::Builder::new()
-            .prefix("sg-etcd-solo-")
-            .tempdir()
-            .unwrap();
-        let ports = free_ports(2);
-        let endpoint = format!("127.0.0.1:{}", ports[0]);
-        let client = format!("{scheme}://{endpoint}");
-        let peer = format!("http://127.0.0.1:{}", ports[1]);
-        let log = std::fs::File::create(dir.path().join("etcd.log")).unwrap();
-        let mut cmd = Command::new("etcd");
-        cmd.args(["--name", "solo", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .args([
-                "--listen-client-urls",
-                &client,
-                "--advertise-client-urls",
-                &client,
-            ])
-            .args([
-                "--listen-peer-urls",
-                &peer,
-                "--initial-advertise-peer-urls",
-                &peer,
-            ])
-            .args(["--initial-cluster", &format!("solo={peer}")])
-            .args([
-                "--logger",
-                "zap",
-                "--log-outputs",
-                "stderr",
-                "--log-level",
-                "warn",
-            ])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                    .map_err(std::io::Error::from)
-            });
-        }
-        let child = cmd.spawn().expect("start etcd");
-        let solo = Solo {
-            endpoint,
-            child,
-            dir,
-        };
-        wait_for("the etcd member to listen", Duration::from_secs(30), || {
-            std::net::TcpStream::connect(&solo.endpoint).ok()
-        });
-        solo
-    }
-
-    /// A path in the member's temp dir (for certificates).
-    pub fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    /// Runs `etcdctl` against this member with `args`; panics on failure.
-    pub fn etcdctl(&self, args: &[&str]) -> String {
-        let out = Command::new("etcdctl")
-            .env("ETCDCTL_API", "3")
-            .args(["--endpoints", &self.endpoint])
-            .args(args)
-            .output()
-            .unwrap();
-        let (o, e) = super::text(&out);
-        assert!(out.status.success(), "etcdctl {args:?}: {o}{e}");
-        o
-    }
-}
-
-impl Drop for Solo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -451,149 +356,4 @@ pub fn etcd_config_through_elections(url: String) -> StoreConfig {
         request_timeout: None,
         ..etcd_config(url)
     }
-}
-
-/// Which store a behavioural test runs against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Dir,
-    Etcd,
-}
-
-impl Backend {
-    /// Every backend, in the order tests run them.
-    pub const ALL: [Backend; 2] = [Backend::Dir, Backend::Etcd];
-
-    /// The store setting for a fresh, uninitialised store of this backend in `w` (the
-    /// world's `store/` dir, or a new prefix on the shared cluster); `None` when this
-    /// backend cannot run here.
-    pub fn store_config(self, w: &World) -> Option<StoreConfig> {
-        match self {
-            Backend::Dir => Some(StoreConfig::from_url(w.join("store").display().to_string())),
-            Backend::Etcd => Some(etcd_config(shared()?.url(&unique_prefix()))),
-        }
-    }
-
-    /// Points `w`'s config at a fresh store of this backend; false when it cannot run here.
-    pub fn configure(self, w: &mut World) -> bool {
-        let Some(cfg) = self.store_config(w) else {
-            return false;
-        };
-        w.configure(|c| c["store"] = store_json(&cfg));
-        true
-    }
-}
-
-/// A store setting as the config file spells it.
-pub fn store_json(cfg: &StoreConfig) -> serde_json::Value {
-    let mut v = serde_json::json!({"url": cfg.url});
-    if let Some(t) = cfg.connect_timeout {
-        v["connect_timeout_s"] = t.as_secs_f64().into();
-    }
-    if let Some(t) = cfg.request_timeout {
-        v["request_timeout_s"] = t.as_secs_f64().into();
-    }
-    v
-}
-
-/// Opens the store `cfg` names, panicking with the reason if it cannot.
-pub fn open(cfg: &StoreConfig) -> Box<dyn Store> {
-    store::open(cfg).unwrap_or_else(|e| panic!("open {}: {e}", cfg.url))
-}
-
-/// Runs `test` once per backend that can run here, each in a fresh world, naming the
-/// backend on failure.
-pub fn each_backend(test: impl Fn(Backend, World)) {
-    for b in Backend::ALL {
-        let mut w = World::new();
-        if !b.configure(&mut w) {
-            continue;
-        }
-        eprintln!("--- backend {b:?}");
-        test(b, w);
-    }
-}
-
-/// Waits (30 s at most) until `f` holds, polling.
-pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    wait_for(what, Duration::from_secs(30), || f().then_some(()));
-}
-
-/// A fresh world whose store is a fresh store of backend `b` (not yet initialised);
-/// `None` when `b` cannot run here.
-pub fn world_on(b: Backend) -> Option<World> {
-    let mut w = World::new();
-    b.configure(&mut w).then_some(w)
-}
-
-/// The store `w`'s config names, opened through the library (to corrupt or inspect it).
-pub fn store_of(w: &World) -> Box<dyn Store> {
-    let cfg = scalegrease::Config::load(&w.config_path())
-        .unwrap()
-        .store_config(None);
-    open(&cfg)
-}
-
-/// The backend `w`'s store is on.
-pub fn backend_of(w: &World) -> Backend {
-    if w.store_location().starts_with("etcd") {
-        Backend::Etcd
-    } else {
-        Backend::Dir
-    }
-}
-
-/// Removes the store's marker behind scalegrease's back (an unmounted share, a wrong
-/// cluster or prefix look like this).
-pub fn remove_marker(w: &World) {
-    let loc = w.store_location();
-    match backend_of(w) {
-        Backend::Dir => {
-            std::fs::remove_file(w.store_dir().unwrap().join(".scalegrease-store")).unwrap()
-        }
-        Backend::Etcd => {
-            let rest = loc.split_once("://").unwrap().1;
-            let (eps, prefix) = rest.split_once('/').unwrap();
-            let out = Command::new("etcdctl")
-                .env("ETCDCTL_API", "3")
-                .args([
-                    "--endpoints",
-                    eps,
-                    "del",
-                    &format!("{prefix}/.scalegrease-store"),
-                ])
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{:?}", super::text(&out));
-        }
-    }
-}
-
-/// Makes the store unreachable: the directory moves away, or the members are ones nobody
-/// runs.
-pub fn lose_store(w: &mut World) {
-    match backend_of(w) {
-        Backend::Dir => {
-            let dir = w.store_dir().unwrap();
-            std::fs::rename(&dir, w.join("elsewhere")).unwrap();
-        }
-        Backend::Etcd => {
-            let ports = free_ports(3);
-            let eps: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-            let cfg = etcd_config(format!("etcd://{}/sg", eps.join(",")));
-            w.configure(|c| c["store"] = store_json(&cfg));
-        }
-    }
-}
-
-/// A fresh world per backend that can run here, each on a fresh uninitialised store.
-pub fn worlds() -> Vec<World> {
-    Backend::ALL
-        .into_iter()
-        .filter_map(|b| {
-            let w = world_on(b)?;
-            eprintln!("--- backend {b:?}");
-            Some(w)
-        })
-        .collect()
 }

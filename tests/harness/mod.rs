@@ -281,4 +281,18 @@ impl World {
     }
 }
 
+pub mod backend;
 pub mod etcd;
+pub mod etcd_solo;
+
+/// The smallest valid zip file (an empty one): a local "fat jar" for the shell runner.
+pub const EMPTY_ZIP: &[u8] = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+
+impl World {
+    /// Writes [`EMPTY_ZIP`] to `work/job.jar` and returns its path.
+    pub fn empty_jar(&self) -> PathBuf {
+        let p = self.join("work/job.jar");
+        std::fs::write(&p, EMPTY_ZIP).unwrap();
+        p
+    }
+}
