@@ -122,12 +122,13 @@ pub fn abandoned(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::store::dir::DirStore;
     use std::time::Duration;
 
-    fn me(host: &str) -> Claimant {
+    /// A claimant on `host` (pid 7, user u).
+    pub(crate) fn me(host: &str) -> Claimant {
         Claimant {
             host: host.into(),
             pid: 7,
@@ -135,7 +136,8 @@ mod tests {
         }
     }
 
-    fn setup() -> (tempfile::TempDir, Arc<dyn Store>, crate::config::Config) {
+    /// A fresh directory store and a config with a 20 ms heartbeat.
+    pub(crate) fn setup() -> (tempfile::TempDir, Arc<dyn Store>, crate::config::Config) {
         let d = tempfile::tempdir().unwrap();
         let s = DirStore::new(d.path().join("store"));
         s.init().unwrap();

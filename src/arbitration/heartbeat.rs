@@ -99,31 +99,12 @@ impl Drop for Heartbeat {
 
 #[cfg(test)]
 mod tests {
+    use crate::arbitration::claim::tests::{me, setup};
     use crate::arbitration::claim::{Claim, claim};
-    use crate::model::funnel::{Beat, Claimant};
+    use crate::model::funnel::Beat;
     use crate::model::keys::heartbeat as heartbeat_key;
     use crate::model::slot::Slot;
-    use crate::store::Store;
-    use crate::store::dir::DirStore;
-    use std::sync::Arc;
     use std::time::Duration;
-
-    fn me(host: &str) -> Claimant {
-        Claimant {
-            host: host.into(),
-            pid: 7,
-            user: "u".into(),
-        }
-    }
-
-    fn setup() -> (tempfile::TempDir, Arc<dyn Store>, crate::config::Config) {
-        let d = tempfile::tempdir().unwrap();
-        let s = DirStore::new(d.path().join("store"));
-        s.init().unwrap();
-        let mut cfg = crate::config::Config::default();
-        cfg.funnel.heartbeat_interval = Duration::from_millis(20);
-        (d, Arc::new(s), cfg)
-    }
 
     #[test]
     fn heartbeat_refreshes_until_stopped() {
