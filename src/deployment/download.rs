@@ -5,7 +5,7 @@
 //! file that fails verification is deleted: it never reaches the path the jar is expected at.
 
 use std::fs::{self, OpenOptions};
-use std::io::{IsTerminal, Read};
+use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -183,7 +183,8 @@ fn fetch_into(
 }
 
 fn progress_bar(wanted: bool, url: &str) -> Option<indicatif::ProgressBar> {
-    if !wanted || !std::io::stderr().is_terminal() {
+    // `wanted` is the caller's decision (greaserun: stderr is a terminal and not --quiet).
+    if !wanted {
         return None;
     }
     let style = indicatif::ProgressStyle::with_template(
