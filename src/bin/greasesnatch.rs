@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use scalegrease::cli::{self, Common, CommonArgs};
 use scalegrease::config::StoreConfig;
+use scalegrease::dispatch::sign;
 use scalegrease::dispatch::snatch::{self, Outcome, SnatchOptions, Summary};
 use scalegrease::dispatch::watch as dispatch_watch;
 use scalegrease::error::Failure;
@@ -77,6 +78,16 @@ impl Cli {
                 format!("invalid --prefix {prefix:?}: use only A-Z a-z 0-9 _ - and no \"__\""),
             ));
         }
+        let trusted_keys = config
+            .launch
+            .trusted_keys
+            .iter()
+            .map(|k| {
+                sign::TrustedKey::from_setting(k).map_err(|why| {
+                    Failure::new(exit::CONFIG, format!("launch.trusted_keys: {why}"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let opts = SnatchOptions {
             cron_dir: self
                 .cron_dir
@@ -87,6 +98,7 @@ impl Cli {
             allow_root: config.launch.allow_root,
             dry_run: self.dry_run,
             wait: self.wait,
+            trusted_keys,
         };
         Ok((opts, common.store_config(&config)))
     }
@@ -96,6 +108,11 @@ fn run() -> Result<i32, Failure> {
     let cli = Cli::parse();
     let common = cli.common.start(Tool::Snatch);
     let (opts, store_config) = cli.options(&common)?;
+    if opts.trusted_keys.is_empty() {
+        tracing::warn!(
+            "launch.trusted_keys is empty: bundles are not authenticated, and anyone who can write the store's bundles/ installs crontabs here (see docs/security.md)"
+        );
+    }
     let s = store::open(&store_config)?;
     if cli.watch {
         watch(s.as_ref(), &opts);
