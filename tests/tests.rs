@@ -15,6 +15,7 @@ mod launch;
 mod readme;
 mod runners;
 mod signals;
+mod signing;
 mod snatch;
 mod status;
 mod store;

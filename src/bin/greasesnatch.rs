@@ -108,13 +108,9 @@ fn run() -> Result<i32, Failure> {
     let cli = Cli::parse();
     let common = cli.common.start(Tool::Snatch);
     let (opts, store_config) = cli.options(&common)?;
-    if opts.trusted_keys.is_empty() {
-        tracing::warn!(
-            "launch.trusted_keys is empty: bundles are not authenticated, and anyone who can write the store's bundles/ installs crontabs here (see docs/security.md)"
-        );
-    }
     let s = store::open(&store_config)?;
     if cli.watch {
+        warn_unauthenticated(&opts);
         watch(s.as_ref(), &opts);
     }
     let mut plan: Vec<u8> = Vec::new();
@@ -140,6 +136,7 @@ fn run() -> Result<i32, Failure> {
             Ok(exit::OK)
         }
         Outcome::Done(summary) => {
+            warn_unauthenticated(&opts);
             if cli.json {
                 println!("{}", json(&summary, cli.dry_run, &plan));
             } else if !common.quiet() || !summary.rejected.is_empty() {
@@ -152,6 +149,16 @@ fn run() -> Result<i32, Failure> {
                 exit::FAILURE
             })
         }
+    }
+}
+
+/// Once per run, after the bundles were read: without `launch.trusted_keys` anyone who
+/// can write the store's bundles installs crontabs on this worker.
+fn warn_unauthenticated(opts: &SnatchOptions) {
+    if opts.trusted_keys.is_empty() {
+        tracing::warn!(
+            "launch.trusted_keys is empty: bundles are not authenticated, and anyone who can write the store's bundles/ installs crontabs here (see docs/security.md)"
+        );
     }
 }
 
