@@ -5,6 +5,7 @@ mod harness;
 
 mod abandoned_claim;
 mod bad_input;
+mod ci_examples;
 mod cli;
 mod config;
 mod cron_daemon;
