@@ -17,7 +17,7 @@ use scalegrease::store;
 ///
 /// With --json, --check, --dry-run and a publish print one JSON object on stdout:
 /// {"project", "revision", "crontabs": [{"name", "entries"}], "digest", "store",
-/// "published"}.
+/// "published", "signed_by"}.
 #[derive(Debug, Parser)]
 #[command(name = "greaselaunch", version, after_help = after_help())]
 struct Cli {
@@ -58,7 +58,7 @@ struct Cli {
     /// Write a new Ed25519 key pair for signing bundles: FILE (the private key, mode
     /// 0600, never overwritten) and FILE.pub (the public-key line to add to the workers'
     /// launch.trusted_keys), then exit.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["check", "dry_run", "init_store", "signing_key"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["check", "dry_run", "init_store"])]
     generate_key: Option<PathBuf>,
     /// Sign the bundle with this private key (from --generate-key). The file must not be
     /// group- or world-readable. Workers with launch.trusted_keys accept only bundles
@@ -160,6 +160,7 @@ fn run() -> Result<i32, Failure> {
             "digest": bundle.digest,
             "store": store,
             "published": published,
+            "signed_by": bundle.signature.as_ref().map(|g| g.key.clone()),
         })
     };
     match opts.mode {
@@ -198,9 +199,15 @@ fn run() -> Result<i32, Failure> {
                 say(
                     &common,
                     &format!(
-                        "greaselaunch: published {what} to {} ({})",
+                        "greaselaunch: published {what} to {} ({}, {})",
                         s.location(),
-                        bundle.digest
+                        bundle.digest,
+                        bundle
+                            .signature
+                            .as_ref()
+                            .map_or("unsigned".to_string(), |g| {
+                                format!("signed by key {}", sign::key_id(&g.key))
+                            })
                     ),
                 );
             }
