@@ -196,7 +196,15 @@ fn a_replayed_older_bundle_is_refused() {
     put_bundle(&w, &old);
     rejected(&w, "replayed");
     let installed = w.cron_dir().join("sgtest__com_example__jobs__a_cron");
-    assert!(std::fs::read_to_string(installed).unwrap().contains("new"));
+    assert!(std::fs::read_to_string(&installed).unwrap().contains("new"));
+    // Deleting the bundle (the worker removes the project) does not clear the record:
+    // the old bundle put back is still a replay.
+    let key = bundle::key_for(&project("com.example"));
+    w.store().delete(&key).unwrap();
+    assert!(w.snatch(&[]).status.success());
+    assert!(!installed.exists());
+    put_bundle(&w, &old);
+    rejected(&w, "replayed");
 }
 
 #[test]
@@ -210,6 +218,20 @@ fn two_trusted_keys_for_rotation() {
     let p2 = w.project("p2", "org.other", "jobs", &[("b.cron", &entry("b"))]);
     signed_launch(&w, &p1, &old);
     signed_launch(&w, &p2, &new);
+    let before = cron_bytes(&w);
+    trust(
+        &mut w,
+        serde_json::json!([old_line, "scalegrease-ed25519 not-base64 x"]),
+    );
+    let out = w.snatch(&[]);
+    assert_eq!(out.status.code(), Some(78), "{:?}", text(&out));
+    assert!(
+        text(&out).1.contains("launch.trusted_keys"),
+        "{:?}",
+        text(&out)
+    );
+    assert_eq!(cron_bytes(&w), before);
+    trust(&mut w, serde_json::json!([old_line, new_line]));
     let out = w.snatch(&[]);
     assert!(out.status.success(), "{:?}", text(&out));
     assert_eq!(

@@ -224,12 +224,6 @@ pub fn snatch_versioned(
         keep_prefixes.push(bundle::installed_prefix(&opts.prefix, &p));
         summary.rejected.push((p.to_string(), why));
     }
-    let listed = |p: &String| {
-        entries
-            .iter()
-            .any(|e| bundle::project_of_key(&e.key).is_some_and(|k| k.to_string() == *p))
-    };
-    state.0.retain(|p, _| listed(p));
     for (p, files) in accepted {
         bundles
             .iter()

@@ -5,7 +5,9 @@
 //! The launch time and digest of each installed bundle are kept in a state file in the
 //! cron directory, `<prefix>-state`: dot-free, so no temp-file sweep removes it; every
 //! line a comment, so cron installs nothing from it; outside `<prefix>__`, so it is never
-//! taken for a project's file. It is written only when trusted keys are configured.
+//! taken for a project's file. It is written only when trusted keys are configured, and
+//! keeps the record of a project removed from the store, so deleting a bundle and then
+//! putting back an old signed one is still a replay.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
