@@ -118,10 +118,6 @@ fn run() -> Result<i32, Failure> {
         );
         return Ok(exit::OK);
     }
-    let key = match (&cli.signing_key, opts.mode) {
-        (Some(path), Mode::Publish) => Some(sign::load_signing_key(path)?),
-        _ => None,
-    };
     if cli.init_store {
         let s = store::open(&store_config()?)?;
         s.init()?;
@@ -131,6 +127,11 @@ fn run() -> Result<i32, Failure> {
         );
         return Ok(exit::OK);
     }
+    // Checked before validating, so a bad key fails fast, and never for --check.
+    let key = match (&cli.signing_key, opts.mode) {
+        (Some(path), Mode::Publish) => Some(sign::load_signing_key(path)?),
+        _ => None,
+    };
     let mut stderr = std::io::stderr();
     let (resolved, mut bundle) = launch::prepare(&opts, &mut stderr)?;
     if let Some(key) = &key {
