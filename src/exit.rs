@@ -103,7 +103,7 @@ pub const TABLE: &[Row] = &[
     Row {
         code: "1",
         name: "FAILURE",
-        meaning: "invalid crontabs or no crontab files (greaselaunch); a rejected bundle (greasesnatch); an invalid schedule, or a job or run the store does not know (greasestatus)",
+        meaning: "invalid crontabs, no crontab files, or installed names that collide with another project's (greaselaunch); a rejected bundle (greasesnatch); an invalid schedule, or a job or run the store does not know (greasestatus)",
         tools: &[Tool::Launch, Tool::Snatch, Tool::Status],
     },
     Row {
@@ -127,7 +127,7 @@ pub const TABLE: &[Row] = &[
     Row {
         code: "69",
         name: "UNAVAILABLE",
-        meaning: "the store is unavailable, has no marker file, or this user cannot read or write it (permissions, a read-only mount, an etcd role without access); or the artifact repository is unreachable, loops its redirects or redirects off http(s), and nothing usable is cached",
+        meaning: "the store is unavailable, does not exist, has no marker file, or this user cannot read or write it (permissions, a read-only mount, an etcd role without access); or the artifact repository is unreachable, loops its redirects or redirects off http(s), and nothing usable is cached",
         tools: ALL,
     },
     Row {
@@ -157,7 +157,7 @@ pub const TABLE: &[Row] = &[
     Row {
         code: "78",
         name: "CONFIG",
-        meaning: "the config file is missing or invalid (file:line:col), or a repository refused the credentials (401/403)",
+        meaning: "the config file is missing or invalid (file:line:col), or a repository refused the credentials (401/403); a signing key other users can read (greaselaunch)",
         tools: ALL,
     },
     Row {

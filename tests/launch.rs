@@ -122,7 +122,7 @@ fn no_project_identity_is_explained() {
 }
 
 #[test]
-fn unmarked_store_is_refused_and_missing_one_is_created() {
+fn unmarked_or_missing_store_is_refused_and_only_init_store_creates_one() {
     let w = World::new();
     let p = w.project("p", "g", "a", &[("a.cron", ENTRY)]);
     let Some(dir) = w.store_dir() else {
@@ -134,8 +134,16 @@ fn unmarked_store_is_refused_and_missing_one_is_created() {
     assert_eq!(out.status.code(), Some(69), "{:?}", text(&out));
     assert!(text(&out).1.contains("no marker file"), "{:?}", text(&out));
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
-    // A root that does not exist yet is created by the first publish.
+    // A root that does not exist (a typo, an unmounted mount point) is an error naming
+    // it: only `--init-store` creates a store.
     std::fs::remove_dir(&dir).unwrap();
+    let out = w.launch(&p, &[]);
+    assert_eq!(out.status.code(), Some(69), "{:?}", text(&out));
+    let err = text(&out).1;
+    assert!(err.contains(&dir.display().to_string()), "{err}");
+    assert!(err.contains("greaselaunch --init-store"), "{err}");
+    assert!(!dir.exists());
+    w.init_store();
     let out = w.launch(&p, &[]);
     assert!(out.status.success(), "{:?}", text(&out));
     assert!(dir.join(".scalegrease-store").exists());

@@ -5,6 +5,7 @@ mod harness;
 
 mod abandoned_claim;
 mod bad_input;
+mod ci_examples;
 mod cli;
 mod config;
 mod cron_daemon;
@@ -19,6 +20,7 @@ mod readme;
 mod runner_logs;
 mod runners;
 mod signals;
+mod signing;
 mod snatch;
 mod snatch_watch;
 mod status;

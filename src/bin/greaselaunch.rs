@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use scalegrease::cli::{self, Common, CommonArgs};
+use scalegrease::dispatch::error::DispatchError;
 use scalegrease::dispatch::launch::{self, LaunchOptions, Mode};
+use scalegrease::dispatch::sign;
 use scalegrease::error::{Context, Failure};
 use scalegrease::exit::{self, Tool};
 use scalegrease::store;
@@ -15,7 +17,7 @@ use scalegrease::store;
 ///
 /// With --json, --check, --dry-run and a publish print one JSON object on stdout:
 /// {"project", "revision", "crontabs": [{"name", "entries"}], "digest", "store",
-/// "published"}.
+/// "published", "signed_by"}.
 #[derive(Debug, Parser)]
 #[command(name = "greaselaunch", version, after_help = after_help())]
 struct Cli {
@@ -53,6 +55,16 @@ struct Cli {
     /// Create the store (write its marker file) if it does not exist yet, then exit.
     #[arg(long)]
     init_store: bool,
+    /// Write a new Ed25519 key pair for signing bundles: FILE (the private key, mode
+    /// 0600, never overwritten) and FILE.pub (the public-key line to add to the workers'
+    /// launch.trusted_keys), then exit.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["check", "dry_run", "init_store"])]
+    generate_key: Option<PathBuf>,
+    /// Sign the bundle with this private key (from --generate-key). The file must not be
+    /// group- or world-readable. Workers with launch.trusted_keys accept only bundles
+    /// signed by a trusted key.
+    #[arg(long, value_name = "FILE", env = "SCALEGREASE_SIGNING_KEY_FILE")]
+    signing_key: Option<PathBuf>,
     /// The source revision to record. Defaults to `git rev-parse HEAD` in the project
     /// root when that works.
     #[arg(long, value_name = "REV")]
@@ -94,6 +106,18 @@ fn run() -> Result<i32, Failure> {
         let c = common.config()?;
         Ok(common.store_config(&c))
     };
+    if let Some(path) = &cli.generate_key {
+        let line = sign::generate(path, &opts.launched_by)?;
+        say(
+            &common,
+            &format!(
+                "greaselaunch: wrote {} (private, mode 0600) and {}.pub:\n{line}",
+                path.display(),
+                path.display()
+            ),
+        );
+        return Ok(exit::OK);
+    }
     if cli.init_store {
         let s = store::open(&store_config()?)?;
         s.init()?;
@@ -103,8 +127,16 @@ fn run() -> Result<i32, Failure> {
         );
         return Ok(exit::OK);
     }
+    // Checked before validating, so a bad key fails fast, and never for --check.
+    let key = match (&cli.signing_key, opts.mode) {
+        (Some(path), Mode::Publish) => Some(sign::load_signing_key(path)?),
+        _ => None,
+    };
     let mut stderr = std::io::stderr();
-    let (resolved, bundle) = launch::prepare(&opts, &mut stderr)?;
+    let (resolved, mut bundle) = launch::prepare(&opts, &mut stderr)?;
+    if let Some(key) = &key {
+        sign::sign(&mut bundle, key);
+    }
     let what = format!(
         "{} ({} crontab file(s), revision {})",
         resolved.project,
@@ -129,6 +161,7 @@ fn run() -> Result<i32, Failure> {
             "digest": bundle.digest,
             "store": store,
             "published": published,
+            "signed_by": bundle.signature.as_ref().map(|g| g.key.clone()),
         })
     };
     match opts.mode {
@@ -152,8 +185,12 @@ fn run() -> Result<i32, Failure> {
         Mode::Publish => {
             let cfg = store_config()?;
             let s = store::open(&cfg)?;
-            if launch::is_new_dir_store(&cfg) {
-                s.init()?;
+            if let Some(other) = launch::collision(s.as_ref(), &resolved.project)? {
+                return Err(DispatchError::Collision {
+                    project: resolved.project.to_string(),
+                    other: other.to_string(),
+                }
+                .into());
             }
             launch::publish(s.as_ref(), &bundle)
                 .with_context(|| format!("publishing {}", resolved.project))?;
@@ -163,9 +200,15 @@ fn run() -> Result<i32, Failure> {
                 say(
                     &common,
                     &format!(
-                        "greaselaunch: published {what} to {} ({})",
+                        "greaselaunch: published {what} to {} ({}, {})",
                         s.location(),
-                        bundle.digest
+                        bundle.digest,
+                        bundle
+                            .signature
+                            .as_ref()
+                            .map_or("unsigned".to_string(), |g| {
+                                format!("signed by key {}", sign::key_id(&g.key))
+                            })
                     ),
                 );
             }

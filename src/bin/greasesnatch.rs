@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use scalegrease::cli::{self, Common, CommonArgs};
 use scalegrease::config::StoreConfig;
+use scalegrease::dispatch::sign;
 use scalegrease::dispatch::snatch::{self, Outcome, SnatchOptions, Summary};
 use scalegrease::dispatch::watch as dispatch_watch;
 use scalegrease::error::Failure;
@@ -77,6 +78,16 @@ impl Cli {
                 format!("invalid --prefix {prefix:?}: use only A-Z a-z 0-9 _ - and no \"__\""),
             ));
         }
+        let trusted_keys = config
+            .launch
+            .trusted_keys
+            .iter()
+            .map(|k| {
+                sign::TrustedKey::from_setting(k).map_err(|why| {
+                    Failure::new(exit::CONFIG, format!("launch.trusted_keys: {why}"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let opts = SnatchOptions {
             cron_dir: self
                 .cron_dir
@@ -87,6 +98,7 @@ impl Cli {
             allow_root: config.launch.allow_root,
             dry_run: self.dry_run,
             wait: self.wait,
+            trusted_keys,
         };
         Ok((opts, common.store_config(&config)))
     }
@@ -98,6 +110,7 @@ fn run() -> Result<i32, Failure> {
     let (opts, store_config) = cli.options(&common)?;
     let s = store::open(&store_config)?;
     if cli.watch {
+        warn_unauthenticated(&opts);
         watch(s.as_ref(), &opts);
     }
     let mut plan: Vec<u8> = Vec::new();
@@ -123,6 +136,7 @@ fn run() -> Result<i32, Failure> {
             Ok(exit::OK)
         }
         Outcome::Done(summary) => {
+            warn_unauthenticated(&opts);
             if cli.json {
                 println!("{}", json(&summary, cli.dry_run, &plan));
             } else if !common.quiet() || !summary.rejected.is_empty() {
@@ -135,6 +149,16 @@ fn run() -> Result<i32, Failure> {
                 exit::FAILURE
             })
         }
+    }
+}
+
+/// Once per run, after the bundles were read: without `launch.trusted_keys` anyone who
+/// can write the store's bundles installs crontabs on this worker.
+fn warn_unauthenticated(opts: &SnatchOptions) {
+    if opts.trusted_keys.is_empty() {
+        tracing::warn!(
+            "launch.trusted_keys is empty: bundles are not authenticated, and anyone who can write the store's bundles/ installs crontabs here (see docs/security.md)"
+        );
     }
 }
 

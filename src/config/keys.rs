@@ -37,6 +37,7 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "crontab_unique_prefix",
             "allowed_users",
             "allow_root",
+            "trusted_keys",
         ],
     ),
     (

@@ -33,6 +33,18 @@ pub struct Launch {
     pub allowed_users: Vec<String>,
     /// Whether entries may run as root.
     pub allow_root: bool,
+    /// Public keys whose signed bundles workers install; empty: bundles are not
+    /// authenticated (greasesnatch warns).
+    pub trusted_keys: Vec<TrustedKeySetting>,
+}
+
+/// One entry of `launch.trusted_keys`: a public-key line (every project group) or
+/// `{"key": line, "groups": ["com.example", "com.example.*"]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum TrustedKeySetting {
+    All(String),
+    Limited { key: String, groups: Vec<String> },
 }
 
 impl Default for Launch {
@@ -42,6 +54,7 @@ impl Default for Launch {
             crontab_unique_prefix: "scalegrease".into(),
             allowed_users: Vec::new(),
             allow_root: false,
+            trusted_keys: Vec::new(),
         }
     }
 }

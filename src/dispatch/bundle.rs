@@ -10,7 +10,8 @@
 //!
 //! It extends the original scalegrease launch message (`version`, `group_id`,
 //! `artifact_id`, `crontabs`). The digest is SHA-256 over the bundle's JSON with an empty
-//! `digest`, so a truncated or altered bundle is detected on every worker.
+//! `digest`, so a truncated or altered bundle is detected on every worker. It is not a
+//! secret: authenticity comes from the optional `signature` (see [`super::sign`]).
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -42,8 +43,31 @@ pub struct Bundle {
     pub launched_by: String,
     /// The source revision (`git rev-parse HEAD`), if known.
     pub revision: Option<String>,
-    /// `sha256:<hex>` over the bundle with an empty digest.
+    /// `sha256:<hex>` over the bundle with an empty digest and no signature.
     pub digest: String,
+    /// The Ed25519 signature over [`Bundle::signed_bytes`] (see [`super::sign`]), when
+    /// greaselaunch was given a signing key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<BundleSignature>,
+}
+
+/// A bundle's signature: the signer's public key and the signature, both base64.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleSignature {
+    pub key: String,
+    pub sig: String,
+}
+
+/// What a signature covers: everything a worker acts on, in a fixed field order.
+#[derive(Serialize)]
+struct Signed<'a> {
+    version: u32,
+    group_id: &'a str,
+    artifact_id: &'a str,
+    crontabs: &'a [CrontabFile],
+    launched_at: &'a str,
+    launched_by: &'a str,
+    revision: Option<&'a str>,
 }
 
 impl Bundle {
@@ -64,6 +88,7 @@ impl Bundle {
             launched_by,
             revision,
             digest: String::new(),
+            signature: None,
         };
         b.digest = b.compute_digest();
         b
@@ -81,8 +106,26 @@ impl Bundle {
     pub fn compute_digest(&self) -> String {
         let mut copy = self.clone();
         copy.digest.clear();
+        copy.signature = None;
         let json = serde_json::to_vec(&copy).expect("a bundle serialises");
         format!("sha256:{}", hex::encode(Sha256::digest(&json)))
+    }
+
+    /// The canonical bytes a signature covers: a domain tag, then the JSON of the
+    /// version, project, crontabs, launched_at, launched_by and revision.
+    pub fn signed_bytes(&self) -> Vec<u8> {
+        let mut out = b"scalegrease-bundle-v1\0".to_vec();
+        let signed = Signed {
+            version: self.version,
+            group_id: &self.group_id,
+            artifact_id: &self.artifact_id,
+            crontabs: &self.crontabs,
+            launched_at: &self.launched_at,
+            launched_by: &self.launched_by,
+            revision: self.revision.as_deref(),
+        };
+        out.extend(serde_json::to_vec(&signed).expect("a bundle serialises"));
+        out
     }
 
     /// Parses a stored bundle and checks its version, digest and key.

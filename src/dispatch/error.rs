@@ -37,6 +37,12 @@ pub enum DispatchError {
     },
     #[error("invalid schedule {expr:?}: {why}")]
     Schedule { expr: String, why: String },
+    #[error("signing key {path}: {why}")]
+    SigningKey { path: PathBuf, why: String },
+    #[error(
+        "{project} would install under the same file names as {other}, already in the store (names are installed with characters outside A-Z a-z 0-9 _ - replaced by _); rename one of them"
+    )]
+    Collision { project: String, other: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -47,7 +53,9 @@ impl DispatchError {
         match self {
             DispatchError::Invalid { .. }
             | DispatchError::NoCrontabs { .. }
-            | DispatchError::Schedule { .. } => exit::FAILURE,
+            | DispatchError::Schedule { .. }
+            | DispatchError::Collision { .. } => exit::FAILURE,
+            DispatchError::SigningKey { .. } => exit::CONFIG,
             DispatchError::Glob { .. } => exit::USAGE,
             DispatchError::NoProject { .. } | DispatchError::Read { .. } => exit::NO_INPUT,
             DispatchError::ProjectFile { .. } => exit::DATA_ERR,

@@ -3,14 +3,20 @@
 //!
 //! Invalid input publishes nothing. A project without crontab files is an error unless
 //! `allow_empty`, which publishes an empty bundle: workers then remove the project's jobs.
+//! A project whose installed names would collide with another's in the store is refused;
+//! the bundle is signed when CI passes a signing key (see [`super::sign`]).
 
 use std::io::Write;
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
+
+mod collect;
+
+pub use collect::{Found, collect, git_revision};
 
 use super::bundle::{self, Bundle, CrontabFile};
 use super::crontab;
 use super::error::DispatchError;
-use super::project::{self, Resolved};
+use super::project::{self, Project, Resolved};
 use super::schedule::Schedule;
 use crate::store::Store;
 
@@ -42,101 +48,6 @@ pub struct LaunchOptions {
     pub revision: Option<String>,
     /// `user@host`.
     pub launched_by: String,
-}
-
-/// One crontab file found in the project.
-#[derive(Debug, Clone)]
-pub struct Found {
-    /// The name published (relative to the glob's literal base directory).
-    pub name: String,
-    /// The path shown in messages (relative to the project root).
-    pub shown: String,
-    pub path: PathBuf,
-}
-
-/// The literal directory part of a glob (up to the first component with a metacharacter).
-fn glob_base(glob: &str) -> PathBuf {
-    let mut base = PathBuf::new();
-    let comps: Vec<&str> = glob.split('/').collect();
-    for c in &comps[..comps.len().saturating_sub(1)] {
-        if c.contains(['*', '?', '[', '{']) {
-            break;
-        }
-        base.push(c);
-    }
-    base
-}
-
-/// Finds the files under `dir` matching `glob` (`*` stays within a directory, `**`
-/// crosses directories), sorted by path.
-pub fn collect(dir: &Path, glob: &str) -> Result<Vec<Found>, DispatchError> {
-    let bad = |why: String| DispatchError::Glob {
-        glob: glob.to_string(),
-        why,
-    };
-    if Path::new(glob).is_absolute()
-        || Path::new(glob)
-            .components()
-            .any(|c| matches!(c, Component::ParentDir))
-    {
-        return Err(bad(
-            "it must be relative to the project root, without `..`".into()
-        ));
-    }
-    let matcher = globset::GlobBuilder::new(glob)
-        .literal_separator(true)
-        .build()
-        .map_err(|e| bad(e.kind().to_string()))?
-        .compile_matcher();
-    let base = glob_base(glob);
-    let mut out = Vec::new();
-    let root = dir.join(&base);
-    if !root.is_dir() {
-        return Ok(out);
-    }
-    for item in walkdir::WalkDir::new(&root).sort_by_file_name() {
-        let item = item.map_err(|e| DispatchError::Read {
-            path: e
-                .path()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| root.clone()),
-            cause: e
-                .into_io_error()
-                .unwrap_or_else(|| std::io::Error::other("file system loop")),
-        })?;
-        if !item.file_type().is_file() {
-            continue;
-        }
-        let rel = item.path().strip_prefix(dir).expect("under dir");
-        if !matcher.is_match(rel) {
-            continue;
-        }
-        let name = item
-            .path()
-            .strip_prefix(&root)
-            .expect("under base")
-            .to_string_lossy()
-            .into_owned();
-        out.push(Found {
-            name,
-            shown: rel.to_string_lossy().into_owned(),
-            path: item.path().to_path_buf(),
-        });
-    }
-    Ok(out)
-}
-
-/// The source revision: `git rev-parse HEAD` in `dir`, if git and a repository are there.
-pub fn git_revision(dir: &Path) -> Option<String> {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["rev-parse", "HEAD"])
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    let rev = String::from_utf8(out.stdout).ok()?.trim().to_string();
-    (out.status.success() && !rev.is_empty()).then_some(rev)
 }
 
 /// Collects and validates a project's crontabs, writing every diagnostic to `diag`, and
@@ -289,17 +200,22 @@ pub fn publish(store: &dyn Store, b: &Bundle) -> Result<(), DispatchError> {
     Ok(())
 }
 
-/// Whether `cfg` names a directory store whose root does not exist yet: the first publish
-/// creates it. A root that exists without its marker is refused instead (it may be an
-/// unmounted share).
-pub fn is_new_dir_store(cfg: &crate::config::StoreConfig) -> bool {
-    use crate::store::Backend;
-    matches!(Backend::of(&cfg.url), Ok(Backend::Dir(p)) if !p.as_os_str().is_empty() && !p.exists())
+/// The project already in the store whose installed file names `project`'s would share
+/// (`com.adv:jobs` and `com_adv:jobs` both install as `…__com_adv__jobs__…`), if any.
+pub fn collision(store: &dyn Store, project: &Project) -> Result<Option<Project>, DispatchError> {
+    store.check()?;
+    let mine = bundle::installed_prefix("", project);
+    let keys = store.list(crate::model::keys::BUNDLES)?;
+    Ok(keys
+        .iter()
+        .filter_map(|e| bundle::project_of_key(&e.key))
+        .find(|p| p != project && bundle::installed_prefix("", p) == mine))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn opts(dir: &Path) -> LaunchOptions {
         LaunchOptions {
@@ -312,31 +228,6 @@ mod tests {
             revision: Some("r1".into()),
             launched_by: "me@here".into(),
         }
-    }
-
-    #[test]
-    fn globs_and_names() {
-        let d = tempfile::tempdir().unwrap();
-        for p in [
-            "src/main/cron/a.cron",
-            "src/main/cron/sub/b.cron",
-            "src/main/cron/c.txt",
-        ] {
-            let p = d.path().join(p);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, "").unwrap();
-        }
-        let names = |g: &str| {
-            collect(d.path(), g)
-                .unwrap()
-                .into_iter()
-                .map(|f| f.name)
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(names(DEFAULT_GLOB), ["a.cron"]);
-        assert_eq!(names("src/main/cron/**/*.cron"), ["a.cron", "sub/b.cron"]);
-        assert!(collect(d.path(), "../x/*.cron").is_err());
-        assert!(collect(d.path(), "src/[").is_err());
     }
 
     #[test]

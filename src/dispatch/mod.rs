@@ -8,7 +8,9 @@ pub mod error;
 pub mod launch;
 pub mod project;
 pub mod schedule;
+pub mod sign;
 pub mod snatch;
+pub mod verify;
 pub mod watch;
 
 #[cfg(test)]

@@ -4,10 +4,12 @@
 //! 1. Take an exclusive lock (`<cron dir>/.<prefix>.lock`; a dot name cron ignores).
 //! 2. Read all bundles. A store that is unreachable, unmarked or unreadable stops here:
 //!    nothing in the cron directory changes.
-//! 3. Per bundle: check the digest, validate every line again, and check every entry's
+//! 3. Per bundle: check the digest (and, with `launch.trusted_keys`, the signature and
+//!    that it is not older than the installed one: [`super::verify`]), validate every line again, and check every entry's
 //!    user against `launch.allowed_users` / `launch.allow_root` and the user database.
 //!    A bundle that fails any check is rejected as a whole and its project's installed
-//!    files stay as they are.
+//!    files stay as they are. Two projects that would install under the same names are
+//!    both rejected.
 //! 4. Install one file per crontab, `<prefix>__<group>__<artifact>__<name>` (characters
 //!    outside `[A-Za-z0-9_-]` become `_`), mode 0644, written to a dot-named temp file,
 //!    fsynced and renamed; an unchanged file is not written (cron re-reads on mtime).
@@ -26,6 +28,7 @@ use super::bundle::{self, Bundle};
 use super::crontab;
 use super::error::DispatchError;
 use super::project::Project;
+use super::verify;
 use crate::store::{Store, Version};
 use crate::util::fs as ufs;
 use users::UserCheck;
@@ -45,6 +48,8 @@ pub struct SnatchOptions {
     pub dry_run: bool,
     /// Wait for a concurrent greasesnatch instead of leaving at once.
     pub wait: bool,
+    /// `launch.trusted_keys`; empty: bundles are not authenticated (see [`super::verify`]).
+    pub trusted_keys: Vec<super::sign::TrustedKey>,
 }
 
 /// What a run did (or, with `dry_run`, would do).
@@ -190,6 +195,9 @@ pub fn snatch_versioned(
     let mut desired: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut keep_prefixes: Vec<String> = Vec::new();
     let mut users = UserCheck::new(opts);
+    let state_path = verify::state_path(dir, &opts.prefix);
+    let mut state = verify::State::load(&state_path);
+    let (mut accepted, mut bundles) = (Vec::new(), Vec::<Bundle>::new());
     for entry in &entries {
         let fallback = bundle::project_of_key(&entry.key);
         let label = fallback
@@ -197,9 +205,13 @@ pub fn snatch_versioned(
             .map(|p| p.to_string())
             .unwrap_or_else(|| entry.key.clone());
         let files = Bundle::decode(&entry.key, &entry.value)
-            .and_then(|b| accept(&b, opts, &mut users, &desired));
+            .and_then(|b| verify::check(&b, &opts.trusted_keys, &state).map(|()| b))
+            .and_then(|b| Ok((accept(&b, opts, &mut users, &desired)?, b)));
         match files {
-            Ok(files) => desired.extend(files),
+            Ok((files, b)) => {
+                accepted.push((b.project(), files));
+                bundles.push(b);
+            }
             Err(why) => {
                 if let Some(p) = &fallback {
                     keep_prefixes.push(bundle::installed_prefix(&opts.prefix, p));
@@ -207,6 +219,17 @@ pub fn snatch_versioned(
                 summary.rejected.push((label, why));
             }
         }
+    }
+    for (p, why) in verify::take_collisions(&opts.prefix, &mut accepted) {
+        keep_prefixes.push(bundle::installed_prefix(&opts.prefix, &p));
+        summary.rejected.push((p.to_string(), why));
+    }
+    for (p, files) in accepted {
+        bundles
+            .iter()
+            .filter(|b| b.project() == p)
+            .for_each(|b| state.record(b));
+        desired.extend(files);
     }
     let own = format!("{}__", bundle::sanitize(&opts.prefix));
     let mut existing = BTreeSet::new();
@@ -274,6 +297,13 @@ pub fn snatch_versioned(
             }
         }
         summary.removed += 1;
+    }
+    if !opts.dry_run && !opts.trusted_keys.is_empty() {
+        let text = state.render();
+        if ufs::read_optional(&state_path).ok().flatten() != Some(text.clone().into_bytes()) {
+            ufs::atomic_write(&state_path, text.as_bytes(), MODE)
+                .map_err(cron_err(&state_path, "write"))?;
+        }
     }
     if !opts.dry_run {
         for t in temps {

@@ -62,6 +62,7 @@ mod tests {
             allow_root: false,
             dry_run: false,
             wait: false,
+            trusted_keys: vec![],
         };
         let mut u = UserCheck::new(&o);
         assert!(u.check("root").is_err());
