@@ -85,6 +85,8 @@ impl Cli {
             prefix,
             allowed_users: config.launch.allowed_users.clone(),
             allow_root: config.launch.allow_root,
+            allow_plain_commands: config.launch.allow_plain_commands,
+            allowed_env: config.launch.allowed_env.clone(),
             dry_run: self.dry_run,
             wait: self.wait,
         };

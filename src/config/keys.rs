@@ -37,6 +37,8 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "crontab_unique_prefix",
             "allowed_users",
             "allow_root",
+            "allow_plain_commands",
+            "allowed_env",
         ],
     ),
     (

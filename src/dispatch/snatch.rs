@@ -38,9 +38,14 @@ pub const MODE: u32 = 0o644;
 pub struct SnatchOptions {
     pub cron_dir: PathBuf,
     pub prefix: String,
-    /// Users entries may run as; empty: any existing user but root.
-    pub allowed_users: Vec<String>,
+    /// Users entries may run as; empty: any account with uid >= `UID_MIN`.
+    pub allowed_users: Vec<crate::config::UserRule>,
+    /// Whether entries may run as uid 0 (whatever the name).
     pub allow_root: bool,
+    /// Whether entries that do not call greaserun are installed.
+    pub allow_plain_commands: bool,
+    /// Environment names allowed besides the built-in allow-list.
+    pub allowed_env: Vec<String>,
     /// Print the plan, change nothing.
     pub dry_run: bool,
     /// Wait for a concurrent greasesnatch instead of leaving at once.
@@ -303,11 +308,7 @@ fn accept(
                 first.render(&c.name)
             ));
         }
-        for e in parsed.entries() {
-            users
-                .check(&e.user)
-                .map_err(|why| format!("{}:{}: user {:?} {why}", c.name, e.line, e.user))?;
-        }
+        users.check_crontab(&c.name, &c.content, &parsed, &project.group)?;
         let name = bundle::installed_name(&opts.prefix, &project, &c.name);
         if taken.contains_key(&name) || files.iter().any(|(n, _)| *n == name) {
             return Err(format!(
