@@ -143,27 +143,32 @@ impl<'a> UserCheck<'a> {
             allow_plain_commands: self.opts.allow_plain_commands,
             allowed_env: &self.opts.allowed_env,
         };
-        let mut errors = crontab::policy::check(parsed, text, policy);
+        let mut errors: Vec<(usize, usize, String)> = crontab::policy::check(parsed, text, policy)
+            .iter()
+            .map(|d| (d.line, d.column, d.render(file)))
+            .collect();
         let raw: Vec<&str> = text.split('\n').collect();
         for e in parsed.entries() {
             if let Err(why) = self.check(&e.user, group) {
                 let line = raw.get(e.line - 1).copied().unwrap_or("");
-                errors.push(crontab::Diagnostic {
-                    severity: crontab::Severity::Error,
-                    line: e.line,
-                    column: crontab::validate::user_column(line),
-                    what: format!("user {:?} {why}", e.user),
-                    why: "the worker's run-as policy (docs/security.md)".into(),
-                });
+                let column = crontab::validate::user_column(line);
+                errors.push((
+                    e.line,
+                    column,
+                    format!(
+                        "{file}:{}: user {:?} {why} (at {file}:{}:{column})",
+                        e.line, e.user, e.line
+                    ),
+                ));
             }
         }
-        errors.sort_by_key(|d| (d.line, d.column));
+        errors.sort();
         match errors.first() {
             None => Ok(()),
-            Some(first) => Err(format!(
-                "{} error(s) under this worker's policy, first: {}",
-                errors.len(),
-                first.render(file)
+            Some((_, _, first)) if errors.len() == 1 => Err(first.clone()),
+            Some((_, _, first)) => Err(format!(
+                "{} errors under this worker's policy, first: {first}",
+                errors.len()
             )),
         }
     }
