@@ -12,6 +12,7 @@ mod crontab;
 mod deployment;
 mod funnel;
 mod launch;
+mod policy;
 mod readme;
 mod runners;
 mod signals;
