@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -106,7 +106,7 @@ fn world() -> (World, PathBuf, PathBuf) {
 
 /// Launches `content` as p1's a.cron and runs greasesnatch: its stderr, after checking
 /// it rejected the project and left the cron dir as it was.
-fn rejected(w: &World, p1: &PathBuf, content: &str) -> String {
+fn rejected(w: &World, p1: &Path, content: &str) -> String {
     let before = snapshot(w);
     w.project("p1", "com.example", "one", &[("a.cron", content)]);
     let out = w.launch(p1, &[]);
