@@ -4,8 +4,8 @@
 //! 1. Take an exclusive lock (`<cron dir>/.<prefix>.lock`; a dot name cron ignores).
 //! 2. Read all bundles. A store that is unreachable, unmarked or unreadable stops here:
 //!    nothing in the cron directory changes.
-//! 3. Per bundle: check the digest, validate every line again, and check every entry's
-//!    user against `launch.allowed_users` / `launch.allow_root` and the user database.
+//! 3. Per bundle: check the digest, validate every line again, and apply the worker's
+//!    run-as (by uid) and content policy (`users`, `crontab::policy`).
 //!    A bundle that fails any check is rejected as a whole and its project's installed
 //!    files stay as they are.
 //! 4. Install one file per crontab, `<prefix>__<group>__<artifact>__<name>` (characters
