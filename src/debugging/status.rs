@@ -309,6 +309,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn projects_view_escapes_store_fields() {
+        let b = BundleStatus {
+            key: "bundles/x".into(),
+            group: Some("com.ex".into()),
+            artifact: Some("jobs\u{1b}[2J".into()),
+            crontabs: Some(1),
+            revision: Some("r\nFAKE".into()),
+            launched_at: None,
+            launched_by: Some("ci\u{9b}31m".into()),
+            digest: None,
+            problem: None,
+        };
+        let mut out = Vec::new();
+        print_bundles(&mut out, &[b]).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "com.ex:jobs\\u{1b}[2J  1 crontab(s)  revision r\\nFAKE  launched - by ci\\u{9b}31m\n"
+        );
+    }
+
+    #[test]
     fn installed_text_view() {
         let entry = |schedule: &str, next: Option<&str>| EntryStatus {
             line: 2,
