@@ -68,6 +68,8 @@ fn cron_runs_what_greasesnatch_installed() {
         c["launch"]["crontab_etc_crond"] = serde_json::json!(CRON_D);
         c["launch"]["crontab_unique_prefix"] = serde_json::json!(prefix);
         c["launch"]["allow_root"] = serde_json::json!(true);
+        // `touch` is a plain command: workers install those only when allowed.
+        c["launch"]["allow_plain_commands"] = serde_json::json!(true);
     });
     w.init_store();
     let ran: PathBuf = w.join("ran");

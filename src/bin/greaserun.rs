@@ -92,7 +92,7 @@ struct Cli {
 
     /// The job's name in the funnel (claims, run records, greasestatus). Default: derived
     /// from the runner, group:artifact (or jar file name) and the arguments as written.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = parse_job)]
     job: Option<String>,
 
     /// The slot this run is for (manual runs, reruns). Local time (2026-11-23T03:00,
@@ -148,6 +148,10 @@ struct Cli {
 
 fn parse_slot(s: &str) -> Result<Slot, String> {
     Slot::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_job(s: &str) -> Result<String, String> {
+    scalegrease::model::job::check_job_name(s).map(|()| s.to_string())
 }
 
 fn parse_period(s: &str) -> Result<Period, String> {

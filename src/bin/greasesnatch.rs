@@ -96,6 +96,8 @@ impl Cli {
             prefix,
             allowed_users: config.launch.allowed_users.clone(),
             allow_root: config.launch.allow_root,
+            allow_plain_commands: config.launch.allow_plain_commands,
+            allowed_env: config.launch.allowed_env.clone(),
             dry_run: self.dry_run,
             wait: self.wait,
             trusted_keys,
@@ -116,7 +118,11 @@ fn run() -> Result<i32, Failure> {
     let mut plan: Vec<u8> = Vec::new();
     let outcome = snatch::snatch(s.as_ref(), &opts, &mut plan);
     // The plan (--dry-run) goes to stdout, rejections to stderr, as they came.
-    let plan = String::from_utf8_lossy(&plan).into_owned();
+    // Crontab names and reasons come from the store: no control character reaches the terminal.
+    let plan: String = String::from_utf8_lossy(&plan)
+        .lines()
+        .map(|l| scalegrease::util::escape::escape(l).into_owned() + "\n")
+        .collect();
     if !cli.json {
         if cli.dry_run {
             print!("{plan}");

@@ -38,6 +38,8 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "allowed_users",
             "allow_root",
             "trusted_keys",
+            "allow_plain_commands",
+            "allowed_env",
         ],
     ),
     (

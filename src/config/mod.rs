@@ -55,6 +55,13 @@ pub enum ConfigError {
         column: usize,
         message: String,
     },
+    #[error("invalid host name {value:?} from {from}: {message}")]
+    Host {
+        value: String,
+        /// `SCALEGREASE_HOSTNAME` or the config file's `common.hostname`.
+        from: String,
+        message: String,
+    },
     #[error("{path}: invalid config value for {key}: {message}")]
     Value {
         path: PathBuf,
@@ -122,6 +129,7 @@ impl Config {
         let mut c = Config::default();
         // The built-in defaults hold no variables.
         let _ = c.expand();
+        c.check_hostname(p)?;
         c.warnings.push(format!(
             "no config file at {DEFAULT_PATH}: using built-in defaults"
         ));
@@ -206,6 +214,7 @@ impl Config {
                 format!("{p:?} must not contain \"__\" (it separates the name's parts)"),
             ));
         }
+        self.check_hostname(path)?;
         if self.guard.max_load_per_cpu.is_nan() || self.guard.max_load_per_cpu <= 0.0 {
             return Err(bad(
                 "guard.max_load_per_cpu",
@@ -227,6 +236,29 @@ impl Config {
                         crate::util::url::redact(&r.url)
                     ),
                 ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `$SCALEGREASE_HOSTNAME` and `common.hostname`, when set, must be host names
+    /// ([`crate::util::host::check_hostname`]): they become path components of the log.
+    fn check_hostname(&self, path: &Path) -> Result<(), ConfigError> {
+        use crate::util::host::{HOSTNAME_ENV, check_hostname};
+        let env = std::env::var(HOSTNAME_ENV).ok().filter(|h| !h.is_empty());
+        let conf = self.common.hostname.clone().filter(|h| !h.is_empty());
+        for (value, from) in [
+            (env, HOSTNAME_ENV.to_string()),
+            (conf, format!("common.hostname in {}", path.display())),
+        ] {
+            if let Some(value) = value
+                && let Err(message) = check_hostname(&value)
+            {
+                return Err(ConfigError::Host {
+                    value,
+                    from,
+                    message,
+                });
             }
         }
         Ok(())

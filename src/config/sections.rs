@@ -29,13 +29,57 @@ pub struct Launch {
     pub crontab_etc_crond: String,
     /// The prefix of every file greasesnatch owns in the cron directory.
     pub crontab_unique_prefix: String,
-    /// Users crontab entries may run as. Empty: any existing user but root.
-    pub allowed_users: Vec<String>,
-    /// Whether entries may run as root.
+    /// Users crontab entries may run as, each optionally only for some project groups.
+    /// Empty: any account with a uid at or above `UID_MIN` (see docs/security.md).
+    pub allowed_users: Vec<UserRule>,
+    /// Whether entries may run as uid 0, whatever the account's name.
     pub allow_root: bool,
     /// Public keys whose signed bundles workers install; empty: bundles are not
     /// authenticated (greasesnatch warns).
     pub trusted_keys: Vec<TrustedKeySetting>,
+    /// Whether entries that do not call greaserun are installed.
+    pub allow_plain_commands: bool,
+    /// Environment names allowed in crontabs besides MAILTO, CRON_TZ, TZ, SHELL and a
+    /// PATH of system directories; `"*"` allows any name not always refused.
+    pub allowed_env: Vec<String>,
+}
+
+/// One `launch.allowed_users` entry: a user name (`"*"`: any account at or above
+/// `UID_MIN`), or `{"user": .., "groups": [..]}` limiting it to project groups (a pattern
+/// ending in `*` matches by prefix).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum UserRule {
+    /// Allowed for every project.
+    Name(String),
+    /// Allowed only for projects whose group matches one of `groups`.
+    Scoped { user: String, groups: Vec<String> },
+}
+
+impl UserRule {
+    /// The user name (or `"*"`).
+    pub fn user(&self) -> &str {
+        match self {
+            UserRule::Name(u) | UserRule::Scoped { user: u, .. } => u,
+        }
+    }
+
+    /// Whether the rule applies to a project of `group`.
+    pub fn applies_to(&self, group: &str) -> bool {
+        match self {
+            UserRule::Name(_) => true,
+            UserRule::Scoped { groups, .. } => groups.iter().any(|g| match g.strip_suffix('*') {
+                Some(prefix) => group.starts_with(prefix),
+                None => g == group,
+            }),
+        }
+    }
+}
+
+impl From<&str> for UserRule {
+    fn from(s: &str) -> Self {
+        UserRule::Name(s.to_string())
+    }
 }
 
 /// One entry of `launch.trusted_keys`: a public-key line (every project group) or
@@ -55,6 +99,8 @@ impl Default for Launch {
             allowed_users: Vec::new(),
             allow_root: false,
             trusted_keys: Vec::new(),
+            allow_plain_commands: false,
+            allowed_env: Vec::new(),
         }
     }
 }

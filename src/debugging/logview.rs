@@ -36,7 +36,9 @@ pub struct LogView {
 }
 
 impl LogView {
-    /// The one-line header printed before the log (to stderr by the binary).
+    /// The one-line header printed before the log (to stderr by the binary), with the
+    /// store's control characters escaped ([`crate::util::escape`]); the log's bytes
+    /// themselves are the job's output and are printed as they are.
     pub fn header(&self) -> String {
         let slot = self
             .run
@@ -59,10 +61,11 @@ impl LogView {
             LogSource::Tail { unreadable: None } => "last 64 KiB from the store".to_string(),
             LogSource::None => self.run.reason.clone().unwrap_or("no output kept".into()),
         };
-        format!(
+        let header = format!(
             "{} slot {slot}: {} on {host}: {from}",
             self.run.job, self.run.status
-        )
+        );
+        crate::util::escape::escape(&header).into_owned()
     }
 }
 

@@ -92,7 +92,7 @@ pub fn find_job(store: &dyn Store, query: &str) -> Result<String, ViewError> {
             query: query.to_string(),
             candidates: many
                 .iter()
-                .map(|s| s.as_str())
+                .map(|s| crate::util::escape::escape(s))
                 .collect::<Vec<_>>()
                 .join(", "),
         }),
@@ -196,8 +196,12 @@ pub fn runs(
     Ok(out)
 }
 
+/// Job names from the store, control characters escaped, for a message.
 fn join<'a>(names: impl Iterator<Item = &'a String>) -> String {
-    names.map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+    names
+        .map(|s| crate::util::escape::escape(s))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! greasestatus's views of scheduled dispatch: the crontabs installed on this worker
 //! (grouped by project, with each entry's next fire time), the bundles in the store, and
-//! the next fire times of a schedule.
+//! the next fire times of a schedule. The text views escape control characters in what
+//! comes from the store or the cron dir ([`crate::util::escape`]).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::Path;
@@ -16,6 +18,7 @@ use crate::dispatch::project::Project;
 use crate::dispatch::schedule::{Schedule, Zone, entry_zone};
 use crate::dispatch::snatch;
 use crate::store::{Store, StoreError};
+use crate::util::escape::escape as esc;
 
 /// One entry of an installed crontab.
 #[derive(Debug, Clone, Serialize)]
@@ -220,8 +223,9 @@ pub fn bundle_map(store: &dyn Store) -> Result<BTreeMap<Project, Bundle>, StoreE
         .collect())
 }
 
-fn or_dash(v: &Option<String>) -> &str {
-    v.as_deref().unwrap_or("-")
+/// A field from the store or the cron dir, `-` when absent, control characters escaped.
+fn or_dash(v: &Option<String>) -> Cow<'_, str> {
+    esc(v.as_deref().unwrap_or("-"))
 }
 
 /// The default view as text.
@@ -247,15 +251,15 @@ pub fn print_installed(out: &mut dyn Write, projects: &[ProjectStatus]) -> io::R
                 "orphan" => "  [orphan: no bundle in the store; greasesnatch will remove it]",
                 _ => "",
             };
-            writeln!(out, "  {} ({}){note}", c.name, c.file)?;
+            writeln!(out, "  {} ({}){note}", esc(&c.name), esc(&c.file))?;
             for e in &c.entries {
                 writeln!(
                     out,
                     "    next {:<25}  {}  {}  {}",
                     e.next.as_deref().unwrap_or("never"),
-                    e.schedule,
-                    e.user,
-                    e.command
+                    esc(&e.schedule),
+                    esc(&e.user),
+                    esc(&e.command)
                 )?;
             }
         }
@@ -280,7 +284,7 @@ pub fn print_bundles(out: &mut dyn Write, bundles: &[BundleStatus]) -> io::Resul
                 or_dash(&b.launched_at),
                 or_dash(&b.launched_by)
             )?,
-            Some(why) => writeln!(out, "{}  INVALID: {why}", b.key)?,
+            Some(why) => writeln!(out, "{}  INVALID: {}", esc(&b.key), esc(why))?,
         }
     }
     Ok(())
@@ -303,6 +307,28 @@ pub fn next_times(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn projects_view_escapes_store_fields() {
+        let b = BundleStatus {
+            key: "bundles/x".into(),
+            group: Some("com.ex".into()),
+            artifact: Some("jobs\u{1b}[2J".into()),
+            crontabs: Some(1),
+            revision: Some("r\nFAKE".into()),
+            launched_at: None,
+            launched_by: Some("ci\u{9b}31m".into()),
+            digest: None,
+            problem: None,
+        };
+        let mut out = Vec::new();
+        print_bundles(&mut out, &[b]).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "com.ex:jobs\\u{1b}[2J  1 crontab(s)  revision r\\nFAKE  launched - by ci\\u{9b}31m\n"
+        );
+    }
 
     #[test]
     fn installed_text_view() {

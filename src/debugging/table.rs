@@ -1,6 +1,10 @@
-//! How `greasestatus runs` shows runs: a table for people, JSON for scripts.
+//! How `greasestatus runs` shows runs: a table for people, JSON for scripts. Every cell
+//! of the table comes from the store, so control characters are escaped
+//! ([`crate::util::escape`]): no escape sequence reaches the terminal, no newline breaks
+//! a row.
 
 use crate::model::record::RunRecord;
+use crate::util::escape::escape;
 
 /// The runs as a table, one line each: slot (local time), status, host, duration, exit,
 /// version, job, and a note (why it was skipped, dropped or failed to start).
@@ -33,16 +37,19 @@ pub fn table(runs: &[RunRecord]) -> String {
                 s.to_string()
             }
         };
-        rows.push([
-            slot,
-            r.status.to_string(),
-            dash(&r.host),
-            dur,
-            exit,
-            dash(r.version.as_deref().unwrap_or("")),
-            r.job.clone(),
-            r.reason.clone().unwrap_or_default(),
-        ]);
+        rows.push(
+            [
+                slot,
+                r.status.to_string(),
+                dash(&r.host),
+                dur,
+                exit,
+                dash(r.version.as_deref().unwrap_or("")),
+                r.job.clone(),
+                r.reason.clone().unwrap_or_default(),
+            ]
+            .map(|c| escape(&c).into_owned()),
+        );
     }
     let mut widths = [0usize; 8];
     for row in &rows {

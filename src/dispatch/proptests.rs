@@ -55,7 +55,7 @@ fn line() -> impl Strategy<Value = String> {
         ),
         1 => "#[ -~]{0,30}",
         1 => Just(String::new()),
-        1 => ("[A-Z_][A-Z0-9_]{0,8}", "[ ]{0,2}", "[a-z0-9/:.@ ]{0,20}").prop_map(|(n, sp, v)| format!("{n}{sp}={sp}\"{v}\"")),
+        1 => ("[A-Z_][A-Z0-9_]{0,8}".prop_filter("always refused", |n| super::crontab::policy::always_refused(n, "").is_none()), "[ ]{0,2}", "[a-z0-9/:.@ ]{0,20}").prop_map(|(n, sp, v)| format!("{n}{sp}={sp}\"{v}\"")),
     ]
 }
 
@@ -113,7 +113,7 @@ proptest! {
         store.put(&key_for(&project), &b.encode(), None).unwrap();
         let cron = d.path().join("cron.d");
         std::fs::create_dir(&cron).unwrap();
-        let opts = SnatchOptions { cron_dir: cron.clone(), prefix: "sg".into(), allowed_users: vec![], allow_root: false, dry_run: false, wait: false, trusted_keys: vec![] };
+        let opts = SnatchOptions { cron_dir: cron.clone(), prefix: "sg".into(), allowed_users: vec![], allow_root: false, allow_plain_commands: false, allowed_env: vec!["*".into()], dry_run: false, wait: false, trusted_keys: vec![] };
         let Outcome::Done(s) = snatch(&store, &opts, &mut Vec::new()).unwrap() else { panic!("busy") };
         prop_assert!(s.rejected.is_empty(), "{:?}", s.rejected);
         prop_assert_eq!(s.installed, names.len());

@@ -5,8 +5,9 @@
 //! 2. Read all bundles. A store that is unreachable, unmarked or unreadable stops here:
 //!    nothing in the cron directory changes.
 //! 3. Per bundle: check the digest (and, with `launch.trusted_keys`, the signature and
-//!    that it is not older than the installed one: [`super::verify`]), validate every line again, and check every entry's
-//!    user against `launch.allowed_users` / `launch.allow_root` and the user database.
+//!    that it is not older than the installed one: [`super::verify`]), validate every
+//!    line again, and apply the worker's run-as (by uid) and content policy (`users`,
+//!    `crontab::policy`).
 //!    A bundle that fails any check is rejected as a whole and its project's installed
 //!    files stay as they are. Two projects that would install under the same names are
 //!    both rejected.
@@ -41,9 +42,14 @@ pub const MODE: u32 = 0o644;
 pub struct SnatchOptions {
     pub cron_dir: PathBuf,
     pub prefix: String,
-    /// Users entries may run as; empty: any existing user but root.
-    pub allowed_users: Vec<String>,
+    /// Users entries may run as; empty: any account with uid >= `UID_MIN`.
+    pub allowed_users: Vec<crate::config::UserRule>,
+    /// Whether entries may run as uid 0 (whatever the name).
     pub allow_root: bool,
+    /// Whether entries that do not call greaserun are installed.
+    pub allow_plain_commands: bool,
+    /// Environment names allowed besides the built-in allow-list.
+    pub allowed_env: Vec<String>,
     /// Print the plan, change nothing.
     pub dry_run: bool,
     /// Wait for a concurrent greasesnatch instead of leaving at once.
@@ -333,11 +339,7 @@ fn accept(
                 first.render(&c.name)
             ));
         }
-        for e in parsed.entries() {
-            users
-                .check(&e.user)
-                .map_err(|why| format!("{}:{}: user {:?} {why}", c.name, e.line, e.user))?;
-        }
+        users.check_crontab(&c.name, &c.content, &parsed, &project.group)?;
         let name = bundle::installed_name(&opts.prefix, &project, &c.name);
         if taken.contains_key(&name) || files.iter().any(|(n, _)| *n == name) {
             return Err(format!(

@@ -1,6 +1,25 @@
 //! A job's name: the funnel, the run records and greasestatus know a job by it. Given
 //! with `--job`, or derived from how the job is written, the same on every worker.
 
+/// The longest `--job` name.
+pub const MAX_JOB_NAME: usize = 200;
+
+/// Whether `name` may be given as `--job`: 1 to [`MAX_JOB_NAME`] bytes of printable
+/// characters (no control character, no `/`: names become store keys and show in
+/// tables); the reason if not.
+pub fn check_job_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_JOB_NAME {
+        return Err(format!("a job name has 1 to {MAX_JOB_NAME} bytes"));
+    }
+    if let Some(c) = name.chars().find(|c| c.is_control() || *c == '/') {
+        return Err(format!(
+            "a job name holds no `/` and no control character, found {:?}",
+            c
+        ));
+    }
+    Ok(())
+}
+
 /// A job's name when `--job` is not given: stable across runs and versions, readable,
 /// and the same on every worker: `<runner>:<group>:<artifact>` for Maven coordinates
 /// (`<runner>:<file name>` for a local path), then, when there are arguments, `:` and a
@@ -56,6 +75,15 @@ fn artifact_identity(artifact: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn job_names_given() {
+        assert!(check_job_name("nightly etl:2").is_ok());
+        for bad in ["", "a/b", "a\nb", "\u{1b}[2J", "\u{9b}x"] {
+            assert!(check_job_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_job_name(&"j".repeat(201)).is_err());
+    }
 
     #[test]
     fn job_names_are_stable_and_readable() {

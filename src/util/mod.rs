@@ -1,8 +1,10 @@
 //! Small helpers used across scopes: atomic file writes, host names, randomness,
-//! durations, environment-variable expansion and URLs shown in messages. Nothing here knows about jobs.
+//! durations, environment-variable expansion, URLs shown in messages and text escaped for
+//! terminals. Nothing here knows about jobs.
 
 pub mod duration;
 pub mod env;
+pub mod escape;
 pub mod fs;
 pub mod host;
 pub mod random;

@@ -137,6 +137,13 @@ pub(super) fn parse_entry(raw: &str, d: &mut LineDiag, cron_tz: Option<String>) 
             format!("cron truncates commands longer than {MAX_COMMAND} characters"),
         );
         ok = false;
+    } else if command.len() > MAX_COMMAND {
+        d.error(
+            cmd_at,
+            format!("command of {} bytes", command.len()),
+            format!("cron truncates commands longer than {MAX_COMMAND} bytes"),
+        );
+        ok = false;
     }
     if !ok {
         return invalid();

@@ -8,6 +8,9 @@
 
 mod entry;
 pub mod fields;
+#[cfg(test)]
+mod fuzz;
+pub mod policy;
 pub mod print;
 pub mod validate;
 

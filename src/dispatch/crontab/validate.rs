@@ -5,8 +5,11 @@
 //! - `NAME=value` (spaces around `=` allowed, value optionally in matching quotes) sets
 //!   the environment of the entries after it; `NAME` is a shell variable name. `CRON_TZ`
 //!   must name a known time zone (cronie honours it, Debian cron does not: a warning).
+//!   `LD_*`, `BASH_ENV`, `ENV` and a `SHELL` other than `/bin/sh` or `/bin/bash` are
+//!   errors ([`super::policy::always_refused`]), as is a line over [`MAX_ENV`] bytes.
+//! - A control character other than tab (NUL, escape, DEL, C1 ...) anywhere is an error.
 //! - An entry is five time fields ([`super::fields`]) or a nickname, the user, then the
-//!   command (at most 998 characters). A leading `-` (cronie's "do not log") is an error,
+//!   command (at most 998 characters and bytes). A leading `-` (cronie's "do not log") is an error,
 //!   since Debian cron rejects it; so is a carriage return (a CRLF file).
 //! - Warnings: an unescaped `%` in a command (cron turns it into a newline and feeds the
 //!   rest to stdin), an entry that does not call greaserun, and a missing final newline
@@ -15,6 +18,10 @@
 use super::entry::parse_entry;
 pub use super::entry::{MAX_COMMAND, unescaped_percent, user_column};
 use super::{Crontab, Diagnostic, EnvVar, Line, Severity};
+
+/// The longest environment line (`NAME=value`, from its first non-blank) Debian cron
+/// reads whole: its `MAX_ENVSTR` is 1000 bytes with the terminating NUL.
+pub const MAX_ENV: usize = 999;
 
 /// Parses and validates a crontab's text.
 pub fn parse(text: &str) -> Crontab {
@@ -96,6 +103,18 @@ fn parse_line(raw: &str, d: &mut LineDiag, cron_tz: &mut Option<String>) -> Line
         );
         return Line::Invalid(raw.to_string());
     }
+    if let Some((i, c)) = raw
+        .char_indices()
+        .find(|(_, c)| c.is_control() && *c != '\t')
+    {
+        d.error(
+            i,
+            format!("control character U+{:04X} in line", u32::from(c)),
+            "cron reads lines as C strings (a NUL ends it early) and terminals hide control \
+             characters; only tab may appear",
+        );
+        return Line::Invalid(raw.to_string());
+    }
     let start = raw.len() - raw.trim_start_matches(is_blank).len();
     let body = &raw[start..];
     if body.is_empty() {
@@ -155,6 +174,23 @@ fn parse_env(
         }
         _ => (value_raw.to_string(), None),
     };
+    if ok && let Some(why) = super::policy::always_refused(name, &value) {
+        d.error(
+            start,
+            format!("environment {name} is refused"),
+            format!("{why}; refused whatever launch.allowed_env says"),
+        );
+        ok = false;
+    }
+    let env_len = raw.len() - start;
+    if ok && env_len > MAX_ENV {
+        d.error(
+            start,
+            format!("environment line of {env_len} bytes"),
+            format!("cron reads at most {MAX_ENV} bytes of an environment line"),
+        );
+        ok = false;
+    }
     if ok && name == "CRON_TZ" {
         if value.parse::<chrono_tz::Tz>().is_err() {
             d.error(
