@@ -45,8 +45,8 @@ pub struct Launch {
 }
 
 /// One `launch.allowed_users` entry: a user name (`"*"`: any account at or above
-/// `UID_MIN`), or `{"user": .., "groups": [..]}` limiting it to project groups (a pattern
-/// ending in `*` matches by prefix).
+/// `UID_MIN`), or `{"user": .., "groups": [..]}` limiting it to project groups (patterns
+/// as [`crate::model::group::matches`] reads them).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
 pub enum UserRule {
@@ -68,10 +68,9 @@ impl UserRule {
     pub fn applies_to(&self, group: &str) -> bool {
         match self {
             UserRule::Name(_) => true,
-            UserRule::Scoped { groups, .. } => groups.iter().any(|g| match g.strip_suffix('*') {
-                Some(prefix) => group.starts_with(prefix),
-                None => g == group,
-            }),
+            UserRule::Scoped { groups, .. } => groups
+                .iter()
+                .any(|g| crate::model::group::matches(g, group)),
         }
     }
 }

@@ -142,14 +142,9 @@ impl TrustedKey {
     }
 
     fn allows(&self, group: &str) -> bool {
-        self.groups.as_ref().is_none_or(|gs| {
-            gs.iter().any(|g| match g.strip_suffix(".*") {
-                Some(base) => {
-                    group == base || group.strip_prefix(base).is_some_and(|r| r.starts_with('.'))
-                }
-                None => g == group,
-            })
-        })
+        self.groups
+            .as_ref()
+            .is_none_or(|gs| gs.iter().any(|g| crate::model::group::matches(g, group)))
     }
 }
 

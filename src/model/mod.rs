@@ -4,6 +4,7 @@
 //! so every scope can use them without importing another scope.
 
 pub mod funnel;
+pub mod group;
 pub mod job;
 pub mod keys;
 pub mod params;
