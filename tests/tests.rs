@@ -10,6 +10,7 @@ mod config;
 mod cron_daemon;
 mod crontab;
 mod deployment;
+mod fs_safety;
 mod funnel;
 mod launch;
 mod readme;

@@ -1,6 +1,8 @@
-//! Small helpers used across scopes: atomic file writes, host names, randomness,
+//! Small helpers used across scopes: atomic file writes, files relative to an opened directory
+//! that follow no symlink, host names, randomness,
 //! durations, environment-variable expansion and URLs shown in messages. Nothing here knows about jobs.
 
+pub mod dirfd;
 pub mod duration;
 pub mod env;
 pub mod fs;
