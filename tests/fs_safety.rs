@@ -157,3 +157,66 @@ fn a_directory_at_an_installed_name_does_not_abort_the_round() {
     assert!(planted.join("inside").exists());
     assert_eq!(w.cron_files(), vec![a.clone()]);
 }
+
+/// The job log files under the world's log dir (not following symlinks).
+fn log_files(w: &World) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(w.join("logs"))
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect()
+}
+
+fn greaserun(w: &World, what: &str) -> std::process::Output {
+    w.cmd("greaserun")
+        .args(["--runner", "shell", "/bin/echo", "--", "echo", what])
+        .output()
+        .unwrap()
+}
+
+/// Item 5: a symlink planted at the job log's path is refused: the job still runs,
+/// greaserun warns that its log is unsafe and logs to stdout only; the target is not
+/// written. A symlinked directory on the log path is refused the same way.
+#[test]
+fn a_symlink_at_the_job_log_is_not_followed() {
+    let w = World::new();
+    let out = greaserun(&w, "first");
+    assert!(out.status.success(), "{:?}", text(&out));
+    let logs = log_files(&w);
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    let log = logs[0].clone();
+    let v = victim(&w);
+    std::fs::remove_file(&log).unwrap();
+    symlink(&v.0, &log).unwrap();
+    let out = greaserun(&w, "second");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("second"), "{stdout}");
+    assert!(
+        stderr.contains("unsafe") && stderr.contains("symlink") && stderr.contains("stdout only"),
+        "{stderr}"
+    );
+    assert_untouched(&v);
+    assert!(
+        std::fs::symlink_metadata(&log)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    // A symlinked directory on the way: nothing is made or written in its target.
+    let other = w.join("victim-dir");
+    std::fs::create_dir_all(&other).unwrap();
+    let runner_dir = log.ancestors().nth(2).unwrap().to_path_buf();
+    std::fs::remove_dir_all(&runner_dir).unwrap();
+    symlink(&other, &runner_dir).unwrap();
+    let out = greaserun(&w, "third");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains("third") && stderr.contains("unsafe"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_dir(&other).unwrap().count(), 0);
+    assert_untouched(&v);
+}

@@ -64,13 +64,31 @@ fn err(e: Errno) -> io::Error {
     io::Error::from_raw_os_error(e as i32)
 }
 
+/// Something other than what belongs at a path was found there and left alone.
+#[derive(Debug)]
+struct Refused(String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
 /// The error for finding `kind` at `path` where a regular file (or a directory) belongs.
 pub fn unsafe_kind(path: &Path, kind: Kind, want: &str) -> io::Error {
-    io::Error::other(format!(
+    io::Error::other(Refused(format!(
         "{} is {}, not {want}; not followed",
         path.display(),
         kind.describe()
-    ))
+    )))
+}
+
+/// Whether `e` is a refusal of a symlink, directory or fifo found where it does not
+/// belong ([`unsafe_kind`]), as opposed to an ordinary I/O error.
+pub fn is_refusal(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|i| i.is::<Refused>())
 }
 
 const NOFOLLOW_DIR: OFlag = OFlag::O_DIRECTORY
