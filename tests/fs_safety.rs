@@ -220,3 +220,69 @@ fn a_symlink_at_the_job_log_is_not_followed() {
     assert_eq!(std::fs::read_dir(&other).unwrap().count(), 0);
     assert_untouched(&v);
 }
+
+/// A victim directory with an old file in it: (dir, snapshot).
+fn victim_dir(w: &World, name: &str) -> PathBuf {
+    let d = w.join(&format!("victims/{name}"));
+    std::fs::create_dir_all(d.join("job")).unwrap();
+    for f in ["old", "job/old"] {
+        let p = d.join(f);
+        std::fs::write(&p, "old and precious\n").unwrap();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(30 * 86400);
+        std::fs::File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+    d
+}
+
+fn tree(dir: &Path) -> BTreeMap<String, (String, i64, Vec<u8>)> {
+    let mut all = BTreeMap::new();
+    for e in walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .into_iter()
+        .flatten()
+    {
+        let rel = e
+            .path()
+            .strip_prefix(dir)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let parent = e.path().parent().unwrap();
+        let snap = snapshot(parent);
+        let name = e.file_name().to_string_lossy().into_owned();
+        all.insert(rel, snap[&name].clone());
+    }
+    all
+}
+
+/// Item 4: with `heartbeats/` and `tails/` made symlinks to other directories, greaserun
+/// (root's) neither prunes nor writes there: the victims are unchanged byte for byte and
+/// by mtime, the job still runs.
+#[test]
+fn a_symlinked_store_area_is_neither_pruned_nor_written() {
+    let w = World::new();
+    w.init_store();
+    let store = w.store_dir().unwrap();
+    let mut victims = Vec::new();
+    for area in ["heartbeats", "tails", "runs"] {
+        let v = victim_dir(&w, area);
+        std::fs::remove_dir(store.join(area)).unwrap();
+        symlink(&v, store.join(area)).unwrap();
+        victims.push((v.clone(), tree(&v)));
+    }
+    let out = greaserun(&w, "ran");
+    let (stdout, stderr) = text(&out);
+    assert!(stdout.contains("ran"), "{stdout} {stderr}");
+    assert!(stderr.contains("symlink"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // Pruning ran (maintenance/ is real) and refused to enter the symlinks.
+    assert!(stderr.contains("not pruning"), "{stderr}");
+    for (v, before) in &victims {
+        assert_eq!(&tree(v), before, "{} changed", v.display());
+    }
+}

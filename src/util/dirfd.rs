@@ -187,6 +187,15 @@ impl Dir {
         Ok(cur)
     }
 
+    /// Gives this directory `group` (when set) and exactly `mode` (setgid and sticky bits
+    /// included, whatever the umask).
+    pub fn set_owner_and_mode(&self, group: Option<nix::unistd::Gid>, mode: u32) -> io::Result<()> {
+        if group.is_some() {
+            nix::unistd::fchown(self.fd.as_fd(), None, group).map_err(err)?;
+        }
+        fchmod(self.fd.as_fd(), Mode::from_bits_truncate(mode)).map_err(err)
+    }
+
     /// This directory's permission bits (with setgid and sticky).
     pub fn mode(&self) -> io::Result<u32> {
         Ok(fstat(self.fd.as_fd()).map_err(err)?.st_mode & 0o7777)
