@@ -286,3 +286,89 @@ fn a_symlinked_store_area_is_neither_pruned_nor_written() {
         assert_eq!(&tree(v), before, "{} changed", v.display());
     }
 }
+
+/// Item 6: a missing `bundles/` (moved away) or one that is a symlink is "store
+/// unavailable" (69), not "no projects": the cron dir is unchanged byte for byte.
+#[test]
+fn a_missing_or_symlinked_bundles_area_changes_nothing() {
+    let (w, _) = installed();
+    let store = w.store_dir().unwrap();
+    let moved = w.join("elsewhere");
+    std::fs::rename(store.join("bundles"), &moved).unwrap();
+    let before = snapshot(&w.cron_dir());
+    assert_eq!(w.cron_files().len(), 2);
+    let out = w.snatch(&[]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(69), "{err}");
+    assert!(err.contains("bundles is missing"), "{err}");
+    assert_eq!(snapshot(&w.cron_dir()), before);
+    symlink(&moved, store.join("bundles")).unwrap();
+    let out = w.snatch(&[]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(69), "{err}");
+    assert!(err.contains("is a symlink"), "{err}");
+    assert_eq!(snapshot(&w.cron_dir()), before);
+}
+
+/// Item 7: a bundle file that is a symlink is reported and its project's installed files
+/// stay byte for byte; another project is still installed.
+#[test]
+fn a_symlinked_bundle_keeps_its_projects_files() {
+    let (w, _) = installed();
+    let bundles = w.store_dir().unwrap().join("bundles");
+    let key = std::fs::read_dir(&bundles)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let copy = w.join("bundle-copy");
+    std::fs::rename(&key, &copy).unwrap();
+    symlink(&copy, &key).unwrap();
+    let p2 = w.project(
+        "p2",
+        "com.example",
+        "two",
+        &[("c.cron", &entry("nobody", "c"))],
+    );
+    assert!(w.launch(&p2, &[]).status.success());
+    let before = snapshot(&w.cron_dir());
+    let out = w.snatch(&[]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "a rejected bundle: {err}");
+    assert!(
+        err.contains("symlink") && err.contains(&key.display().to_string()),
+        "{err}"
+    );
+    assert!(err.contains("rejected com.example:one"), "{err}");
+    let after = snapshot(&w.cron_dir());
+    for (name, was) in &before {
+        assert_eq!(after.get(name), Some(was), "{name} changed");
+    }
+    assert!(w.cron_files().iter().any(|n| n.ends_with("c_cron")));
+}
+
+/// Item 7: greaselaunch reads a crontab file that is a symlink in the project (the CI's
+/// own checkout) as the file it points to, and refuses a dangling one (66): a project
+/// whose only crontab is a symlink never becomes "no crontab files".
+#[test]
+fn greaselaunch_follows_a_symlinked_crontab_and_refuses_a_dangling_one() {
+    let w = World::new();
+    w.init_store();
+    let shared = w.write("shared/nightly.cron", &entry("nobody", "linked"));
+    let p = w.project("p1", "com.example", "one", &[]);
+    let link = p.join("src/main/cron/nightly.cron");
+    symlink(&shared, &link).unwrap();
+    let out = w.launch(&p, &[]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(w.snatch(&[]).status.success());
+    let files = w.cron_files();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let installed = std::fs::read_to_string(w.cron_dir().join(&files[0])).unwrap();
+    assert!(installed.contains("echo linked"), "{installed}");
+    std::fs::remove_file(&shared).unwrap();
+    let out = w.launch(&p, &[]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(66), "{err}");
+    assert!(err.contains("nightly.cron"), "{err}");
+}
