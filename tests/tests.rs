@@ -15,6 +15,7 @@ mod funnel;
 mod launch;
 mod readme;
 mod runners;
+mod shared_store;
 mod signals;
 mod snatch;
 mod status;
