@@ -4,7 +4,7 @@
 //! compared byte for byte (and by mtime) before and after.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::{MetadataExt, symlink};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, symlink};
 use std::path::{Path, PathBuf};
 
 use crate::harness::{World, text};
@@ -371,4 +371,58 @@ fn greaselaunch_follows_a_symlinked_crontab_and_refuses_a_dangling_one() {
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(66), "{err}");
     assert!(err.contains("nightly.cron"), "{err}");
+}
+
+/// Items 5, 7, 11 with fifos: a fifo at the job log, at a bundle's name or at an installed
+/// file's name never hangs a run and is never written.
+#[test]
+fn fifos_are_reported_not_opened_for_writing() {
+    let (w, _) = installed();
+    let fifo = |p: &Path| {
+        nix::unistd::mkfifo(p, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    };
+    // At an installed file's name: left alone, the rest of the round goes on.
+    let name = w.cron_files()[0].clone();
+    let installed_path = w.cron_dir().join(&name);
+    std::fs::remove_file(&installed_path).unwrap();
+    fifo(&installed_path);
+    let out = w.snatch(&[]);
+    let (_, err) = text(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("is a fifo") && err.contains(&name), "{err}");
+    assert!(
+        std::fs::symlink_metadata(&installed_path)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    // At a bundle: rejected, its project's files kept.
+    let bundles = w.store_dir().unwrap().join("bundles");
+    let key = std::fs::read_dir(&bundles)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::remove_file(&key).unwrap();
+    fifo(&key);
+    let before = snapshot(&w.cron_dir());
+    let out = w.snatch(&[]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("rejected com.example:one"), "{err}");
+    assert_eq!(snapshot(&w.cron_dir()), before);
+    // At the job log.
+    let w = World::new();
+    assert!(greaserun(&w, "first").status.success());
+    let log = log_files(&w).pop().unwrap();
+    std::fs::remove_file(&log).unwrap();
+    fifo(&log);
+    let out = greaserun(&w, "second");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains("second") && stderr.contains("is a fifo"),
+        "{stderr}"
+    );
 }

@@ -173,17 +173,19 @@ impl DirStore {
             }
             let value = if with_values {
                 // Deleted between listing and reading (pruned): skip it.
-                match self.read(&key) {
+                match self.read_io(&key) {
                     Ok(Some(v)) => v,
                     Ok(None) => continue,
-                    Err(e) => {
-                        tracing::warn!("{e}; skipped");
+                    Err(e) if dirfd::is_refusal(&e) => {
+                        // Swapped for a symlink or fifo since it was listed.
+                        tracing::warn!("store entry {e}; skipped");
                         out.push(Entry {
                             key,
                             value: Vec::new(),
                         });
                         continue;
                     }
+                    Err(e) => return Err(self.io("read", &key, item.path(), e)),
                 }
             } else {
                 Vec::new()
@@ -196,10 +198,13 @@ impl DirStore {
     /// Reads `key`'s file without following a symlink on the way; `None` if missing.
     fn read(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let path = self.root.join(key);
-        let read = self
-            .parent_dir(key, false)
-            .and_then(|d| d.map_or(Ok(None), |(dir, name)| dir.read(&name)));
-        read.map_err(|e| self.io("read", key, &path, e))
+        self.read_io(key)
+            .map_err(|e| self.io("read", key, &path, e))
+    }
+
+    fn read_io(&self, key: &str) -> io::Result<Option<Vec<u8>>> {
+        self.parent_dir(key, false)
+            .and_then(|d| d.map_or(Ok(None), |(dir, name)| dir.read(&name)))
     }
 }
 
