@@ -113,6 +113,19 @@ impl DirStore {
     }
 }
 
+/// Whether `name` in `dir` is another user's file in a sticky directory (which this user
+/// may not remove).
+pub(super) fn foreign_in_sticky(dir: &Dir, name: &std::ffi::OsStr) -> bool {
+    let sticky = dir.mode().is_ok_and(|m| m & 0o1000 != 0);
+    let me = nix::unistd::Uid::effective().as_raw();
+    sticky
+        && dir
+            .stat(name)
+            .ok()
+            .flatten()
+            .is_some_and(|s| s.st_uid != me)
+}
+
 /// Removes the files under `dir` older than `older_than` and then the directories left
 /// empty, relative to each opened directory: a symlink is removed itself (when old),
 /// never followed; a directory is opened with `O_NOFOLLOW`. Failures (a file of another

@@ -276,12 +276,30 @@ impl Store for DirStore {
         Ok(Created::Exists(self.read(key)?.unwrap_or_default()))
     }
 
+    /// In a sticky area (a store shared without a group) a file of another user cannot
+    /// be removed: it is left to its owner's own pruning and `Ok(false)` returned, so one
+    /// such entry does not stop a prune of everything after it.
     fn delete(&self, key: &str) -> Result<bool, StoreError> {
         let path = self.path(key)?;
         self.check()?;
-        let removed = self
-            .parent_dir(key, false)
-            .and_then(|d| d.map_or(Ok(false), |(dir, name)| dir.remove(&name)));
+        let removed = self.parent_dir(key, false).and_then(|d| {
+            let Some((dir, name)) = d else {
+                return Ok(false);
+            };
+            match dir.remove(&name) {
+                Err(e)
+                    if e.raw_os_error() == Some(nix::libc::EPERM)
+                        && areas::foreign_in_sticky(&dir, &name) =>
+                {
+                    tracing::debug!(
+                        "{} belongs to another user in a sticky area: left to its owner",
+                        path.display()
+                    );
+                    Ok(false)
+                }
+                r => r,
+            }
+        });
         removed.map_err(|e| self.io("delete", key, &path, e))
     }
 
