@@ -52,7 +52,10 @@ struct Cli {
     /// Validate and show what would be published, without publishing.
     #[arg(long, conflicts_with = "init_store")]
     dry_run: bool,
-    /// Create the store (write its marker file) if it does not exist yet, then exit.
+    /// Create the store (its areas and marker file) if it does not exist yet, then exit.
+    /// A directory store's shared areas are made for several job users: setgid and
+    /// group-writable with --store-group (or config store.group), else sticky and
+    /// world-writable (1777).
     #[arg(long)]
     init_store: bool,
     /// Write a new Ed25519 key pair for signing bundles: FILE (the private key, mode
@@ -65,6 +68,9 @@ struct Cli {
     /// signed by a trusted key.
     #[arg(long, value_name = "FILE", env = "SCALEGREASE_SIGNING_KEY_FILE")]
     signing_key: Option<PathBuf>,
+    /// With --init-store: the group every job user is in (name or number).
+    #[arg(long, value_name = "GROUP", requires = "init_store")]
+    store_group: Option<String>,
     /// The source revision to record. Defaults to `git rev-parse HEAD` in the project
     /// root when that works.
     #[arg(long, value_name = "REV")]
@@ -98,6 +104,17 @@ impl Cli {
     }
 }
 
+/// A group by name or number, for `--store-group`.
+fn resolve_group(name: &str) -> Result<nix::unistd::Gid, Failure> {
+    if let Ok(n) = name.parse::<u32>() {
+        return Ok(nix::unistd::Gid::from_raw(n));
+    }
+    match nix::unistd::Group::from_name(name) {
+        Ok(Some(g)) => Ok(g.gid),
+        _ => Err(Failure::usage(format!("--store-group: no group {name:?}"))),
+    }
+}
+
 fn run() -> Result<i32, Failure> {
     let cli = Cli::parse();
     let common = cli.common.start(Tool::Launch);
@@ -119,8 +136,16 @@ fn run() -> Result<i32, Failure> {
         return Ok(exit::OK);
     }
     if cli.init_store {
-        let s = store::open(&store_config()?)?;
-        s.init()?;
+        let cfg = store_config()?;
+        let s = store::open(&cfg)?;
+        let group = cli.store_group.as_deref().or(cfg.group.as_deref());
+        match store::Backend::of(&cfg.url) {
+            Ok(store::Backend::Dir(path)) => {
+                let group = group.map(resolve_group).transpose()?;
+                store::dir::DirStore::new(path).init_areas(&store::dir::Areas { group })?;
+            }
+            _ => s.init()?,
+        }
         say(
             &common,
             &format!("greaselaunch: store {} is ready", s.location()),

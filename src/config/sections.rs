@@ -229,6 +229,9 @@ pub struct StoreConfig {
     /// etcd: per-request timeout (`request_timeout_s` in the file, seconds).
     #[serde(rename = "request_timeout_s", default, deserialize_with = "opt_secs")]
     pub request_timeout: Option<Duration>,
+    /// directory store: the group of every job user; `greaselaunch --init-store` makes the
+    /// shared areas group-writable and setgid for it (else sticky and world-writable).
+    pub group: Option<String>,
 }
 
 impl From<String> for StoreConfig {

@@ -15,6 +15,12 @@
 //! [`MAX_LINE`] bytes for its newline, a longer line is split into several log lines, and
 //! the write buffer is flushed at [`BUF_CAP`] bytes.
 //!
+//! The log directory is shared by every job user, so nothing in it is followed: the
+//! directories below `<dir>` are opened (and made, mode 0755) one by one with
+//! `O_NOFOLLOW`, and the file is opened with `O_NOFOLLOW` and must be a regular file
+//! (`util::dirfd`). A symlink, directory or fifo planted on the path makes the log
+//! "unsafe": a warning, and the run logs to stdout only, never to the planted target.
+//!
 //! A log that cannot be opened or written is a warning (`tracing::warn!`), never a reason
 //! not to run the job: the job's output still reaches greaserun's stdout.
 //!
@@ -24,11 +30,12 @@
 
 mod lines;
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::execution::JobOutput;
 pub use crate::execution::Stream;
+use crate::util::dirfd::{self, Dir};
 pub use lines::{BUF_CAP, MAX_LINE};
 
 /// The job's log file, or nothing when logging to a file is off or impossible.
@@ -101,8 +108,8 @@ pub fn log_path(
 }
 
 impl JobLog {
-    /// Opens (creating directories as needed) the log for one run in append mode, at
-    /// [`log_path`] (so `runner` is the canonical runner name). `dir` `None` means no log
+    /// Opens (creating directories as needed, following no symlink) the log for one run
+    /// in append mode, at [`log_path`] (so `runner` is the canonical runner name). `dir` `None` means no log
     /// file. Failure to create or open is a warning and gives a log that writes nothing.
     pub fn open(
         dir: Option<&Path>,
@@ -117,15 +124,23 @@ impl JobLog {
             return log;
         };
         let path = log_path(dir, user, host, runner, artifact_name, date);
-        let opened = path
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| OpenOptions::new().append(true).create(true).open(&path));
+        let rel = path.strip_prefix(dir).unwrap_or(&path);
+        // The configured directory itself is the administrator's: made if missing.
+        let opened = std::fs::create_dir_all(dir)
+            .and_then(|()| Dir::open(dir))
+            .and_then(|top| {
+                let parent = top.descend(rel.parent().unwrap_or(Path::new("")), Some(0o755))?;
+                parent.append(rel.file_name().unwrap_or_default(), 0o644)
+            });
         match opened {
             Ok(f) => {
                 log.file = Some(f);
                 log.path = Some(path);
             }
+            Err(e) if dirfd::is_refusal(&e) => tracing::warn!(
+                "the job log {} is unsafe: {e}; logging to stdout only",
+                path.display()
+            ),
             Err(e) => tracing::warn!(
                 "cannot open the job log {}: {e}; running without a log file",
                 path.display()
@@ -247,6 +262,27 @@ mod tests {
         log.message("INFO", "again");
         drop(log);
         assert_eq!(std::fs::read_to_string(&want).unwrap().lines().count(), 6);
+    }
+
+    #[test]
+    fn a_planted_symlink_or_fifo_gives_a_silent_log_and_the_target_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        let parent = dir.path().join("alice/w1/runner/java/x.jar");
+        std::fs::create_dir_all(&parent).unwrap();
+        std::os::unix::fs::symlink(&victim, parent.join("2026-11-23.log")).unwrap();
+        let mut log = open(dir.path());
+        assert!(log.path().is_none());
+        log.message("INFO", "nothing happens");
+        drop(log);
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        // A symlinked directory on the way is refused too.
+        let other = tempfile::tempdir().unwrap();
+        std::fs::remove_dir_all(dir.path().join("alice/w1/runner")).unwrap();
+        std::os::unix::fs::symlink(other.path(), dir.path().join("alice/w1/runner")).unwrap();
+        assert!(open(dir.path()).path().is_none());
+        assert_eq!(std::fs::read_dir(other.path()).unwrap().count(), 0);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! greasesnatch's work: make the cron directory hold exactly the crontabs of the bundles
 //! in the store, trusting nothing in the store.
 //!
-//! 1. Take an exclusive lock (`<cron dir>/.<prefix>.lock`; a dot name cron ignores).
+//! 1. Take an exclusive lock (`<cron dir>/.<prefix>.lock`; a dot name cron ignores),
+//!    opened with `O_NOFOLLOW`: a symlink planted there is refused (exit 74).
 //! 2. Read all bundles. A store that is unreachable, unmarked or unreadable stops here:
 //!    nothing in the cron directory changes.
 //! 3. Per bundle: check the digest (and, with `launch.trusted_keys`, the signature and
@@ -15,23 +16,27 @@
 //!    outside `[A-Za-z0-9_-]` become `_`), mode 0644, written to a dot-named temp file,
 //!    fsynced and renamed; an unchanged file is not written (cron re-reads on mtime).
 //!    Files with the prefix whose project is no longer in the store are removed. Files
-//!    without the prefix are never touched.
+//!    without the prefix are never touched. Every file is handled relative to the opened
+//!    cron directory without following symlinks (`util::dirfd`); a directory, symlink or
+//!    fifo at an installed file's name is reported and left alone for that file only.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+mod installed;
 mod users;
+
+pub use installed::{header, installed_content, parse_header};
 
 use super::bundle::{self, Bundle};
 use super::crontab;
 use super::error::DispatchError;
-use super::project::Project;
 use super::verify;
 use crate::store::{Store, Version};
-use crate::util::fs as ufs;
+use crate::util::dirfd::{self, Dir};
 use users::UserCheck;
 
 /// Mode of installed files: root-owned, not group- or other-writable, no execute bit.
@@ -91,47 +96,6 @@ pub enum Outcome {
     Busy(PathBuf),
 }
 
-/// The first line of every installed file: says what it is, and lets greasestatus map
-/// a file back to its project and crontab name.
-pub fn header(project: &Project, name: &str) -> String {
-    // Control characters in a file name must not start a new crontab line.
-    format!(
-        "# scalegrease {project} {}{HEADER_END}\n",
-        name.escape_debug()
-    )
-}
-
-/// An installed file's whole content: the [`header`], then the crontab's text ending in
-/// a newline (cron drops a last line without one). greasestatus compares files with it.
-pub fn installed_content(project: &Project, name: &str, crontab: &str) -> String {
-    let mut content = header(project, name) + crontab;
-    if !content.ends_with('\n') {
-        content.push('\n');
-    }
-    content
-}
-
-const HEADER_END: &str = " (installed by greasesnatch; local edits are overwritten)";
-
-/// Reads [`header`] back: `(project, crontab name)`.
-pub fn parse_header(text: &str) -> Option<(Project, String)> {
-    let rest = text
-        .lines()
-        .next()?
-        .strip_prefix("# scalegrease ")?
-        .strip_suffix(HEADER_END)?;
-    let (project, name) = rest.split_once(' ')?;
-    let (group, artifact) = project.split_once(':')?;
-    let name = name.to_string();
-    Some((
-        Project {
-            group: group.into(),
-            artifact: artifact.into(),
-        },
-        name,
-    ))
-}
-
 /// The lock file's path.
 pub fn lock_path(opts: &SnatchOptions) -> PathBuf {
     opts.cron_dir
@@ -174,15 +138,14 @@ pub fn snatch_versioned(
         }
         Err(e) => return Err(cron_err(dir, "open it")(e)),
     }
+    let cron = Dir::open(dir).map_err(cron_err(dir, "open it"))?;
     let _lock = if opts.dry_run {
         None
     } else {
         let path = lock_path(opts);
-        let f = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
+        // O_NOFOLLOW: a symlink planted here is refused, its target never written.
+        let f = cron
+            .lock_file(path.file_name().unwrap_or_default(), 0o600)
             .map_err(cron_err(&path, "open the lock file"))?;
         if opts.wait {
             f.lock().map_err(cron_err(&path, "lock"))?;
@@ -202,7 +165,10 @@ pub fn snatch_versioned(
     let mut keep_prefixes: Vec<String> = Vec::new();
     let mut users = UserCheck::new(opts);
     let state_path = verify::state_path(dir, &opts.prefix);
-    let mut state = verify::State::load(&state_path);
+    // Read through the opened cron dir: a symlink at the state file's name is not followed.
+    let state_name = state_path.file_name().expect("a file name");
+    let state_text = cron.read(state_name).ok().flatten().unwrap_or_default();
+    let mut state = verify::State::parse(&String::from_utf8_lossy(&state_text));
     let (mut accepted, mut bundles) = (Vec::new(), Vec::<Bundle>::new());
     for entry in &entries {
         let fallback = bundle::project_of_key(&entry.key);
@@ -251,17 +217,27 @@ pub fn snatch_versioned(
     }
     let root = crate::util::host::is_root();
     let mut writes = Vec::new();
+    let mut skipped = BTreeSet::new();
     for (name, content) in &desired {
-        let path = dir.join(name);
         if !existing.contains(name) {
             writes.push((name, content, "install"));
             continue;
         }
-        let same = fs::metadata(&path).is_ok_and(|m| {
-            m.len() == content.len() as u64
-                && m.mode() & 0o7777 == MODE
-                && (!root || (m.uid() == 0 && m.gid() == 0))
-        }) && ufs::read_optional(&path).ok().flatten().as_deref()
+        let stat = cron
+            .stat(OsStr::new(name))
+            .map_err(cron_err(&dir.join(name), "inspect"))?;
+        if let Some(kind) = stat.as_ref().map(dirfd::Kind::of_stat)
+            && kind != dirfd::Kind::File
+        {
+            warn_skip(&dir.join(name), kind);
+            skipped.insert(name.clone());
+            continue;
+        }
+        let same = stat.is_some_and(|m| {
+            m.st_size == content.len() as i64
+                && m.st_mode & 0o7777 == MODE
+                && (!root || (m.st_uid == 0 && m.st_gid == 0))
+        }) && cron.read(OsStr::new(name)).ok().flatten().as_deref()
             == Some(content.as_slice());
         if same {
             summary.unchanged += 1;
@@ -271,7 +247,11 @@ pub fn snatch_versioned(
     }
     let removes: Vec<&String> = existing
         .iter()
-        .filter(|n| !desired.contains_key(*n) && !keep_prefixes.iter().any(|p| n.starts_with(p)))
+        .filter(|n| {
+            !desired.contains_key(*n)
+                && !keep_prefixes.iter().any(|p| n.starts_with(p))
+                && !skipped.contains(*n)
+        })
         .collect();
     for (project, why) in &summary.rejected {
         let _ = writeln!(
@@ -284,7 +264,16 @@ pub fn snatch_versioned(
             let _ = writeln!(out, "would {action} {}", dir.join(name).display());
         } else {
             let path = dir.join(name);
-            ufs::atomic_write(&path, content, MODE).map_err(cron_err(&path, "write"))?;
+            match cron.atomic_write(OsStr::new(name), content, MODE) {
+                Ok(()) => {}
+                Err(e) => match cron.kind(OsStr::new(name.as_str())) {
+                    Ok(Some(kind)) if kind != dirfd::Kind::File => {
+                        warn_skip(&path, kind);
+                        continue;
+                    }
+                    _ => return Err(cron_err(&path, "write")(e)),
+                },
+            }
         }
         match *action {
             "install" => summary.installed += 1,
@@ -296,27 +285,42 @@ pub fn snatch_versioned(
         if opts.dry_run {
             let _ = writeln!(out, "would remove {}", path.display());
         } else {
-            match fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(cron_err(&path, "remove")(e)),
+            match cron.kind(OsStr::new(name.as_str())) {
+                Ok(Some(kind)) if kind == dirfd::Kind::Dir => {
+                    warn_skip(&path, kind);
+                    continue;
+                }
+                _ => {}
             }
+            // unlinkat: a symlink is removed itself, never its target.
+            cron.remove(OsStr::new(name.as_str()))
+                .map_err(cron_err(&path, "remove"))?;
         }
         summary.removed += 1;
     }
     if !opts.dry_run && !opts.trusted_keys.is_empty() {
         let text = state.render();
-        if ufs::read_optional(&state_path).ok().flatten() != Some(text.clone().into_bytes()) {
-            ufs::atomic_write(&state_path, text.as_bytes(), MODE)
+        if state_text != text.as_bytes() {
+            cron.atomic_write(state_name, text.as_bytes(), MODE)
                 .map_err(cron_err(&state_path, "write"))?;
         }
     }
     if !opts.dry_run {
         for t in temps {
-            let _ = fs::remove_file(dir.join(t));
+            let _ = cron.remove(OsStr::new(&t));
         }
     }
     Ok((Outcome::Done(summary), Some(version)))
+}
+
+/// Reports `kind` found at the installed file `path`: that file is left as it is this
+/// round (never followed, never removed), the other files and projects go on.
+fn warn_skip(path: &Path, kind: dirfd::Kind) {
+    tracing::warn!(
+        "{} is {}, not a regular file: left alone, not followed; remove it so greasesnatch can install there",
+        path.display(),
+        kind.describe()
+    );
 }
 
 /// Checks one decoded bundle and returns its files, or why it is rejected.
@@ -353,40 +357,4 @@ fn accept(
         ));
     }
     Ok(files)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn header_round_trip() {
-        let p = Project {
-            group: "com.example".into(),
-            artifact: "jobs".into(),
-        };
-        let h = header(&p, "sub/night ly.cron");
-        assert_eq!(
-            parse_header(&h),
-            Some((p.clone(), "sub/night ly.cron".to_string()))
-        );
-        let h = header(&p, "evil\n* * * * * root x");
-        assert_eq!(h.lines().count(), 1);
-        assert!(crontab::parse(&h).diagnostics.is_empty());
-        assert_eq!(parse_header("# other\n"), None);
-    }
-
-    #[test]
-    fn installed_content_is_the_header_then_the_crontab_ending_in_a_newline() {
-        let p = Project {
-            group: "g".into(),
-            artifact: "a".into(),
-        };
-        let want = header(&p, "n") + "* * * * * u greaserun x\n";
-        for text in ["* * * * * u greaserun x", "* * * * * u greaserun x\n"] {
-            let content = installed_content(&p, "n", text);
-            assert_eq!(content, want);
-            assert_eq!(parse_header(&content), Some((p.clone(), "n".to_string())));
-        }
-    }
 }

@@ -29,9 +29,8 @@ const STATE_HEAD: &str =
     "# scalegrease installed bundles (greasesnatch's state; cron ignores comments)\n";
 
 impl State {
-    /// Reads the state file; a missing or unreadable one is empty (nothing installed yet).
-    pub fn load(path: &Path) -> State {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
+    /// The state a state file's text holds (an empty text: nothing installed yet).
+    pub fn parse(text: &str) -> State {
         let records = text.lines().filter_map(|l| {
             let mut w = l.strip_prefix("# bundle ")?.split(' ');
             let (p, at, digest) = (w.next()?, w.next()?, w.next()?);
@@ -155,7 +154,7 @@ mod tests {
             ("2026-01-01T00:00:00Z".into(), "sha256:00".into()),
         );
         std::fs::write(&path, s.render()).unwrap();
-        assert_eq!(State::load(&path), s);
+        assert_eq!(State::parse(&std::fs::read_to_string(&path).unwrap()), s);
         assert!(
             crate::dispatch::crontab::parse(&s.render())
                 .entries()

@@ -1,7 +1,10 @@
-//! Crash-safe file writes. Everything that another process may read while we write it
-//! (cron files, cached jars, store entries) goes through here: write a dot-named temp file
-//! in the same directory, fsync it, set its mode, rename it over the target, fsync the
-//! directory. Readers see the old file or the new one, never half of one.
+//! Crash-safe file writes by path. Everything that another process may read while we
+//! write it goes through here or through [`super::dirfd`]: write a dot-named temp file in
+//! the same directory, fsync it, set its mode, rename it over the target, fsync the
+//! directory. Readers see the old file or the new one, never half of one. Directories
+//! other users can write (the cron directory, the directory store, the job log
+//! directory) use [`super::dirfd`] instead, which follows no symlink; these path-based
+//! functions serve this user's own directories (the Maven cache).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};

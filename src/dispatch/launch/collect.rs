@@ -64,11 +64,28 @@ pub fn collect(dir: &Path, glob: &str) -> Result<Vec<Found>, DispatchError> {
                 .into_io_error()
                 .unwrap_or_else(|| std::io::Error::other("file system loop")),
         })?;
-        if !item.file_type().is_file() {
-            continue;
-        }
         let rel = item.path().strip_prefix(dir).expect("under dir");
-        if !matcher.is_match(rel) {
+        if item.path_is_symlink() && matcher.is_match(rel) {
+            // The project's own checkout: a symlink to a file is read as that file; one
+            // to anything else is an error, never "no crontab files".
+            match std::fs::metadata(item.path()) {
+                Ok(m) if m.is_file() => {}
+                Ok(_) => {
+                    return Err(DispatchError::Read {
+                        path: item.path().to_path_buf(),
+                        cause: std::io::Error::other(
+                            "a symlink to something other than a file (symlinked directories are not followed)",
+                        ),
+                    });
+                }
+                Err(cause) => {
+                    return Err(DispatchError::Read {
+                        path: item.path().to_path_buf(),
+                        cause,
+                    });
+                }
+            }
+        } else if !item.file_type().is_file() || !matcher.is_match(rel) {
             continue;
         }
         let name = item

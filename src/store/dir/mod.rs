@@ -7,16 +7,28 @@
 //! an empty store and must never wipe a farm's crontabs. A store this user cannot read or
 //! write, one mounted read-only and a mount that went away are unavailable as a whole
 //! (`faults`); any other file error is an error of one key.
+//!
+//! Every user of a farm writes here, so nothing below the root is followed: each key's
+//! directories are opened (and made) one by one with `O_NOFOLLOW`, files are written,
+//! linked and removed relative to them (`util::dirfd`), and pruning never descends
+//! through a symlink. A symlink, directory or fifo where a key's file belongs is reported
+//! and skipped for that key. `init` makes every area with the permissions a store shared
+//! by several job users needs (`areas`); a missing or symlinked `bundles/` is
+//! "unavailable", never "no projects".
 
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use super::{Created, Entry, Store, StoreError, check_key};
-use crate::util::fs as ufs;
+use crate::util::dirfd::{self, Dir};
 
+mod areas;
 mod faults;
+
+pub use areas::{AREA_MODE, Areas};
 
 /// The marker file's name in the store root.
 pub const MARKER: &str = ".scalegrease-store";
@@ -43,36 +55,49 @@ impl DirStore {
         Ok(self.root.join(key))
     }
 
-    /// Makes `path`'s parent, then runs `write`. A concurrent [`Store::prune`] removes
-    /// directories it finds empty, possibly between the two or during the first (which
-    /// then fails with "exists" for a directory already gone): such a failure is retried
-    /// (each retry means a pruner raced us; 64 at most).
+    /// `key`'s directory (relative to the root) and file name.
+    fn split(key: &str) -> (PathBuf, OsString) {
+        let p = Path::new(key);
+        let parent = p.parent().unwrap_or(Path::new("")).to_path_buf();
+        (parent, p.file_name().unwrap_or_default().to_os_string())
+    }
+
+    /// The directory holding `key`'s file, opened without following symlinks below the
+    /// root; made (each new directory with its parent's mode) when `create`. `None` when
+    /// it does not exist and `create` is off.
+    fn parent_dir(&self, key: &str, create: bool) -> io::Result<Option<(Dir, OsString)>> {
+        let (parent, name) = Self::split(key);
+        let top = Dir::open(&self.root)?;
+        match top.descend(&parent, create.then_some(AREA_MODE)) {
+            Ok(d) => Ok(Some((d, name))),
+            Err(e) if !create && e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Opens (making) `key`'s directory, then runs `write` in it. A concurrent
+    /// [`Store::prune`] removes directories it finds empty, possibly between the two:
+    /// such a failure ("not found") is retried (each retry means a pruner raced us; 64
+    /// at most).
     fn write_with_parent<T>(
         &self,
         path: &Path,
         key: &str,
         op: &'static str,
-        mut write: impl FnMut() -> io::Result<T>,
+        mut write: impl FnMut(&Dir, &OsStr) -> io::Result<T>,
     ) -> Result<T, StoreError> {
-        const MKDIR: &str = "create directory for";
-        let raced = |op: &str, e: &io::Error| match e.kind() {
-            io::ErrorKind::NotFound => true,
-            io::ErrorKind::AlreadyExists => op == MKDIR,
-            _ => false,
-        };
         let mut attempts = 0;
         loop {
-            let parent = path.parent().map_or(Ok(()), fs::create_dir_all);
-            let result = match parent {
-                Ok(()) => write().map_err(|e| (op, e)),
-                Err(e) => Err((MKDIR, e)),
-            };
+            let result = self.parent_dir(key, true).and_then(|d| {
+                let (dir, name) = d.expect("made");
+                write(&dir, &name)
+            });
             match result {
-                Err((op, e)) if raced(op, &e) && attempts < 64 => {
+                Err(e) if e.kind() == io::ErrorKind::NotFound && attempts < 64 => {
                     attempts += 1;
                     std::thread::yield_now();
                 }
-                r => return r.map_err(|(op, e)| self.io(op, key, path, e)),
+                r => return r.map_err(|e| self.io(op, key, path, e)),
             }
         }
     }
@@ -86,11 +111,13 @@ impl DirStore {
         };
         let mut out = Vec::new();
         match fs::symlink_metadata(&base) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return self.missing_area(prefix, &base).map(|()| out);
+            }
             Err(e) => return Err(self.io("list", prefix, &base, e)),
             Ok(m) if m.is_file() => {
                 let value = if with_values {
-                    self.read(&base, prefix)?.unwrap_or_default()
+                    self.read(prefix)?.unwrap_or_default()
                 } else {
                     Vec::new()
                 };
@@ -100,10 +127,12 @@ impl DirStore {
                 });
                 return Ok(out);
             }
+            Ok(m) if !m.is_dir() => return Err(self.odd_area(prefix, &base, &m)),
             Ok(_) => {}
         }
         let walker = walkdir::WalkDir::new(&base)
             .min_depth(1)
+            .follow_links(false)
             .sort_by_file_name()
             .into_iter()
             .filter_entry(|e| !e.file_name().to_string_lossy().starts_with('.'));
@@ -115,7 +144,8 @@ impl DirStore {
                     .unwrap_or_else(|| io::Error::other("file system loop"));
                 self.io("list", prefix, &path, err)
             })?;
-            if !item.file_type().is_file() {
+            let ty = item.file_type();
+            if ty.is_dir() {
                 continue;
             }
             let rel = item
@@ -123,11 +153,39 @@ impl DirStore {
                 .strip_prefix(&self.root)
                 .expect("walk stays under root");
             let key = rel.to_string_lossy().into_owned();
+            if !ty.is_file() {
+                // Reported and given with an empty value, which its reader rejects, so
+                // that key alone is skipped and what depends on it is kept.
+                let kind = if ty.is_symlink() {
+                    "a symlink"
+                } else {
+                    "not a regular file"
+                };
+                tracing::warn!(
+                    "store entry {} is {kind}: not followed, skipped",
+                    item.path().display()
+                );
+                out.push(Entry {
+                    key,
+                    value: Vec::new(),
+                });
+                continue;
+            }
             let value = if with_values {
                 // Deleted between listing and reading (pruned): skip it.
-                match self.read(item.path(), &key)? {
-                    Some(v) => v,
-                    None => continue,
+                match self.read_io(&key) {
+                    Ok(Some(v)) => v,
+                    Ok(None) => continue,
+                    Err(e) if dirfd::is_refusal(&e) => {
+                        // Swapped for a symlink or fifo since it was listed.
+                        tracing::warn!("store entry {e}; skipped");
+                        out.push(Entry {
+                            key,
+                            value: Vec::new(),
+                        });
+                        continue;
+                    }
+                    Err(e) => return Err(self.io("read", &key, item.path(), e)),
                 }
             } else {
                 Vec::new()
@@ -137,8 +195,16 @@ impl DirStore {
         Ok(out)
     }
 
-    fn read(&self, path: &Path, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        ufs::read_optional(path).map_err(|e| self.io("read", key, path, e))
+    /// Reads `key`'s file without following a symlink on the way; `None` if missing.
+    fn read(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.root.join(key);
+        self.read_io(key)
+            .map_err(|e| self.io("read", key, &path, e))
+    }
+
+    fn read_io(&self, key: &str) -> io::Result<Option<Vec<u8>>> {
+        self.parent_dir(key, false)
+            .and_then(|d| d.map_or(Ok(None), |(dir, name)| dir.read(&name)))
     }
 }
 
@@ -148,18 +214,7 @@ impl Store for DirStore {
     }
 
     fn init(&self) -> Result<(), StoreError> {
-        fs::create_dir_all(&self.root).map_err(|e| self.io("create", "root", &self.root, e))?;
-        let marker = self.root.join(MARKER);
-        if marker.exists() {
-            return Ok(());
-        }
-        let body = serde_json::json!({
-            "scalegrease_store": 1,
-            "created": chrono::Utc::now().to_rfc3339(),
-        });
-        ufs::create_exclusive(&marker, body.to_string().as_bytes(), 0o644)
-            .map_err(|e| self.io("write marker", MARKER, &marker, e))?;
-        Ok(())
+        self.init_areas(&Areas::default())
     }
 
     fn check(&self) -> Result<(), StoreError> {
@@ -192,16 +247,16 @@ impl Store for DirStore {
     }
 
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let path = self.path(key)?;
+        self.path(key)?;
         self.check()?;
-        self.read(&path, key)
+        self.read(key)
     }
 
     fn put(&self, key: &str, value: &[u8], _ttl: Option<Duration>) -> Result<(), StoreError> {
         let path = self.path(key)?;
         self.check()?;
-        self.write_with_parent(&path, key, "write", || {
-            ufs::atomic_write(&path, value, 0o644)
+        self.write_with_parent(&path, key, "write", |dir, name| {
+            dir.atomic_write(name, value, FILE_MODE)
         })
     }
 
@@ -213,22 +268,39 @@ impl Store for DirStore {
     ) -> Result<Created, StoreError> {
         let path = self.path(key)?;
         self.check()?;
-        if self.write_with_parent(&path, key, "create", || {
-            ufs::create_exclusive(&path, value, 0o644)
+        if self.write_with_parent(&path, key, "create", |dir, name| {
+            dir.create_exclusive(name, value, FILE_MODE)
         })? {
             return Ok(Created::Created);
         }
-        Ok(Created::Exists(self.read(&path, key)?.unwrap_or_default()))
+        Ok(Created::Exists(self.read(key)?.unwrap_or_default()))
     }
 
+    /// In a sticky area (a store shared without a group) a file of another user cannot
+    /// be removed: it is left to its owner's own pruning and `Ok(false)` returned, so one
+    /// such entry does not stop a prune of everything after it.
     fn delete(&self, key: &str) -> Result<bool, StoreError> {
         let path = self.path(key)?;
         self.check()?;
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(self.io("delete", key, &path, e)),
-        }
+        let removed = self.parent_dir(key, false).and_then(|d| {
+            let Some((dir, name)) = d else {
+                return Ok(false);
+            };
+            match dir.remove(&name) {
+                Err(e)
+                    if e.raw_os_error() == Some(nix::libc::EPERM)
+                        && areas::foreign_in_sticky(&dir, &name) =>
+                {
+                    tracing::debug!(
+                        "{} belongs to another user in a sticky area: left to its owner",
+                        path.display()
+                    );
+                    Ok(false)
+                }
+                r => r,
+            }
+        });
+        removed.map_err(|e| self.io("delete", key, &path, e))
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<Entry>, StoreError> {
@@ -246,34 +318,21 @@ impl Store for DirStore {
     fn prune(&self, prefix: &str, older_than: Duration) -> Result<usize, StoreError> {
         self.check()?;
         let base = self.path(prefix)?;
-        let cutoff = SystemTime::now()
-            .checked_sub(older_than)
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        let mut removed = 0;
-        let mut dirs = Vec::new();
-        for item in walkdir::WalkDir::new(&base)
-            .min_depth(1)
-            .into_iter()
-            .flatten()
-        {
-            let stale = item
-                .metadata()
-                .ok()
-                .and_then(|m| m.modified().ok())
-                .is_some_and(|t| t < cutoff);
-            if item.file_type().is_dir() {
-                dirs.push(item.path().to_path_buf());
-            } else if stale && fs::remove_file(item.path()).is_ok() {
-                removed += 1;
+        let dir = match Dir::open(&self.root).and_then(|t| t.descend(Path::new(prefix), None)) {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) if dirfd::is_refusal(&e) => {
+                tracing::warn!("not pruning {}: {e}", base.display());
+                return Ok(0);
             }
-        }
-        // Deepest first; remove_dir fails (and is ignored) on a directory still in use.
-        for d in dirs.iter().rev() {
-            let _ = fs::remove_dir(d);
-        }
-        Ok(removed)
+            Err(e) => return Err(self.io("prune", prefix, &base, e)),
+        };
+        Ok(areas::prune_in(&dir, older_than))
     }
 }
+
+/// Mode of every file the store writes: readable by every user of the store.
+pub const FILE_MODE: u32 = 0o644;
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,47 @@
+use super::*;
+use std::os::unix::fs::symlink;
+
+#[test]
+fn writes_replace_and_refuse_symlinks_dirs_and_fifos() {
+    let t = tempfile::tempdir().unwrap();
+    let victim = t.path().join("victim");
+    std::fs::write(&victim, "keep").unwrap();
+    let d = Dir::open(t.path()).unwrap();
+    d.atomic_write(OsStr::new("f"), b"one", 0o644).unwrap();
+    d.atomic_write(OsStr::new("f"), b"two", 0o600).unwrap();
+    assert_eq!(d.read(OsStr::new("f")).unwrap().unwrap(), b"two");
+    symlink(&victim, t.path().join("link")).unwrap();
+    let e = d.atomic_write(OsStr::new("link"), b"x", 0o644).unwrap_err();
+    assert!(e.to_string().contains("is a symlink"), "{e}");
+    assert!(d.read(OsStr::new("link")).is_err());
+    assert!(d.append(OsStr::new("link"), 0o644).is_err());
+    assert!(d.lock_file(OsStr::new("link"), 0o644).is_err());
+    nix::unistd::mkfifo(&t.path().join("fifo"), Mode::from_bits_truncate(0o644)).unwrap();
+    let e = d.append(OsStr::new("fifo"), 0o644).unwrap_err();
+    assert!(e.to_string().contains("is a fifo"), "{e}");
+    std::fs::create_dir(t.path().join("dir")).unwrap();
+    let e = d.atomic_write(OsStr::new("dir"), b"x", 0o644).unwrap_err();
+    assert!(e.to_string().contains("is a directory"), "{e}");
+    assert!(d.remove(OsStr::new("link")).unwrap());
+    assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+    assert!(d.create_exclusive(OsStr::new("c"), b"1", 0o644).unwrap());
+    assert!(!d.create_exclusive(OsStr::new("c"), b"2", 0o644).unwrap());
+    let mut names = d.names().unwrap();
+    names.sort();
+    assert_eq!(names, ["c", "dir", "f", "fifo", "victim"]);
+}
+
+#[test]
+fn descend_refuses_symlinked_components_and_passes_modes_on() {
+    let t = tempfile::tempdir().unwrap();
+    let d = Dir::open(t.path()).unwrap();
+    let area = d.descend(Path::new("area"), Some(0o1777)).unwrap();
+    assert_eq!(area.mode().unwrap(), 0o1777);
+    let sub = d.descend(Path::new("area/a/b"), Some(0o755)).unwrap();
+    assert_eq!(sub.mode().unwrap(), 0o1777);
+    let other = tempfile::tempdir().unwrap();
+    symlink(other.path(), t.path().join("area/s")).unwrap();
+    let e = d.descend(Path::new("area/s/x"), Some(0o755)).unwrap_err();
+    assert!(e.to_string().contains("is a symlink"), "{e}");
+    assert_eq!(std::fs::read_dir(other.path()).unwrap().count(), 0);
+}
