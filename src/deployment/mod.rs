@@ -11,6 +11,7 @@
 
 mod cache;
 mod checksum;
+mod credentials;
 mod download;
 mod metadata;
 mod repository;

@@ -1,8 +1,8 @@
 //! One configured Maven repository: `http://`, `https://` (ureq, status codes handled
 //! here, timeouts from config, bodies streamed) or `file://` (read in place). Basic-auth
-//! credentials come from the environment, a file, or the URL's `user:password@`; they are
-//! sent only to that repository's host and never appear in a message: every URL shown is
-//! [`Repo::url_of`], which has no credentials in it.
+//! credentials (read in [`super::credentials`]) are sent only to that repository's host
+//! and never appear in a message: every URL shown is [`Repo::url_of`], which has no
+//! credentials in it.
 
 use std::fmt;
 use std::fs::File;
@@ -11,9 +11,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::DeployError;
+use super::credentials::{basic, credentials};
 use crate::config;
-use crate::util::env::expand_path;
-use crate::util::url::{percent_decode, redact};
+use crate::util::url::redact;
 
 /// Why one request failed.
 #[derive(Debug)]
@@ -286,56 +286,6 @@ fn classify(e: &ureq::Error) -> FetchError {
     }
 }
 
-/// `user:password` from the environment, the credentials file, or the URL, in that order.
-fn credentials(
-    r: &config::Repository,
-    userinfo: Option<&str>,
-    base: &str,
-) -> Result<Option<String>, DeployError> {
-    let bad = |reason: String| DeployError::Config { reason };
-    if r.username_env.is_some() || r.password_env.is_some() {
-        let var = |name: &Option<String>, what: &str| -> Result<String, DeployError> {
-            let Some(name) = name else {
-                return Err(bad(format!(
-                    "repository {base}: username_env and password_env must be set together ({what} missing)"
-                )));
-            };
-            std::env::var(name).map_err(|_| {
-                bad(format!(
-                    "repository {base}: environment variable {name} (the {what}) is not set"
-                ))
-            })
-        };
-        let user = var(&r.username_env, "user name")?;
-        let pass = var(&r.password_env, "password")?;
-        return Ok(Some(format!("{user}:{pass}")));
-    }
-    if let Some(file) = &r.credentials_file {
-        let path = expand_path(file);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            bad(format!(
-                "repository {base}: cannot read credentials file {path}: {}",
-                e.kind()
-            ))
-        })?;
-        let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
-        if !line.contains(':') {
-            return Err(bad(format!(
-                "repository {base}: credentials file {path} must hold user:password on its first line"
-            )));
-        }
-        return Ok(Some(line.to_string()));
-    }
-    Ok(userinfo.map(percent_decode))
-}
-
-/// `Basic <base64(user:password)>`.
-fn basic(user_pass: &str) -> String {
-    use base64::Engine;
-    let encoded = base64::engine::general_purpose::STANDARD.encode(user_pass);
-    format!("Basic {encoded}")
-}
-
 /// Backoff before retry number `attempt` (1-based): exponential from 250 ms, capped at
 /// 10 s, with full jitter in its upper half.
 pub fn backoff(attempt: u32) -> Duration {
@@ -357,16 +307,6 @@ mod tests {
             password_env: None,
             credentials_file: None,
         }
-    }
-
-    #[test]
-    fn basic_auth_encoding() {
-        assert_eq!(
-            basic("Aladdin:open sesame"),
-            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
-        );
-        assert_eq!(basic("a:b"), "Basic YTpi");
-        assert_eq!(basic("ab:c"), "Basic YWI6Yw==");
     }
 
     #[test]
@@ -397,28 +337,6 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!e.contains("pw"), "{e}");
-    }
-
-    #[test]
-    fn credentials_from_env_and_file() {
-        let agent = agent(&config::Maven::default());
-        let mut r = repo("http://h/r");
-        r.username_env = Some("SG_TEST_REPO_USER_UNSET".into());
-        r.password_env = Some("SG_TEST_REPO_PASS_UNSET".into());
-        let e = Repo::new(&r, &agent).unwrap_err().to_string();
-        assert!(e.contains("SG_TEST_REPO_USER_UNSET"), "{e}");
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("creds");
-        std::fs::write(&f, "alice:pa:ss\n").unwrap();
-        let mut r = repo("http://h/r");
-        r.credentials_file = Some(f.to_str().unwrap().into());
-        let repo = Repo::new(&r, &agent).unwrap();
-        match &repo.kind {
-            Kind::Http { auth, .. } => {
-                assert_eq!(auth.as_deref(), Some(basic("alice:pa:ss").as_str()))
-            }
-            Kind::File(_) => unreachable!(),
-        }
     }
 
     #[test]
