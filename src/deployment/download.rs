@@ -2,7 +2,8 @@
 //! target's directory while hashing it, resume with a `Range` request when the connection
 //! drops (starting over when the server ignores the range), retry connection errors,
 //! timeouts and 5xx with backoff and jitter, then check the digest, fsync and rename. A
-//! file that fails verification is deleted: it never reaches the path the jar is expected at.
+//! jar no checksum vouches for is checked to be a readable zip instead. A file that fails
+//! verification is deleted: it never reaches the path the jar is expected at.
 
 use std::fs::{self, OpenOptions};
 use std::io::{IsTerminal, Read};
@@ -55,7 +56,8 @@ pub fn download(
 ) -> Result<u64, Failure> {
     let url = repo.url_of(rel);
     let tmp = temp_path_for(dest);
-    let result = fetch_into(repo, rel, &url, &tmp, expected, attempts, progress);
+    let result = fetch_into(repo, rel, &url, &tmp, expected, attempts, progress)
+        .and_then(|len| unverified_must_be_zip(rel, &url, &tmp, expected).map(|_| len));
     match result {
         Ok(len) => {
             let done = fs::rename(&tmp, dest)
@@ -182,6 +184,34 @@ fn fetch_into(
     Ok(written)
 }
 
+/// Packagings that are zip archives, checked to be one when no checksum vouches for them.
+const ZIP_PACKAGINGS: [&str; 4] = [".jar", ".war", ".ear", ".zip"];
+
+/// A download no checksum verified must at least be what its name says: a zip archive
+/// whose central directory reads. An HTML error page answered with 200 is not, and is
+/// never cached (it would be the jar of that version for good).
+fn unverified_must_be_zip(
+    rel: &str,
+    url: &str,
+    tmp: &Path,
+    expected: Option<&Expected>,
+) -> Result<(), Failure> {
+    if expected.is_some() || !ZIP_PACKAGINGS.iter().any(|x| rel.ends_with(x)) {
+        return Ok(());
+    }
+    let file = fs::File::open(tmp)
+        .map_err(|e| Failure::Fatal(DeployError::io("open temp file", tmp, e)))?;
+    match zip::ZipArchive::new(std::io::BufReader::new(file)) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Failure::Fatal(DeployError::BadData {
+            url: url.to_string(),
+            reason: format!(
+                "the repository publishes no checksum and the answer is not a readable zip archive ({e}); nothing was cached"
+            ),
+        })),
+    }
+}
+
 fn progress_bar(wanted: bool, url: &str) -> Option<indicatif::ProgressBar> {
     if !wanted || !std::io::stderr().is_terminal() {
         return None;
@@ -252,5 +282,14 @@ mod tests {
             download(&repo, "nope.jar", &dest2, None, 2, false),
             Err(Failure::NotFound)
         ));
+        // Without a checksum, a jar that is not a zip (an HTML page) is refused.
+        let e = download(&repo, "a.jar", &dest2, None, 2, false).unwrap_err();
+        assert!(
+            matches!(&e, Failure::Fatal(DeployError::BadData { url, .. }) if url.ends_with("/a.jar")),
+            "{e:?}"
+        );
+        assert!(!dest2.exists());
+        fs::write(src.path().join("a.txt"), b"hello\n").unwrap();
+        assert!(download(&repo, "a.txt", &dest2, None, 2, false).is_ok());
     }
 }
