@@ -5,9 +5,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::harness::fake_repo::FakeRepo;
+use crate::harness::fake_repo::{FakeRepo, Fault};
 use crate::harness::maven::{label_of, make_jar};
 use crate::harness::{World, text};
 
@@ -105,4 +105,50 @@ fn html_page_for_a_jar_without_checksums_is_never_cached() {
     let (code, stdout, stderr) = greaserun(&w, SPEC);
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(label_of(&std::fs::read(stdout.trim()).unwrap()), "healthy");
+}
+
+/// Queues `n` trickling answers for `path` (every retry and resume trickles too).
+fn trickle(fake: &FakeRepo, path: &str, n: usize) {
+    for _ in 0..n {
+        fake.fault(path, Fault::Trickle(Duration::from_secs(1)));
+    }
+}
+
+#[test]
+fn trickling_jar_is_given_up_at_the_request_deadline() {
+    let fake = FakeRepo::start();
+    fake.put(JAR, make_jar("slow", 4000));
+    trickle(&fake, JAR, 50);
+    let mut w = world(&[fake.url()]);
+    w.configure(|c| c["maven"]["request_timeout"] = serde_json::json!("3s"));
+    let started = Instant::now();
+    let (code, _, stderr) = greaserun(&w, SPEC);
+    let took = started.elapsed();
+    assert_eq!(code, Some(69), "{stderr}");
+    assert!(stderr.contains("maven.request_timeout"), "{stderr}");
+    // The deadline, plus a little for the checksum requests and process start.
+    assert!(took < Duration::from_secs(12), "took {took:?}: {stderr}");
+    assert!(!fake.requests_for(".jar").is_empty());
+    assert_eq!(files_under(&w.join("m2")), Vec::<String>::new());
+}
+
+#[test]
+fn trickling_metadata_is_given_up_within_the_timeout() {
+    let fake = FakeRepo::start();
+    let meta = "com/example/hostile/job/maven-metadata.xml";
+    fake.put(
+        meta,
+        "<metadata><versioning><release>1.0</release><versions><version>1.0</version>\
+         </versions></versioning></metadata>",
+    );
+    trickle(&fake, meta, 50);
+    let mut w = world(&[fake.url()]);
+    w.configure(|c| c["maven"]["timeout"] = serde_json::json!("2s"));
+    let started = Instant::now();
+    let (code, _, stderr) = greaserun(&w, "com.example.hostile:job:RELEASE");
+    let took = started.elapsed();
+    assert_eq!(code, Some(69), "{stderr}");
+    // Two attempts of at most 2 s each, and one backoff.
+    assert!(took < Duration::from_secs(12), "took {took:?}: {stderr}");
+    assert_eq!(files_under(&w.join("m2")), Vec::<String>::new());
 }

@@ -14,7 +14,7 @@ use tracing::{debug, info};
 
 use super::DeployError;
 use super::checksum::Expected;
-use super::repository::{FetchError, Repo, backoff};
+use super::repository::{Budget, FetchError, Repo, backoff};
 use super::sink::Sink;
 use crate::util::fs::{sync_dir, temp_path_for};
 
@@ -45,18 +45,18 @@ pub fn unusable(repo: &Repo, rel: &str, e: FetchError) -> Failure {
 }
 
 /// Fetches `rel` from `repo` to `dest`, verified against `expected` when given.
-/// `attempts` bounds consecutive failures that made no progress.
+/// `budget` bounds consecutive failures that made no progress, and the whole download.
 pub fn download(
     repo: &Repo,
     rel: &str,
     dest: &Path,
     expected: Option<&Expected>,
-    attempts: u32,
+    budget: Budget,
     progress: bool,
 ) -> Result<u64, Failure> {
     let url = repo.url_of(rel);
     let tmp = temp_path_for(dest);
-    let result = fetch_into(repo, rel, &url, &tmp, expected, attempts, progress)
+    let result = fetch_into(repo, rel, &url, &tmp, expected, budget, progress)
         .and_then(|len| unverified_must_be_zip(rel, &url, &tmp, expected).map(|_| len));
     match result {
         Ok(len) => {
@@ -81,9 +81,12 @@ fn fetch_into(
     url: &str,
     tmp: &Path,
     expected: Option<&Expected>,
-    attempts: u32,
+    budget: Budget,
     progress: bool,
 ) -> Result<u64, Failure> {
+    let attempts = budget.attempts;
+    let deadline = budget.deadline();
+    let late = || deadline.is_some_and(|d| std::time::Instant::now() >= d);
     let io = |what: &'static str| move |e| Failure::Fatal(DeployError::io(what, tmp, e));
     let file = OpenOptions::new()
         .write(true)
@@ -94,7 +97,10 @@ fn fetch_into(
     let mut failures = 0u32;
     let bar = progress_bar(progress, url);
     loop {
-        let opened = match repo.open(rel, sink.written) {
+        if late() {
+            return Err(Failure::Unreachable(budget.expired()));
+        }
+        let opened = match repo.open(rel, sink.written, deadline) {
             Ok(o) => o,
             Err(FetchError::NotFound) if sink.written == 0 => return Err(Failure::NotFound),
             Err(FetchError::RangeRejected) => {
@@ -151,6 +157,9 @@ fn fetch_into(
             _ => None,
         });
         let Some(reason) = cut else { break };
+        if late() {
+            return Err(Failure::Unreachable(budget.expired()));
+        }
         if written > start {
             failures = 0;
         }
@@ -249,6 +258,14 @@ mod tests {
         .unwrap()
     }
 
+    fn budget() -> Budget {
+        Budget {
+            attempts: 2,
+            within: std::time::Duration::from_secs(60),
+            key: "maven.request_timeout",
+        }
+    }
+
     #[test]
     fn verified_download_and_mismatch() {
         let src = tempfile::tempdir().unwrap();
@@ -261,7 +278,7 @@ mod tests {
         };
         let dest = dst.path().join("a.jar");
         assert_eq!(
-            download(&repo, "a.jar", &dest, Some(&good), 2, false).unwrap(),
+            download(&repo, "a.jar", &dest, Some(&good), budget(), false).unwrap(),
             6
         );
         assert_eq!(fs::read(&dest).unwrap(), b"hello\n");
@@ -270,7 +287,7 @@ mod tests {
             ..good
         };
         let dest2 = dst.path().join("b.jar");
-        let e = download(&repo, "a.jar", &dest2, Some(&bad), 2, false).unwrap_err();
+        let e = download(&repo, "a.jar", &dest2, Some(&bad), budget(), false).unwrap_err();
         assert!(
             matches!(e, Failure::Fatal(DeployError::ChecksumMismatch { .. })),
             "{e:?}"
@@ -279,17 +296,17 @@ mod tests {
         // No temp files left behind.
         assert_eq!(fs::read_dir(dst.path()).unwrap().count(), 1);
         assert!(matches!(
-            download(&repo, "nope.jar", &dest2, None, 2, false),
+            download(&repo, "nope.jar", &dest2, None, budget(), false),
             Err(Failure::NotFound)
         ));
         // Without a checksum, a jar that is not a zip (an HTML page) is refused.
-        let e = download(&repo, "a.jar", &dest2, None, 2, false).unwrap_err();
+        let e = download(&repo, "a.jar", &dest2, None, budget(), false).unwrap_err();
         assert!(
             matches!(&e, Failure::Fatal(DeployError::BadData { url, .. }) if url.ends_with("/a.jar")),
             "{e:?}"
         );
         assert!(!dest2.exists());
         fs::write(src.path().join("a.txt"), b"hello\n").unwrap();
-        assert!(download(&repo, "a.txt", &dest2, None, 2, false).is_ok());
+        assert!(download(&repo, "a.txt", &dest2, None, budget(), false).is_ok());
     }
 }

@@ -3,12 +3,17 @@
 //! credentials (read in [`super::credentials`]) are sent only to that repository's host
 //! and never appear in a message: every URL shown is [`Repo::url_of`], which has no
 //! credentials in it.
+//!
+//! Every request has two limits: `maven.timeout` for each read (and the whole of a small
+//! file: metadata, a checksum), and a [`Budget`]: a deadline for the whole file, every
+//! retry and resume included, so a repository trickling one byte a second cannot hold a
+//! run forever (`maven.request_timeout` for artifacts).
 
 use std::fmt;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::DeployError;
 use super::credentials::{basic, credentials};
@@ -43,6 +48,44 @@ impl fmt::Display for FetchError {
             | FetchError::Unusable(m) => write!(f, "{m}"),
             FetchError::RangeRejected => write!(f, "range not satisfiable"),
         }
+    }
+}
+
+/// How often and how long one file may be asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// Attempts that make no progress, in a row.
+    pub attempts: u32,
+    /// The whole file: every attempt, resume and backoff included; zero means no limit.
+    pub within: Duration,
+    /// The config key `within` comes from, for messages.
+    pub key: &'static str,
+}
+
+impl Budget {
+    /// The deadline of a file asked for now.
+    pub fn deadline(&self) -> Option<Instant> {
+        (!self.within.is_zero()).then(|| Instant::now() + self.within)
+    }
+
+    /// Why a file was given up on at its deadline.
+    pub fn expired(&self) -> String {
+        format!(
+            "no complete answer within {} ({}; the repository is too slow or trickling)",
+            crate::util::duration::format(self.within),
+            self.key
+        )
+    }
+}
+
+/// Time left before `deadline`, or a transient error when none is.
+fn remaining(deadline: Option<Instant>) -> Result<Option<Duration>, FetchError> {
+    match deadline {
+        None => Ok(None),
+        Some(d) => match d.checked_duration_since(Instant::now()) {
+            Some(left) if !left.is_zero() => Ok(Some(left)),
+            _ => Err(FetchError::Transient("deadline passed".into())),
+        },
     }
 }
 
@@ -164,19 +207,34 @@ impl Repo {
         &self.base
     }
 
-    /// Opens `rel` from byte `offset` on (a `Range` request when `offset > 0`).
-    pub fn open(&self, rel: &str, offset: u64) -> Result<Opened, FetchError> {
+    /// Opens `rel` from byte `offset` on (a `Range` request when `offset > 0`); over
+    /// http the request, headers and body, ends at `deadline`.
+    pub fn open(
+        &self,
+        rel: &str,
+        offset: u64,
+        deadline: Option<Instant>,
+    ) -> Result<Opened, FetchError> {
         match &self.kind {
             Kind::File(root) => open_file(&root.join(rel), offset),
-            Kind::Http { agent, auth } => {
-                open_http(agent, auth.as_deref(), &self.url_of(rel), offset)
-            }
+            Kind::Http { agent, auth } => open_http(
+                agent,
+                auth.as_deref(),
+                &self.url_of(rel),
+                offset,
+                remaining(deadline)?,
+            ),
         }
     }
 
-    /// Reads a small file (metadata, checksum) whole, up to `limit` bytes.
-    pub fn read_small(&self, rel: &str, limit: u64) -> Result<Vec<u8>, FetchError> {
-        let opened = self.open(rel, 0)?;
+    /// Reads a small file (metadata, checksum) whole, up to `limit` bytes, by `deadline`.
+    pub fn read_small(
+        &self,
+        rel: &str,
+        limit: u64,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<u8>, FetchError> {
+        let opened = self.open(rel, 0, deadline)?;
         let mut buf = Vec::new();
         opened
             .reader
@@ -218,8 +276,9 @@ fn open_http(
     auth: Option<&str>,
     url: &str,
     offset: u64,
+    within: Option<Duration>,
 ) -> Result<Opened, FetchError> {
-    let mut req = agent.get(url);
+    let mut req = agent.get(url).config().timeout_global(within).build();
     if let Some(a) = auth {
         req = req.header("Authorization", a);
     }
@@ -346,11 +405,14 @@ mod tests {
         let agent = agent(&config::Maven::default());
         let url = format!("file://{}", dir.path().display());
         let r = Repo::new(&repo(&url), &agent).unwrap();
-        let mut o = r.open("a.jar", 4).unwrap();
+        let mut o = r.open("a.jar", 4, None).unwrap();
         let mut s = String::new();
         o.reader.read_to_string(&mut s).unwrap();
         assert_eq!((s.as_str(), o.offset, o.len), ("456789", 4, Some(6)));
-        assert!(matches!(r.open("b.jar", 0), Err(FetchError::NotFound)));
+        assert!(matches!(
+            r.open("b.jar", 0, None),
+            Err(FetchError::NotFound)
+        ));
         assert!(Repo::new(&repo("file://rel/dir"), &agent).is_err());
         assert_eq!(content_range_start("bytes 100-199/200"), Some(100));
     }
