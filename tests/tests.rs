@@ -11,6 +11,7 @@ mod cron_daemon;
 mod crontab;
 mod deployment;
 mod funnel;
+mod guard_trust;
 mod hostile_repo;
 mod launch;
 mod readme;
