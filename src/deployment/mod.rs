@@ -14,6 +14,8 @@ mod checksum;
 mod credentials;
 mod download;
 mod metadata;
+#[cfg(test)]
+mod proptests;
 mod repository;
 mod resolver;
 mod sink;
