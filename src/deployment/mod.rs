@@ -13,6 +13,7 @@ mod cache;
 mod checksum;
 mod credentials;
 mod download;
+mod http;
 mod metadata;
 #[cfg(test)]
 mod proptests;

@@ -1,13 +1,13 @@
-//! One configured Maven repository: `http://`, `https://` (ureq, status codes handled
-//! here, timeouts from config, bodies streamed) or `file://` (read in place). Basic-auth
+//! One configured Maven repository: `http://`, `https://` (requests in [`super::http`],
+//! bodies streamed) or `file://` (read in place). Basic-auth
 //! credentials (read in [`super::credentials`]) are sent only to that repository's host
 //! and never appear in a message: every URL shown is [`Repo::url_of`], which has no
 //! credentials in it.
 //!
-//! Every request has two limits: `maven.timeout` for each read (and the whole of a small
-//! file: metadata, a checksum), and a [`Budget`]: a deadline for the whole file, every
-//! retry and resume included, so a repository trickling one byte a second cannot hold a
-//! run forever (`maven.request_timeout` for artifacts).
+//! Every request has two limits: `maven.timeout` for each read, and a [`Budget`]: a
+//! deadline for the whole file (`maven.timeout` for metadata and checksums, each attempt;
+//! `maven.request_timeout` for an artifact, every retry and resume included), so a
+//! repository trickling one byte a second cannot hold a run forever.
 
 use std::fmt;
 use std::fs::File;
@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use super::DeployError;
 use super::credentials::{basic, credentials};
+pub use super::http::agent;
+use super::http::open_http;
 use crate::config;
 use crate::util::url::redact;
 
@@ -119,23 +121,6 @@ impl fmt::Debug for Repo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Repo({})", self.base)
     }
-}
-
-/// The HTTP client all repositories of one resolve share (so connections are reused).
-pub fn agent(maven: &config::Maven) -> ureq::Agent {
-    let t = Some(maven.timeout).filter(|d| !d.is_zero());
-    let c = Some(maven.connect_timeout).filter(|d| !d.is_zero());
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_connect(c)
-        .timeout_resolve(c)
-        .timeout_recv_response(t)
-        .timeout_per_read(t)
-        .accept_encoding("identity")
-        .user_agent(concat!("scalegrease/", env!("CARGO_PKG_VERSION")))
-        .max_redirects(5)
-        .build()
-        .into()
 }
 
 impl Repo {
@@ -271,80 +256,6 @@ fn open_file(path: &std::path::Path, offset: u64) -> Result<Opened, FetchError> 
     })
 }
 
-fn open_http(
-    agent: &ureq::Agent,
-    auth: Option<&str>,
-    url: &str,
-    offset: u64,
-    within: Option<Duration>,
-) -> Result<Opened, FetchError> {
-    let mut req = agent.get(url).config().timeout_global(within).build();
-    if let Some(a) = auth {
-        req = req.header("Authorization", a);
-    }
-    if offset > 0 {
-        req = req.header("Range", format!("bytes={offset}-"));
-    }
-    let resp = req.call().map_err(|e| classify(&e))?;
-    let status = resp.status().as_u16();
-    if !matches!(status, 200 | 206) {
-        // Read the (small) error body so the connection goes back to the pool: the next
-        // request (the next checksum, the jar) then skips the TCP and TLS handshakes.
-        let mut body = resp.into_body().into_reader().take(64 << 10);
-        let _ = std::io::copy(&mut body, &mut std::io::sink());
-        return Err(match status {
-            404 | 410 => FetchError::NotFound,
-            416 => FetchError::RangeRejected,
-            401 | 403 => FetchError::Fatal(format!(
-                "HTTP {status}: access denied (check the repository's credentials)"
-            )),
-            408 | 429 | 500..=599 => FetchError::Transient(format!("HTTP {status}")),
-            _ => FetchError::Fatal(format!("unexpected HTTP {status}")),
-        });
-    }
-    let len = resp.body().content_length();
-    let mut start = 0;
-    if status == 206 {
-        let range = resp
-            .headers()
-            .get("content-range")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        match content_range_start(range) {
-            Some(s) if s == offset => start = s,
-            _ => {
-                return Err(FetchError::Transient(format!(
-                    "HTTP 206 with unexpected Content-Range {range:?}"
-                )));
-            }
-        }
-    }
-    Ok(Opened {
-        reader: Box::new(resp.into_body().into_reader()),
-        offset: start,
-        len,
-    })
-}
-
-/// `bytes 100-199/200` gives 100.
-fn content_range_start(v: &str) -> Option<u64> {
-    let r = v.trim().strip_prefix("bytes")?.trim_start();
-    r.split('-').next()?.trim().parse().ok()
-}
-
-fn classify(e: &ureq::Error) -> FetchError {
-    match e {
-        ureq::Error::BadUri(_)
-        | ureq::Error::Http(_)
-        | ureq::Error::InvalidProxyUrl
-        | ureq::Error::Tls(_) => FetchError::Fatal(e.to_string()),
-        ureq::Error::TooManyRedirects | ureq::Error::RedirectFailed => {
-            FetchError::Unusable(e.to_string())
-        }
-        _ => FetchError::Transient(e.to_string()),
-    }
-}
-
 /// Backoff before retry number `attempt` (1-based): exponential from 250 ms, capped at
 /// 10 s, with full jitter in its upper half.
 pub fn backoff(attempt: u32) -> Duration {
@@ -414,7 +325,6 @@ mod tests {
             Err(FetchError::NotFound)
         ));
         assert!(Repo::new(&repo("file://rel/dir"), &agent).is_err());
-        assert_eq!(content_range_start("bytes 100-199/200"), Some(100));
     }
 
     #[test]
