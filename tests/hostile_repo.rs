@@ -26,8 +26,8 @@ fn world(urls: &[String]) -> World {
     w
 }
 
-/// Runs `greaserun -D --no-claim --runner shell SPEC -- cat {jar_path}`-like job that
-/// prints the jar path: (exit code, stdout, stderr).
+/// Runs `greaserun -D --no-claim --runner shell SPEC -- echo {jar_path}`: (exit code,
+/// stdout, stderr).
 fn greaserun(w: &World, spec: &str) -> (Option<i32>, String, String) {
     let out = w
         .cmd("greaserun")
