@@ -123,7 +123,7 @@ fn fetch_into(
                 }
                 let pause = backoff(failures);
                 info!("{url}: {e}; retrying in {} ms", pause.as_millis());
-                std::thread::sleep(pause);
+                pause_until(pause, deadline);
                 continue;
             }
         };
@@ -172,7 +172,7 @@ fn fetch_into(
             "{url}: download interrupted at byte {written} ({reason}); resuming in {} ms",
             pause.as_millis()
         );
-        std::thread::sleep(pause);
+        pause_until(pause, deadline);
     }
     drop(bar);
     let written = sink.written;
@@ -191,6 +191,14 @@ fn fetch_into(
         .map_err(io("chmod temp file"))?;
     file.sync_all().map_err(io("fsync temp file"))?;
     Ok(written)
+}
+
+/// Sleeps `pause`, or until `deadline` when that comes first.
+fn pause_until(pause: std::time::Duration, deadline: Option<std::time::Instant>) {
+    let left = deadline.map_or(pause, |d| {
+        d.saturating_duration_since(std::time::Instant::now())
+    });
+    std::thread::sleep(pause.min(left));
 }
 
 /// Packagings that are zip archives, checked to be one when no checksum vouches for them.
