@@ -156,6 +156,9 @@ fn fake_basic_auth_is_sent_and_never_shown() {
     fake.fault(&format!("{rel}.sha512"), Fault::Status(401));
     let mut w = world(&[]);
     let creds = w.write("creds", "deployer:hunter2-not-shown\n");
+    // A credentials file others can read is refused (docs/security.md).
+    let private = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+    std::fs::set_permissions(&creds, private).unwrap();
     let url = fake.url();
     w.configure(|c| {
         c["maven"]["repositories"] = serde_json::json!([{"url": url, "credentials_file": creds}]);

@@ -17,6 +17,8 @@ mod fs_safety;
 mod funnel;
 mod funnel_etcd;
 mod funnel_inputs;
+mod guard_trust;
+mod hostile_repo;
 mod launch;
 mod policy;
 mod readme;

@@ -5,10 +5,18 @@
 //!
 //! Measurements come straight from `/proc` (a few small reads, well under a millisecond),
 //! so the guard costs nothing worth skipping on a healthy host.
+//!
+//! A running job is a process running this very greaserun binary (its `/proc/<pid>/exe`
+//! is the same file, device and inode, as ours) that has a child. A process merely named
+//! `greaserun` does not count, whoever runs it: another user can add to the count only by
+//! really running greaserun with a child, which is real load. The kernel shows a
+//! process's exe only to its user and root, so a greaserun running as a job user counts
+//! that user's jobs, and one running as root counts everybody's; see docs/security.md.
 
 use std::fmt;
 use std::fs;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 
 use crate::config::Guard;
 
@@ -19,7 +27,8 @@ pub struct Measurement {
     pub load1: f64,
     /// CPUs available to this process.
     pub cpus: usize,
-    /// Other greaserun processes on this host that are running a job (have a child).
+    /// Other processes of this greaserun binary on this host that are running a job
+    /// (have a child), among those this user may inspect.
     pub running: u32,
     /// `MemAvailable`, in MiB.
     pub available_mb: u64,
@@ -190,10 +199,14 @@ fn available_mb() -> io::Result<u64> {
         .ok_or_else(|| io::Error::other("no MemAvailable in /proc/meminfo"))
 }
 
-/// Counts other greaserun processes that are running a job, i.e. have a child process.
-/// One that is still sleeping its random delay or resolving its artifact does not count.
+/// Counts other processes of this binary that are running a job, i.e. have a child
+/// process. One that is still sleeping its random delay or resolving its artifact does
+/// not count, nor does a process whose exe this user may not see (another user's, when
+/// not root), nor one merely named `greaserun`.
 fn running_jobs() -> io::Result<u32> {
     let me = std::process::id();
+    let exe = fs::metadata("/proc/self/exe")?;
+    let ours = (exe.dev(), exe.ino());
     let mut n = 0;
     for entry in fs::read_dir("/proc")? {
         let Ok(entry) = entry else { continue };
@@ -204,8 +217,11 @@ fn running_jobs() -> io::Result<u32> {
         if pid == me {
             continue;
         }
-        let comm = fs::read(entry.path().join("comm")).unwrap_or_default();
-        if comm.trim_ascii_end() != b"greaserun" {
+        // Kernel threads, exited processes and other users' have no exe to see here.
+        let Ok(theirs) = fs::metadata(entry.path().join("exe")) else {
+            continue;
+        };
+        if (theirs.dev(), theirs.ino()) != ours {
             continue;
         }
         let children = fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"));

@@ -49,6 +49,7 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "cache_dir",
             "connect_timeout",
             "timeout",
+            "request_timeout",
             "attempts",
         ],
     ),

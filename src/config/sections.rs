@@ -119,6 +119,9 @@ pub struct Maven {
     /// Timeout for one whole request (metadata or a download's idle read).
     #[serde(with = "serde_duration")]
     pub timeout: Duration,
+    /// Deadline for one whole artifact download: headers, body, retries and resumes.
+    #[serde(with = "serde_duration")]
+    pub request_timeout: Duration,
     /// Attempts per request on connection errors, timeouts and 5xx.
     pub attempts: u32,
 }
@@ -130,6 +133,7 @@ impl Default for Maven {
             cache_dir: "~/.m2/repository".into(),
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(600),
             attempts: 4,
         }
     }

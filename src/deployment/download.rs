@@ -2,7 +2,8 @@
 //! target's directory while hashing it, resume with a `Range` request when the connection
 //! drops (starting over when the server ignores the range), retry connection errors,
 //! timeouts and 5xx with backoff and jitter, then check the digest, fsync and rename. A
-//! file that fails verification is deleted: it never reaches the path the jar is expected at.
+//! jar no checksum vouches for is checked to be a readable zip instead. A file that fails
+//! verification is deleted: it never reaches the path the jar is expected at.
 
 use std::fs::{self, OpenOptions};
 use std::io::Read;
@@ -13,7 +14,7 @@ use tracing::{debug, info};
 
 use super::DeployError;
 use super::checksum::Expected;
-use super::repository::{FetchError, Repo, backoff};
+use super::repository::{Budget, FetchError, Repo, backoff};
 use super::sink::Sink;
 use crate::util::fs::{sync_dir, temp_path_for};
 
@@ -44,18 +45,19 @@ pub fn unusable(repo: &Repo, rel: &str, e: FetchError) -> Failure {
 }
 
 /// Fetches `rel` from `repo` to `dest`, verified against `expected` when given.
-/// `attempts` bounds consecutive failures that made no progress.
+/// `budget` bounds consecutive failures that made no progress, and the whole download.
 pub fn download(
     repo: &Repo,
     rel: &str,
     dest: &Path,
     expected: Option<&Expected>,
-    attempts: u32,
+    budget: Budget,
     progress: bool,
 ) -> Result<u64, Failure> {
     let url = repo.url_of(rel);
     let tmp = temp_path_for(dest);
-    let result = fetch_into(repo, rel, &url, &tmp, expected, attempts, progress);
+    let result = fetch_into(repo, rel, &url, &tmp, expected, budget, progress)
+        .and_then(|len| unverified_must_be_zip(rel, &url, &tmp, expected).map(|_| len));
     match result {
         Ok(len) => {
             let done = fs::rename(&tmp, dest)
@@ -79,9 +81,12 @@ fn fetch_into(
     url: &str,
     tmp: &Path,
     expected: Option<&Expected>,
-    attempts: u32,
+    budget: Budget,
     progress: bool,
 ) -> Result<u64, Failure> {
+    let attempts = budget.attempts;
+    let deadline = budget.deadline();
+    let late = || deadline.is_some_and(|d| std::time::Instant::now() >= d);
     let io = |what: &'static str| move |e| Failure::Fatal(DeployError::io(what, tmp, e));
     let file = OpenOptions::new()
         .write(true)
@@ -92,7 +97,10 @@ fn fetch_into(
     let mut failures = 0u32;
     let bar = progress_bar(progress, url);
     loop {
-        let opened = match repo.open(rel, sink.written) {
+        if late() {
+            return Err(Failure::Unreachable(budget.expired()));
+        }
+        let opened = match repo.open(rel, sink.written, deadline) {
             Ok(o) => o,
             Err(FetchError::NotFound) if sink.written == 0 => return Err(Failure::NotFound),
             Err(FetchError::RangeRejected) => {
@@ -115,7 +123,7 @@ fn fetch_into(
                 }
                 let pause = backoff(failures);
                 info!("{url}: {e}; retrying in {} ms", pause.as_millis());
-                std::thread::sleep(pause);
+                pause_until(pause, deadline);
                 continue;
             }
         };
@@ -149,6 +157,9 @@ fn fetch_into(
             _ => None,
         });
         let Some(reason) = cut else { break };
+        if late() {
+            return Err(Failure::Unreachable(budget.expired()));
+        }
         if written > start {
             failures = 0;
         }
@@ -161,7 +172,7 @@ fn fetch_into(
             "{url}: download interrupted at byte {written} ({reason}); resuming in {} ms",
             pause.as_millis()
         );
-        std::thread::sleep(pause);
+        pause_until(pause, deadline);
     }
     drop(bar);
     let written = sink.written;
@@ -180,6 +191,42 @@ fn fetch_into(
         .map_err(io("chmod temp file"))?;
     file.sync_all().map_err(io("fsync temp file"))?;
     Ok(written)
+}
+
+/// Sleeps `pause`, or until `deadline` when that comes first.
+fn pause_until(pause: std::time::Duration, deadline: Option<std::time::Instant>) {
+    let left = deadline.map_or(pause, |d| {
+        d.saturating_duration_since(std::time::Instant::now())
+    });
+    std::thread::sleep(pause.min(left));
+}
+
+/// Packagings that are zip archives, checked to be one when no checksum vouches for them.
+const ZIP_PACKAGINGS: [&str; 4] = [".jar", ".war", ".ear", ".zip"];
+
+/// A download no checksum verified must at least be what its name says: a zip archive
+/// whose central directory reads. An HTML error page answered with 200 is not, and is
+/// never cached (it would be the jar of that version for good).
+fn unverified_must_be_zip(
+    rel: &str,
+    url: &str,
+    tmp: &Path,
+    expected: Option<&Expected>,
+) -> Result<(), Failure> {
+    if expected.is_some() || !ZIP_PACKAGINGS.iter().any(|x| rel.ends_with(x)) {
+        return Ok(());
+    }
+    let file = fs::File::open(tmp)
+        .map_err(|e| Failure::Fatal(DeployError::io("open temp file", tmp, e)))?;
+    match zip::ZipArchive::new(std::io::BufReader::new(file)) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Failure::Fatal(DeployError::BadData {
+            url: url.to_string(),
+            reason: format!(
+                "the repository publishes no checksum and the answer is not a readable zip archive ({e}); nothing was cached"
+            ),
+        })),
+    }
 }
 
 fn progress_bar(wanted: bool, url: &str) -> Option<indicatif::ProgressBar> {
@@ -220,6 +267,14 @@ mod tests {
         .unwrap()
     }
 
+    fn budget() -> Budget {
+        Budget {
+            attempts: 2,
+            within: std::time::Duration::from_secs(60),
+            key: "maven.request_timeout",
+        }
+    }
+
     #[test]
     fn verified_download_and_mismatch() {
         let src = tempfile::tempdir().unwrap();
@@ -232,7 +287,7 @@ mod tests {
         };
         let dest = dst.path().join("a.jar");
         assert_eq!(
-            download(&repo, "a.jar", &dest, Some(&good), 2, false).unwrap(),
+            download(&repo, "a.jar", &dest, Some(&good), budget(), false).unwrap(),
             6
         );
         assert_eq!(fs::read(&dest).unwrap(), b"hello\n");
@@ -241,7 +296,7 @@ mod tests {
             ..good
         };
         let dest2 = dst.path().join("b.jar");
-        let e = download(&repo, "a.jar", &dest2, Some(&bad), 2, false).unwrap_err();
+        let e = download(&repo, "a.jar", &dest2, Some(&bad), budget(), false).unwrap_err();
         assert!(
             matches!(e, Failure::Fatal(DeployError::ChecksumMismatch { .. })),
             "{e:?}"
@@ -250,8 +305,17 @@ mod tests {
         // No temp files left behind.
         assert_eq!(fs::read_dir(dst.path()).unwrap().count(), 1);
         assert!(matches!(
-            download(&repo, "nope.jar", &dest2, None, 2, false),
+            download(&repo, "nope.jar", &dest2, None, budget(), false),
             Err(Failure::NotFound)
         ));
+        // Without a checksum, a jar that is not a zip (an HTML page) is refused.
+        let e = download(&repo, "a.jar", &dest2, None, budget(), false).unwrap_err();
+        assert!(
+            matches!(&e, Failure::Fatal(DeployError::BadData { url, .. }) if url.ends_with("/a.jar")),
+            "{e:?}"
+        );
+        assert!(!dest2.exists());
+        fs::write(src.path().join("a.txt"), b"hello\n").unwrap();
+        assert!(download(&repo, "a.txt", &dest2, None, budget(), false).is_ok());
     }
 }

@@ -11,8 +11,12 @@
 
 mod cache;
 mod checksum;
+mod credentials;
 mod download;
+mod http;
 mod metadata;
+#[cfg(test)]
+mod proptests;
 mod repository;
 mod resolver;
 mod sink;

@@ -1,19 +1,26 @@
-//! One configured Maven repository: `http://`, `https://` (ureq, status codes handled
-//! here, timeouts from config, bodies streamed) or `file://` (read in place). Basic-auth
-//! credentials come from the environment, a file, or the URL's `user:password@`; they are
-//! sent only to that repository's host and never appear in a message: every URL shown is
-//! [`Repo::url_of`], which has no credentials in it.
+//! One configured Maven repository: `http://`, `https://` (requests in [`super::http`],
+//! bodies streamed) or `file://` (read in place). Basic-auth
+//! credentials (read in [`super::credentials`]) are sent only to that repository's host
+//! and never appear in a message: every URL shown is [`Repo::url_of`], which has no
+//! credentials in it.
+//!
+//! Every request has two limits: `maven.timeout` for each read, and a [`Budget`]: a
+//! deadline for the whole file (`maven.timeout` for metadata and checksums, each attempt;
+//! `maven.request_timeout` for an artifact, every retry and resume included), so a
+//! repository trickling one byte a second cannot hold a run forever.
 
 use std::fmt;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::DeployError;
+use super::credentials::{basic, credentials};
+pub use super::http::agent;
+use super::http::open_http;
 use crate::config;
-use crate::util::env::expand_path;
-use crate::util::url::{percent_decode, redact};
+use crate::util::url::redact;
 
 /// Why one request failed.
 #[derive(Debug)]
@@ -43,6 +50,44 @@ impl fmt::Display for FetchError {
             | FetchError::Unusable(m) => write!(f, "{m}"),
             FetchError::RangeRejected => write!(f, "range not satisfiable"),
         }
+    }
+}
+
+/// How often and how long one file may be asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// Attempts that make no progress, in a row.
+    pub attempts: u32,
+    /// The whole file: every attempt, resume and backoff included; zero means no limit.
+    pub within: Duration,
+    /// The config key `within` comes from, for messages.
+    pub key: &'static str,
+}
+
+impl Budget {
+    /// The deadline of a file asked for now.
+    pub fn deadline(&self) -> Option<Instant> {
+        (!self.within.is_zero()).then(|| Instant::now() + self.within)
+    }
+
+    /// Why a file was given up on at its deadline.
+    pub fn expired(&self) -> String {
+        format!(
+            "no complete answer within {} ({}; the repository is too slow or trickling)",
+            crate::util::duration::format(self.within),
+            self.key
+        )
+    }
+}
+
+/// Time left before `deadline`, or a transient error when none is.
+fn remaining(deadline: Option<Instant>) -> Result<Option<Duration>, FetchError> {
+    match deadline {
+        None => Ok(None),
+        Some(d) => match d.checked_duration_since(Instant::now()) {
+            Some(left) if !left.is_zero() => Ok(Some(left)),
+            _ => Err(FetchError::Transient("deadline passed".into())),
+        },
     }
 }
 
@@ -76,23 +121,6 @@ impl fmt::Debug for Repo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Repo({})", self.base)
     }
-}
-
-/// The HTTP client all repositories of one resolve share (so connections are reused).
-pub fn agent(maven: &config::Maven) -> ureq::Agent {
-    let t = Some(maven.timeout).filter(|d| !d.is_zero());
-    let c = Some(maven.connect_timeout).filter(|d| !d.is_zero());
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_connect(c)
-        .timeout_resolve(c)
-        .timeout_recv_response(t)
-        .timeout_per_read(t)
-        .accept_encoding("identity")
-        .user_agent(concat!("scalegrease/", env!("CARGO_PKG_VERSION")))
-        .max_redirects(5)
-        .build()
-        .into()
 }
 
 impl Repo {
@@ -164,19 +192,34 @@ impl Repo {
         &self.base
     }
 
-    /// Opens `rel` from byte `offset` on (a `Range` request when `offset > 0`).
-    pub fn open(&self, rel: &str, offset: u64) -> Result<Opened, FetchError> {
+    /// Opens `rel` from byte `offset` on (a `Range` request when `offset > 0`); over
+    /// http the request, headers and body, ends at `deadline`.
+    pub fn open(
+        &self,
+        rel: &str,
+        offset: u64,
+        deadline: Option<Instant>,
+    ) -> Result<Opened, FetchError> {
         match &self.kind {
             Kind::File(root) => open_file(&root.join(rel), offset),
-            Kind::Http { agent, auth } => {
-                open_http(agent, auth.as_deref(), &self.url_of(rel), offset)
-            }
+            Kind::Http { agent, auth } => open_http(
+                agent,
+                auth.as_deref(),
+                &self.url_of(rel),
+                offset,
+                remaining(deadline)?,
+            ),
         }
     }
 
-    /// Reads a small file (metadata, checksum) whole, up to `limit` bytes.
-    pub fn read_small(&self, rel: &str, limit: u64) -> Result<Vec<u8>, FetchError> {
-        let opened = self.open(rel, 0)?;
+    /// Reads a small file (metadata, checksum) whole, up to `limit` bytes, by `deadline`.
+    pub fn read_small(
+        &self,
+        rel: &str,
+        limit: u64,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<u8>, FetchError> {
+        let opened = self.open(rel, 0, deadline)?;
         let mut buf = Vec::new();
         opened
             .reader
@@ -213,129 +256,6 @@ fn open_file(path: &std::path::Path, offset: u64) -> Result<Opened, FetchError> 
     })
 }
 
-fn open_http(
-    agent: &ureq::Agent,
-    auth: Option<&str>,
-    url: &str,
-    offset: u64,
-) -> Result<Opened, FetchError> {
-    let mut req = agent.get(url);
-    if let Some(a) = auth {
-        req = req.header("Authorization", a);
-    }
-    if offset > 0 {
-        req = req.header("Range", format!("bytes={offset}-"));
-    }
-    let resp = req.call().map_err(|e| classify(&e))?;
-    let status = resp.status().as_u16();
-    if !matches!(status, 200 | 206) {
-        // Read the (small) error body so the connection goes back to the pool: the next
-        // request (the next checksum, the jar) then skips the TCP and TLS handshakes.
-        let mut body = resp.into_body().into_reader().take(64 << 10);
-        let _ = std::io::copy(&mut body, &mut std::io::sink());
-        return Err(match status {
-            404 | 410 => FetchError::NotFound,
-            416 => FetchError::RangeRejected,
-            401 | 403 => FetchError::Fatal(format!(
-                "HTTP {status}: access denied (check the repository's credentials)"
-            )),
-            408 | 429 | 500..=599 => FetchError::Transient(format!("HTTP {status}")),
-            _ => FetchError::Fatal(format!("unexpected HTTP {status}")),
-        });
-    }
-    let len = resp.body().content_length();
-    let mut start = 0;
-    if status == 206 {
-        let range = resp
-            .headers()
-            .get("content-range")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        match content_range_start(range) {
-            Some(s) if s == offset => start = s,
-            _ => {
-                return Err(FetchError::Transient(format!(
-                    "HTTP 206 with unexpected Content-Range {range:?}"
-                )));
-            }
-        }
-    }
-    Ok(Opened {
-        reader: Box::new(resp.into_body().into_reader()),
-        offset: start,
-        len,
-    })
-}
-
-/// `bytes 100-199/200` gives 100.
-fn content_range_start(v: &str) -> Option<u64> {
-    let r = v.trim().strip_prefix("bytes")?.trim_start();
-    r.split('-').next()?.trim().parse().ok()
-}
-
-fn classify(e: &ureq::Error) -> FetchError {
-    match e {
-        ureq::Error::BadUri(_)
-        | ureq::Error::Http(_)
-        | ureq::Error::InvalidProxyUrl
-        | ureq::Error::Tls(_) => FetchError::Fatal(e.to_string()),
-        ureq::Error::TooManyRedirects | ureq::Error::RedirectFailed => {
-            FetchError::Unusable(e.to_string())
-        }
-        _ => FetchError::Transient(e.to_string()),
-    }
-}
-
-/// `user:password` from the environment, the credentials file, or the URL, in that order.
-fn credentials(
-    r: &config::Repository,
-    userinfo: Option<&str>,
-    base: &str,
-) -> Result<Option<String>, DeployError> {
-    let bad = |reason: String| DeployError::Config { reason };
-    if r.username_env.is_some() || r.password_env.is_some() {
-        let var = |name: &Option<String>, what: &str| -> Result<String, DeployError> {
-            let Some(name) = name else {
-                return Err(bad(format!(
-                    "repository {base}: username_env and password_env must be set together ({what} missing)"
-                )));
-            };
-            std::env::var(name).map_err(|_| {
-                bad(format!(
-                    "repository {base}: environment variable {name} (the {what}) is not set"
-                ))
-            })
-        };
-        let user = var(&r.username_env, "user name")?;
-        let pass = var(&r.password_env, "password")?;
-        return Ok(Some(format!("{user}:{pass}")));
-    }
-    if let Some(file) = &r.credentials_file {
-        let path = expand_path(file);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            bad(format!(
-                "repository {base}: cannot read credentials file {path}: {}",
-                e.kind()
-            ))
-        })?;
-        let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
-        if !line.contains(':') {
-            return Err(bad(format!(
-                "repository {base}: credentials file {path} must hold user:password on its first line"
-            )));
-        }
-        return Ok(Some(line.to_string()));
-    }
-    Ok(userinfo.map(percent_decode))
-}
-
-/// `Basic <base64(user:password)>`.
-fn basic(user_pass: &str) -> String {
-    use base64::Engine;
-    let encoded = base64::engine::general_purpose::STANDARD.encode(user_pass);
-    format!("Basic {encoded}")
-}
-
 /// Backoff before retry number `attempt` (1-based): exponential from 250 ms, capped at
 /// 10 s, with full jitter in its upper half.
 pub fn backoff(attempt: u32) -> Duration {
@@ -357,16 +277,6 @@ mod tests {
             password_env: None,
             credentials_file: None,
         }
-    }
-
-    #[test]
-    fn basic_auth_encoding() {
-        assert_eq!(
-            basic("Aladdin:open sesame"),
-            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
-        );
-        assert_eq!(basic("a:b"), "Basic YTpi");
-        assert_eq!(basic("ab:c"), "Basic YWI6Yw==");
     }
 
     #[test]
@@ -400,41 +310,21 @@ mod tests {
     }
 
     #[test]
-    fn credentials_from_env_and_file() {
-        let agent = agent(&config::Maven::default());
-        let mut r = repo("http://h/r");
-        r.username_env = Some("SG_TEST_REPO_USER_UNSET".into());
-        r.password_env = Some("SG_TEST_REPO_PASS_UNSET".into());
-        let e = Repo::new(&r, &agent).unwrap_err().to_string();
-        assert!(e.contains("SG_TEST_REPO_USER_UNSET"), "{e}");
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("creds");
-        std::fs::write(&f, "alice:pa:ss\n").unwrap();
-        let mut r = repo("http://h/r");
-        r.credentials_file = Some(f.to_str().unwrap().into());
-        let repo = Repo::new(&r, &agent).unwrap();
-        match &repo.kind {
-            Kind::Http { auth, .. } => {
-                assert_eq!(auth.as_deref(), Some(basic("alice:pa:ss").as_str()))
-            }
-            Kind::File(_) => unreachable!(),
-        }
-    }
-
-    #[test]
     fn file_repositories_and_ranges() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.jar"), b"0123456789").unwrap();
         let agent = agent(&config::Maven::default());
         let url = format!("file://{}", dir.path().display());
         let r = Repo::new(&repo(&url), &agent).unwrap();
-        let mut o = r.open("a.jar", 4).unwrap();
+        let mut o = r.open("a.jar", 4, None).unwrap();
         let mut s = String::new();
         o.reader.read_to_string(&mut s).unwrap();
         assert_eq!((s.as_str(), o.offset, o.len), ("456789", 4, Some(6)));
-        assert!(matches!(r.open("b.jar", 0), Err(FetchError::NotFound)));
+        assert!(matches!(
+            r.open("b.jar", 0, None),
+            Err(FetchError::NotFound)
+        ));
         assert!(Repo::new(&repo("file://rel/dir"), &agent).is_err());
-        assert_eq!(content_range_start("bytes 100-199/200"), Some(100));
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod remote;
 
 use super::cache::{Cache, base_version};
 use super::metadata;
-use super::repository::{self, Repo};
+use super::repository::{self, Budget, Repo};
 use super::spec::{self, Coordinates, VersionKind};
 use super::{DeployError, ResolveOptions, Resolved};
 use crate::config;
@@ -33,7 +33,10 @@ pub(super) struct Resolver {
     repos: Vec<Repo>,
     offline: bool,
     progress: bool,
-    attempts: u32,
+    /// A metadata or checksum file, retries included.
+    small: Budget,
+    /// An artifact, retries and resumes included.
+    artifact: Budget,
 }
 
 impl Resolver {
@@ -52,7 +55,16 @@ impl Resolver {
             repos,
             offline: opts.offline,
             progress: opts.progress,
-            attempts: maven.attempts.max(1),
+            small: Budget {
+                attempts: maven.attempts.max(1),
+                within: maven.timeout,
+                key: "maven.timeout",
+            },
+            artifact: Budget {
+                attempts: maven.attempts.max(1),
+                within: maven.request_timeout,
+                key: "maven.request_timeout",
+            },
         })
     }
 

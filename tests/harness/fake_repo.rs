@@ -20,6 +20,9 @@ pub enum Fault {
     IgnoreRange,
     /// Answer nothing for this long, then close (a hung server: the client times out).
     Stall(std::time::Duration),
+    /// Send the headers, then the body one byte per this interval (a trickling server:
+    /// no single read times out).
+    Trickle(std::time::Duration),
 }
 
 /// One request as the fake saw it.
@@ -202,6 +205,14 @@ fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             out.write_all(&slice[..n.min(slice.len())])?;
             out.flush()?;
             out.shutdown(Shutdown::Both)
+        }
+        Some(Fault::Trickle(every)) => {
+            for b in slice {
+                out.write_all(&[*b])?;
+                out.flush()?;
+                std::thread::sleep(every);
+            }
+            Ok(())
         }
         _ => out.write_all(slice),
     }

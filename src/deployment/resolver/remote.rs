@@ -84,7 +84,7 @@ impl Resolver {
                 rel,
                 path,
                 expected.as_ref(),
-                self.attempts,
+                self.artifact,
                 self.progress,
             ) {
                 Ok(bytes) => {
@@ -139,11 +139,11 @@ impl Resolver {
         Ok(None)
     }
 
-    /// Reads a small file with retries.
+    /// Reads a small file with retries, each within `maven.timeout` as a whole.
     fn read_small(&self, repo: &Repo, rel: &str) -> Result<Vec<u8>, Failure> {
         let mut failures = 0;
         loop {
-            match repo.read_small(rel, SMALL_LIMIT) {
+            match repo.read_small(rel, SMALL_LIMIT, self.small.deadline()) {
                 Ok(b) => return Ok(b),
                 Err(FetchError::NotFound) => return Err(Failure::NotFound),
                 Err(FetchError::Fatal(m)) => return Err(Failure::Refused(m)),
@@ -152,7 +152,7 @@ impl Resolver {
                 }
                 Err(e) => {
                     failures += 1;
-                    if failures >= self.attempts {
+                    if failures >= self.small.attempts {
                         return Err(Failure::Unreachable(e.to_string()));
                     }
                     let pause = repository::backoff(failures);
