@@ -12,9 +12,6 @@ use serde_json::json;
 
 use crate::harness::{World, text, wait_for};
 
-/// The smallest valid zip file: a local "fat jar" for the shell runner.
-const EMPTY_ZIP: &[u8] = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
-
 /// Whether process `pid` has a child (what the guard asks of a running greaserun).
 fn has_child(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
@@ -47,9 +44,14 @@ impl Drop for Reaped {
 #[test]
 fn guard_counts_only_real_greaserun_jobs() {
     let mut w = World::new();
-    w.configure(|c| c["guard"]["max_running"] = json!(1));
-    let jar = w.join("work/job.jar");
-    std::fs::write(&jar, EMPTY_ZIP).unwrap();
+    // Only the running-job count may refuse: a loaded test machine must not trip the
+    // load or memory limits (the first greaserun would be dropped and never start).
+    w.configure(|c| {
+        c["guard"]["max_running"] = json!(1);
+        c["guard"]["max_load_per_cpu"] = json!(1000.0);
+        c["guard"]["min_available_memory_mb"] = json!(0);
+    });
+    let jar = w.empty_jar();
 
     // A fake: a copy of sh named greaserun (comm "greaserun"), with a child sleep.
     let fake = w.join("fake/greaserun");

@@ -197,10 +197,24 @@ fn a_replayed_older_bundle_is_refused() {
     rejected(&w, "replayed");
     let installed = w.cron_dir().join("sgtest__com_example__jobs__a_cron");
     assert!(std::fs::read_to_string(&installed).unwrap().contains("new"));
-    // Deleting the bundle (the worker removes the project) does not clear the record:
-    // the old bundle put back is still a replay.
-    let key = bundle::key_for(&project("com.example"));
-    w.store().delete(&key).unwrap();
+    // A store writer deleting the bundle does not remove the project: only a signed
+    // bundle speaks for it, so its files stay byte for byte, with a warning.
+    let stored = bundle::key_for(&project("com.example"));
+    w.store().delete(&stored).unwrap();
+    let before = cron_bytes(&w);
+    let out = w.snatch(&[]);
+    let (_, err) = text(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("no signed bundle in the store"), "{err}");
+    assert_eq!(cron_bytes(&w), before);
+    // A signed empty bundle removes it; the record stays, so the old bundle put back is
+    // still a replay.
+    let empty = w.project("p", "com.example", "jobs", &[]);
+    let out = w.launch(
+        &empty,
+        &["--allow-empty", "--signing-key", key.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
     assert!(w.snatch(&[]).status.success());
     assert!(!installed.exists());
     put_bundle(&w, &old);

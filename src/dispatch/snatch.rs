@@ -196,7 +196,11 @@ pub fn snatch_versioned(
         keep_prefixes.push(bundle::installed_prefix(&opts.prefix, &p));
         summary.rejected.push((p.to_string(), why));
     }
+    // With trusted keys, only a signed bundle speaks for a project: one whose bundle is
+    // gone from the store keeps its files (remove a project with a signed empty bundle).
+    let mut signed_for: Vec<String> = Vec::new();
     for (p, files) in accepted {
+        signed_for.push(bundle::installed_prefix(&opts.prefix, &p));
         bundles
             .iter()
             .filter(|b| b.project() == p)
@@ -245,14 +249,27 @@ pub fn snatch_versioned(
             writes.push((name, content, "update"));
         }
     }
+    let authenticated = !opts.trusted_keys.is_empty();
+    let mut unsigned_gone = BTreeSet::new();
     let removes: Vec<&String> = existing
         .iter()
         .filter(|n| {
+            let orphan = authenticated && !signed_for.iter().any(|p| n.starts_with(p));
+            if orphan && !desired.contains_key(*n) {
+                unsigned_gone.insert(n.rsplit_once("__").map_or(n.as_str(), |(p, _)| p));
+            }
             !desired.contains_key(*n)
                 && !keep_prefixes.iter().any(|p| n.starts_with(p))
                 && !skipped.contains(*n)
+                && !orphan
         })
         .collect();
+    for gone in unsigned_gone {
+        tracing::warn!(
+            "{}: no signed bundle in the store for the project of {gone}__*; its installed files are kept (with launch.trusted_keys a project is removed by a signed empty bundle: greaselaunch --allow-empty --signing-key)",
+            dir.display()
+        );
+    }
     for (project, why) in &summary.rejected {
         let _ = writeln!(
             out,
