@@ -80,10 +80,11 @@ pub(super) fn basic(user_pass: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn repo(url: &str) -> config::Repository {
+    /// A repository setting with only a URL (the deployment scope's tests share it).
+    pub(in crate::deployment) fn repo(url: &str) -> config::Repository {
         config::Repository {
             url: url.into(),
             username_env: None,

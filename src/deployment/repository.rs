@@ -270,14 +270,7 @@ pub fn backoff(attempt: u32) -> Duration {
 mod tests {
     use super::*;
 
-    fn repo(url: &str) -> config::Repository {
-        config::Repository {
-            url: url.into(),
-            username_env: None,
-            password_env: None,
-            credentials_file: None,
-        }
-    }
+    use crate::deployment::credentials::tests::repo;
 
     #[test]
     fn credentials_never_in_urls() {
