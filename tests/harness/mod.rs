@@ -86,8 +86,14 @@ impl World {
 
     /// Like [`World::cmd`] but a plain `std::process::Command`, for background processes.
     pub fn spawn_cmd(&self, bin: &str) -> Command {
+        self.spawn_program(bin, &bin_path(bin))
+    }
+
+    /// Like [`World::spawn_cmd`] for tool `bin`, but running `program` (e.g. a copy of
+    /// the tool's binary).
+    pub fn spawn_program(&self, bin: &str, program: &Path) -> Command {
         self.prepare_for(bin);
-        let mut c = Command::new(bin_path(bin));
+        let mut c = Command::new(program);
         c.current_dir(self.join("work"))
             .env("SCALEGREASE_CONFIG", self.config_path())
             .env_remove("SCALEGREASE_STORE")
