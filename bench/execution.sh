@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Execution benchmarks (method and figures in BENCHMARKS.md):
 #  1. greaserun's overhead over running the same command directly, with a cached local
-#     artifact, the shell runner and the job log on (hyperfine, 300 runs each);
+#     artifact, the shell runner and the job log on, no claim (no store: the funnel has
+#     its own benchmarks) (hyperfine, 300 runs each);
 #  2. greaserun's peak memory (/usr/bin/time -v) and wall time while the job prints 1 GB
 #     as 73-byte lines, and as one line without newlines, against the job alone.
 # Needs hyperfine and Debian's time (scripts/setup installs both). Run from anywhere.
@@ -24,7 +25,7 @@ cat > "$tmp/c.json" <<JSON
  "guard": {"max_load_per_cpu": 1000, "max_running": 100000, "min_available_memory_mb": 0, "max_delay_s": 0}}
 JSON
 export SCALEGREASE_CONFIG="$tmp/c.json"
-run=("$bin" -D -q --force --runner shell "$tmp/x.jar" --)
+run=("$bin" -D -q --force --no-claim --runner shell "$tmp/x.jar" --)
 
 echo "== overhead: greaserun vs direct (/bin/true)"
 hyperfine -N --warmup 30 --runs 300 --export-json "$tmp/overhead.json" \
