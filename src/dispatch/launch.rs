@@ -205,10 +205,11 @@ pub fn publish(store: &dyn Store, b: &Bundle) -> Result<(), DispatchError> {
 pub fn collision(store: &dyn Store, project: &Project) -> Result<Option<Project>, DispatchError> {
     store.check()?;
     let mine = bundle::installed_prefix("", project);
-    let keys = store.list(crate::model::keys::BUNDLES)?;
+    // Keys only: the project is in the key, so no bundle is read.
+    let keys = store.keys(crate::model::keys::BUNDLES)?;
     Ok(keys
         .iter()
-        .filter_map(|e| bundle::project_of_key(&e.key))
+        .filter_map(|k| bundle::project_of_key(k))
         .find(|p| p != project && bundle::installed_prefix("", p) == mine))
 }
 
