@@ -8,7 +8,6 @@ use crate::harness::fake_repo::{FakeRepo, Fault, down_url};
 use crate::harness::maven::{self, HttpServer, make_jar};
 
 /// A world whose config asks `urls` in order, with quick retries.
-#[allow(unused_imports)]
 use crate::deployment::*;
 
 /// A fake serving one fixed-version jar with its sha1; returns the jar's path in the repo.

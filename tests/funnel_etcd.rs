@@ -6,7 +6,6 @@ use std::process::Child;
 use crate::harness::{World, text};
 
 /// The smallest valid zip file (an empty one): a local "fat jar" for the shell runner.
-#[allow(unused_imports)]
 use crate::funnel::*;
 
 /// A world whose store is a prefix on `c`, a cluster of the test's own.

@@ -7,7 +7,6 @@ use serde_json::Value;
 
 use crate::harness::{World, text, wait_for};
 
-#[allow(unused_imports)]
 use crate::funnel::*;
 
 /// `--skip-if-exists` records `skipped`; `--wait-for` starts the job once its input

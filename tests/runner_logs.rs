@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use crate::harness::{World, text};
-#[allow(unused_imports)]
 use crate::runners::*;
 
 #[test]

@@ -4,7 +4,6 @@ use std::os::unix::fs::MetadataExt;
 
 use crate::harness::etcd::{self as backends, Backend};
 use crate::harness::{World, text};
-#[allow(unused_imports)]
 use crate::snatch::*;
 
 /// A background `greasesnatch --watch`, killed when dropped.

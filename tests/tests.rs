@@ -14,6 +14,7 @@ mod deployment;
 mod deployment_faults;
 mod escaping;
 mod fs_safety;
+mod fs_safety_store;
 mod funnel;
 mod funnel_etcd;
 mod funnel_inputs;
