@@ -130,6 +130,10 @@ fn a_symlinked_bundle_keeps_its_projects_files() {
         "{err}"
     );
     assert!(err.contains("rejected com.example:one"), "{err}");
+    assert!(
+        err.contains("is not a regular file and was not read"),
+        "{err}"
+    );
     let after = snapshot(&w.cron_dir());
     for (name, was) in &before {
         assert_eq!(after.get(name), Some(was), "{name} changed");

@@ -130,6 +130,14 @@ impl Bundle {
 
     /// Parses a stored bundle and checks its version, digest and key.
     pub fn decode(key: &str, bytes: &[u8]) -> Result<Bundle, String> {
+        if bytes.is_empty() {
+            // The directory store gives an entry it refused to follow (a symlink, a fifo)
+            // as empty, after a warning naming it.
+            return Err(
+                "not a valid bundle: the entry is empty, or is not a regular file and was not read"
+                    .into(),
+            );
+        }
         let b: Bundle = serde_json::from_slice(bytes)
             .map_err(|e| format!("not a valid bundle ({} bytes): {e}", bytes.len()))?;
         if b.version != VERSION {
