@@ -186,9 +186,13 @@ fn prerequisites_name_the_pinned_rust_version() {
         .expect("Cargo.toml pins rust-version")
         .trim_matches('"');
     let text = readme();
-    let before_commands = &text[..text
-        .find("## Two commands")
-        .expect("README has the two commands")];
+    let quick = text
+        .find("## Quick start")
+        .expect("README has a quick start");
+    let before_commands = &text[quick
+        ..text
+            .find("scripts/demo    #")
+            .expect("README has the two commands")];
     assert!(
         before_commands.contains(&format!("`rust-version` in `Cargo.toml` ({pinned})")),
         "README's prerequisites, above the two commands, must name Rust {pinned}"
