@@ -93,17 +93,8 @@ fn check(file: &'static str) {
 
     let mut w = World::new();
     w.init_store();
-    std::fs::create_dir_all(w.join("keys")).unwrap();
-    let key = w.join("keys/ci");
-    let out = w
-        .cmd("greaselaunch")
-        .arg("--generate-key")
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{:?}", text(&out));
-    let line = std::fs::read_to_string(format!("{}.pub", key.display())).unwrap();
-    w.configure(|c| c["launch"]["trusted_keys"] = serde_json::json!([line.trim_end()]));
+    let (key, line) = crate::signing::keygen(&w, "ci");
+    w.configure(|c| c["launch"]["trusted_keys"] = serde_json::json!([line]));
     let entry = "0 3 * * * nobody greaserun --runner shell /bin/echo nightly\n";
     let project = w.project("repo", "com.example", "nightly", &[("n.cron", entry)]);
 

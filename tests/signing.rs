@@ -30,7 +30,7 @@ fn cron_bytes(w: &World) -> BTreeMap<String, Vec<u8>> {
 }
 
 /// `greaselaunch --generate-key keys/<name>`; returns (private key path, public line).
-fn keygen(w: &World, name: &str) -> (PathBuf, String) {
+pub(crate) fn keygen(w: &World, name: &str) -> (PathBuf, String) {
     std::fs::create_dir_all(w.join("keys")).unwrap();
     let key = w.join(&format!("keys/{name}"));
     let out = w

@@ -20,6 +20,16 @@ use scalegrease::config::StoreConfig;
 pub use super::backend::*;
 pub use super::etcd_solo::Solo;
 
+/// How every member started here logs: warnings and errors, to stderr.
+pub const LOG_ARGS: [&str; 6] = [
+    "--logger",
+    "zap",
+    "--log-outputs",
+    "stderr",
+    "--log-level",
+    "warn",
+];
+
 /// Members per cluster.
 pub const MEMBERS: usize = 3;
 
@@ -258,14 +268,7 @@ fn spawn_member(
             if new { "new" } else { "existing" },
         ])
         .args(["--initial-cluster-token", &dir.display().to_string()])
-        .args([
-            "--logger",
-            "zap",
-            "--log-outputs",
-            "stderr",
-            "--log-level",
-            "warn",
-        ])
+        .args(LOG_ARGS)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);

@@ -46,14 +46,7 @@ impl Solo {
                 &peer,
             ])
             .args(["--initial-cluster", &format!("solo={peer}")])
-            .args([
-                "--logger",
-                "zap",
-                "--log-outputs",
-                "stderr",
-                "--log-level",
-                "warn",
-            ])
+            .args(LOG_ARGS)
             .args(extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
