@@ -162,12 +162,17 @@ pub fn snatch_versioned(
     let (entries, version) = store.list_versioned(crate::model::keys::BUNDLES)?;
     let mut summary = Summary::default();
     let mut desired: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let mut keep_prefixes: Vec<String> = Vec::new();
+    let mut keep_prefixes: BTreeSet<String> = BTreeSet::new();
     let mut users = UserCheck::new(opts);
+    // The replay state matters only with trusted keys: read (through the opened cron dir,
+    // so a symlink at its name is not followed) and written only then.
+    let authenticated = !opts.trusted_keys.is_empty();
     let state_path = verify::state_path(dir, &opts.prefix);
-    // Read through the opened cron dir: a symlink at the state file's name is not followed.
     let state_name = state_path.file_name().expect("a file name");
-    let state_text = cron.read(state_name).ok().flatten().unwrap_or_default();
+    let state_text = match authenticated {
+        true => cron.read(state_name).ok().flatten().unwrap_or_default(),
+        false => Vec::new(),
+    };
     let mut state = verify::State::parse(&String::from_utf8_lossy(&state_text));
     let (mut accepted, mut bundles) = (Vec::new(), Vec::<Bundle>::new());
     for entry in &entries {
@@ -178,7 +183,7 @@ pub fn snatch_versioned(
             .unwrap_or_else(|| entry.key.clone());
         let files = Bundle::decode(&entry.key, &entry.value)
             .and_then(|b| verify::check(&b, &opts.trusted_keys, &state).map(|()| b))
-            .and_then(|b| Ok((accept(&b, opts, &mut users, &desired)?, b)));
+            .and_then(|b| Ok((accept(&b, opts, &mut users)?, b)));
         match files {
             Ok((files, b)) => {
                 accepted.push((b.project(), files));
@@ -186,28 +191,32 @@ pub fn snatch_versioned(
             }
             Err(why) => {
                 if let Some(p) = &fallback {
-                    keep_prefixes.push(bundle::installed_prefix(&opts.prefix, p));
+                    keep_prefixes.insert(bundle::installed_prefix(&opts.prefix, p));
                 }
                 summary.rejected.push((label, why));
             }
         }
     }
     for (p, why) in verify::take_collisions(&opts.prefix, &mut accepted) {
-        keep_prefixes.push(bundle::installed_prefix(&opts.prefix, &p));
+        keep_prefixes.insert(bundle::installed_prefix(&opts.prefix, &p));
         summary.rejected.push((p.to_string(), why));
     }
     // With trusted keys, only a signed bundle speaks for a project: one whose bundle is
     // gone from the store keeps its files (remove a project with a signed empty bundle).
-    let mut signed_for: Vec<String> = Vec::new();
+    let mut signed_for: BTreeSet<String> = BTreeSet::new();
+    let by_project: BTreeMap<String, &Bundle> = bundles
+        .iter()
+        .map(|b| (b.project().to_string(), b))
+        .collect();
     for (p, files) in accepted {
-        signed_for.push(bundle::installed_prefix(&opts.prefix, &p));
-        bundles
-            .iter()
-            .filter(|b| b.project() == p)
-            .for_each(|b| state.record(b));
+        signed_for.insert(bundle::installed_prefix(&opts.prefix, &p));
+        if authenticated && let Some(b) = by_project.get(&p.to_string()) {
+            state.record(b);
+        }
         desired.extend(files);
     }
     let own = format!("{}__", bundle::sanitize(&opts.prefix));
+    let own_temp = format!(".{own}");
     let mut existing = BTreeSet::new();
     let mut temps = Vec::new();
     for item in fs::read_dir(dir).map_err(cron_err(dir, "list it"))? {
@@ -215,7 +224,7 @@ pub fn snatch_versioned(
         let name = item.file_name().to_string_lossy().into_owned();
         if name.starts_with(&own) {
             existing.insert(name);
-        } else if name.starts_with(&format!(".{own}")) && name.contains(".tmp-") {
+        } else if name.starts_with(&own_temp) && name.contains(".tmp-") {
             temps.push(name);
         }
     }
@@ -249,17 +258,16 @@ pub fn snatch_versioned(
             writes.push((name, content, "update"));
         }
     }
-    let authenticated = !opts.trusted_keys.is_empty();
     let mut unsigned_gone = BTreeSet::new();
     let removes: Vec<&String> = existing
         .iter()
         .filter(|n| {
-            let orphan = authenticated && !signed_for.iter().any(|p| n.starts_with(p));
+            let orphan = authenticated && !has_prefix_in(n, &signed_for);
             if orphan && !desired.contains_key(*n) {
                 unsigned_gone.insert(n.rsplit_once("__").map_or(n.as_str(), |(p, _)| p));
             }
             !desired.contains_key(*n)
-                && !keep_prefixes.iter().any(|p| n.starts_with(p))
+                && !has_prefix_in(n, &keep_prefixes)
                 && !skipped.contains(*n)
                 && !orphan
         })
@@ -315,7 +323,7 @@ pub fn snatch_versioned(
         }
         summary.removed += 1;
     }
-    if !opts.dry_run && !opts.trusted_keys.is_empty() {
+    if !opts.dry_run && authenticated {
         let text = state.render();
         if state_text != text.as_bytes() {
             cron.atomic_write(state_name, text.as_bytes(), MODE)
@@ -340,12 +348,21 @@ fn warn_skip(path: &Path, kind: dirfd::Kind) {
     );
 }
 
-/// Checks one decoded bundle and returns its files, or why it is rejected.
+/// Whether an installed file `name` starts with one of the project prefixes in `set`
+/// (`<prefix>__<group>__<artifact>__`): each `__` in the name ends a candidate, looked up
+/// in the set, so the check costs the name's length, not the number of projects.
+fn has_prefix_in(name: &str, set: &BTreeSet<String>) -> bool {
+    name.match_indices("__")
+        .any(|(i, _)| set.contains(&name[..i + 2]))
+}
+
+/// Checks one decoded bundle and returns its files, or why it is rejected (two of its
+/// crontabs installing under one name; clashes between projects are
+/// [`verify::take_collisions`]').
 fn accept(
     b: &Bundle,
     opts: &SnatchOptions,
     users: &mut UserCheck,
-    taken: &BTreeMap<String, Vec<u8>>,
 ) -> Result<Vec<(String, Vec<u8>)>, String> {
     let project = b.project();
     project.check()?;
@@ -362,7 +379,7 @@ fn accept(
         }
         users.check_crontab(&c.name, &c.content, &parsed, &project.group)?;
         let name = bundle::installed_name(&opts.prefix, &project, &c.name);
-        if taken.contains_key(&name) || files.iter().any(|(n, _)| *n == name) {
+        if files.iter().any(|(n, _)| *n == name) {
             return Err(format!(
                 "crontab {} would install as {name}, which another crontab already uses",
                 c.name
