@@ -118,27 +118,8 @@ pub fn prune(store: &dyn Store, cfg: &Config, now: DateTime<Utc>) -> Result<Prun
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arbitration::claim::tests::{me, setup};
     use crate::arbitration::claim::{Claim, claim, decline};
-    use crate::model::funnel::Claimant;
-    use crate::store::dir::DirStore;
-    use std::sync::Arc;
-
-    fn setup() -> (tempfile::TempDir, Arc<dyn Store>, Config) {
-        let d = tempfile::tempdir().unwrap();
-        let s = DirStore::new(d.path().join("store"));
-        s.init().unwrap();
-        let mut cfg = Config::default();
-        cfg.funnel.heartbeat_interval = Duration::from_millis(20);
-        (d, Arc::new(s), cfg)
-    }
-
-    fn me(host: &str) -> Claimant {
-        Claimant {
-            host: host.into(),
-            pid: 7,
-            user: "u".into(),
-        }
-    }
 
     #[test]
     fn prune_keeps_live_claims_and_records_dropped_slots() {

@@ -120,11 +120,6 @@ impl Session {
         &self.job
     }
 
-    /// The slots this invocation covers, oldest first.
-    pub fn slots(&self) -> &[Slot] {
-        &self.slots
-    }
-
     /// The scheduled slot (the last of a backfill window).
     pub fn slot(&self) -> Slot {
         *self.slots.last().expect("a session has a slot")

@@ -40,11 +40,6 @@ pub enum Status {
 }
 
 impl Status {
-    /// Whether the run has ended (its record will not change).
-    pub fn is_final(self) -> bool {
-        !matches!(self, Status::Running | Status::Declined)
-    }
-
     /// The lowercase name used in output and JSON.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -16,6 +16,11 @@ use std::time::Duration;
 
 use crate::exit;
 
+/// The marker file (directory store) or key (etcd) `--init-store` writes at a store's
+/// root: without it every tool refuses the store, since an unmounted or wrong one looks
+/// empty.
+pub const MARKER: &str = ".scalegrease-store";
+
 pub mod dir;
 #[cfg(feature = "etcd")]
 pub mod etcd;

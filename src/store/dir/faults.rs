@@ -20,7 +20,7 @@ fn hint(e: &io::Error) -> Option<String> {
     match Errno::from_raw(e.raw_os_error()?) {
         Errno::EACCES | Errno::EPERM => Some(format!(
             "check that user {} may read and write the store and everything in it, or run as the user that owns it",
-            user()
+            crate::util::host::user_name()
         )),
         Errno::EROFS => Some(
             "it is mounted read-only: remount it read-write, or use another store with --store"
@@ -28,15 +28,6 @@ fn hint(e: &io::Error) -> Option<String> {
         ),
         Errno::ESTALE | Errno::EIO | Errno::ETIMEDOUT => Some(MOUNT_HINT.into()),
         _ => None,
-    }
-}
-
-/// The user this process runs as, by name if it has one.
-fn user() -> String {
-    let uid = nix::unistd::Uid::effective();
-    match nix::unistd::User::from_uid(uid) {
-        Ok(Some(u)) => u.name,
-        _ => format!("uid {uid}"),
     }
 }
 

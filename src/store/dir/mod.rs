@@ -30,8 +30,7 @@ mod faults;
 
 pub use areas::{AREA_MODE, Areas};
 
-/// The marker file's name in the store root.
-pub const MARKER: &str = ".scalegrease-store";
+pub use super::MARKER;
 
 /// A store in a directory.
 #[derive(Debug, Clone)]

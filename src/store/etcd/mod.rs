@@ -45,8 +45,7 @@ mod watch;
 
 pub use url::{DEFAULT_PREFIX, EtcdUrl};
 
-/// The marker key's last segment under the prefix (a dot: no store key can collide).
-pub const MARKER: &str = ".scalegrease-store";
+pub use super::MARKER;
 /// Time allowed to open a connection to one member, unless configured.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Time allowed for one operation, retries across members included, unless configured.
