@@ -65,19 +65,15 @@ impl Cli {
     /// The validated options: the config loaded, the prefix checked, the store resolved.
     fn options(&self, common: &Common) -> Result<(SnatchOptions, StoreConfig), Failure> {
         let config = common.config()?;
+        // The config's prefix was checked when it was loaded; a flag's is checked here.
+        if let Some(p) = &self.prefix {
+            scalegrease::config::check_prefix(p)
+                .map_err(|m| Failure::new(exit::FAILURE, format!("invalid --prefix: {m}")))?;
+        }
         let prefix = self
             .prefix
             .clone()
             .unwrap_or_else(|| config.launch.crontab_unique_prefix.clone());
-        if prefix.is_empty()
-            || scalegrease::dispatch::bundle::sanitize(&prefix) != prefix
-            || prefix.contains("__")
-        {
-            return Err(Failure::new(
-                exit::FAILURE,
-                format!("invalid --prefix {prefix:?}: use only A-Z a-z 0-9 _ - and no \"__\""),
-            ));
-        }
         let trusted_keys = config
             .launch
             .trusted_keys

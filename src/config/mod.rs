@@ -102,6 +102,27 @@ pub struct Config {
     pub history: History,
 }
 
+/// Checks a prefix for scalegrease's files in the cron directory (config
+/// `launch.crontab_unique_prefix`, `--prefix`): non-empty, only `A-Z a-z 0-9 _ -` (cron
+/// ignores other file names) and no `__` (it separates the parts of installed names).
+pub fn check_prefix(p: &str) -> Result<(), String> {
+    if p.is_empty()
+        || !p
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(format!(
+            "{p:?} must be non-empty and use only A-Z a-z 0-9 _ - (cron ignores other file names)"
+        ));
+    }
+    if p.contains("__") {
+        return Err(format!(
+            "{p:?} must not contain \"__\" (it separates the name's parts)"
+        ));
+    }
+    Ok(())
+}
+
 impl Config {
     /// Reads and validates the config at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -195,25 +216,8 @@ impl Config {
             key: key.to_string(),
             message,
         };
-        let p = &self.launch.crontab_unique_prefix;
-        if p.is_empty()
-            || !p
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            return Err(bad(
-                "launch.crontab_unique_prefix",
-                format!(
-                    "{p:?} must be non-empty and use only A-Z a-z 0-9 _ - (cron ignores other file names)"
-                ),
-            ));
-        }
-        if p.contains("__") {
-            return Err(bad(
-                "launch.crontab_unique_prefix",
-                format!("{p:?} must not contain \"__\" (it separates the name's parts)"),
-            ));
-        }
+        check_prefix(&self.launch.crontab_unique_prefix)
+            .map_err(|m| bad("launch.crontab_unique_prefix", m))?;
         self.check_hostname(path)?;
         if self.guard.max_load_per_cpu.is_nan() || self.guard.max_load_per_cpu <= 0.0 {
             return Err(bad(

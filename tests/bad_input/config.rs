@@ -110,3 +110,24 @@ fn type_errors_name_the_key_in_plain_words() {
         "{err}"
     );
 }
+
+/// The cron-file prefix is checked by one rule whether it comes from the config (78, at
+/// its key) or from greasesnatch's `--prefix` (1).
+#[test]
+fn a_bad_cron_file_prefix_is_refused_from_the_config_and_from_the_flag() {
+    let mut w = World::new();
+    w.init_store();
+    let (code, _, err) = run(&w, "greasesnatch", &["--prefix", "a__b"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("invalid --prefix") && err.contains("must not contain \"__\""),
+        "{err}"
+    );
+    w.configure(|c| c["launch"]["crontab_unique_prefix"] = serde_json::json!("a.b"));
+    let (code, _, err) = run(&w, "greasesnatch", &[]);
+    assert_eq!(code, Some(78), "{err}");
+    assert!(
+        err.contains("launch.crontab_unique_prefix") && err.contains("A-Z a-z 0-9 _ -"),
+        "{err}"
+    );
+}
