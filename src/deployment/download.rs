@@ -44,6 +44,35 @@ pub fn unusable(repo: &Repo, rel: &str, e: FetchError) -> Failure {
     })
 }
 
+/// After a failed request for `rel`: the failure to give up with (refused, unusable, or
+/// the `attempts`-th retryable failure), else the backoff to wait before retrying, logged.
+/// `failures` counts the retryable ones so far.
+pub fn retry_after(
+    repo: &Repo,
+    rel: &str,
+    e: FetchError,
+    failures: &mut u32,
+    attempts: u32,
+) -> Result<std::time::Duration, Failure> {
+    match e {
+        FetchError::Fatal(m) => Err(Failure::Refused(m)),
+        FetchError::BadData(_) | FetchError::Unusable(_) => Err(unusable(repo, rel, e)),
+        e => {
+            *failures += 1;
+            if *failures >= attempts.max(1) {
+                return Err(Failure::Unreachable(e.to_string()));
+            }
+            let pause = backoff(*failures);
+            info!(
+                "{}: {e}; retrying in {} ms",
+                repo.url_of(rel),
+                pause.as_millis()
+            );
+            Ok(pause)
+        }
+    }
+}
+
 /// Fetches `rel` from `repo` to `dest`, verified against `expected` when given.
 /// `budget` bounds consecutive failures that made no progress, and the whole download.
 pub fn download(
@@ -112,18 +141,11 @@ fn fetch_into(
                 }
                 continue;
             }
-            Err(FetchError::Fatal(m)) => return Err(Failure::Refused(m)),
-            Err(e @ (FetchError::BadData(_) | FetchError::Unusable(_))) => {
-                return Err(unusable(repo, rel, e));
-            }
             Err(e) => {
-                failures += 1;
-                if failures >= attempts.max(1) {
-                    return Err(Failure::Unreachable(e.to_string()));
-                }
-                let pause = backoff(failures);
-                info!("{url}: {e}; retrying in {} ms", pause.as_millis());
-                pause_until(pause, deadline);
+                pause_until(
+                    retry_after(repo, rel, e, &mut failures, attempts)?,
+                    deadline,
+                );
                 continue;
             }
         };

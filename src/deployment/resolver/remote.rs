@@ -10,7 +10,7 @@ use super::super::DeployError;
 use super::super::checksum::{self, Algorithm, Expected};
 use super::super::download::{self, Failure};
 use super::super::metadata::Metadata;
-use super::super::repository::{self, FetchError, Repo};
+use super::super::repository::{FetchError, Repo};
 use super::super::spec::Coordinates;
 use super::{Resolver, with_not_found};
 
@@ -146,23 +146,13 @@ impl Resolver {
             match repo.read_small(rel, SMALL_LIMIT, self.small.deadline()) {
                 Ok(b) => return Ok(b),
                 Err(FetchError::NotFound) => return Err(Failure::NotFound),
-                Err(FetchError::Fatal(m)) => return Err(Failure::Refused(m)),
-                Err(e @ (FetchError::BadData(_) | FetchError::Unusable(_))) => {
-                    return Err(download::unusable(repo, rel, e));
-                }
-                Err(e) => {
-                    failures += 1;
-                    if failures >= self.small.attempts {
-                        return Err(Failure::Unreachable(e.to_string()));
-                    }
-                    let pause = repository::backoff(failures);
-                    info!(
-                        "{}: {e}; retrying in {} ms",
-                        repo.url_of(rel),
-                        pause.as_millis()
-                    );
-                    std::thread::sleep(pause);
-                }
+                Err(e) => std::thread::sleep(download::retry_after(
+                    repo,
+                    rel,
+                    e,
+                    &mut failures,
+                    self.small.attempts,
+                )?),
             }
         }
     }
