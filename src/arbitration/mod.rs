@@ -11,5 +11,6 @@ pub mod heartbeat;
 pub mod options;
 pub mod outputs;
 pub mod prune;
+pub mod queue;
 pub mod records;
 pub mod session;

@@ -9,6 +9,16 @@
 //!   ([`run_id`]), or `dropped` for a slot no worker took.
 //! - `tails/<job>/<slot>/<run id>`: the last 64 KiB of the run's output.
 //! - `maintenance/prune/<interval>`: the marker that one process pruned this interval.
+//! - `requests/<id>`: a farm-queue request ([`crate::model::request::Request`]), kept.
+//! - `queue/<id>`: the pending marker of a request no worker took yet (removed when
+//!   taken, cancelled or dropped): listing `queue` is a worker's whole idle cost.
+//! - `taken/<id>`: the one worker's take of a request, removed when it ends: what is in
+//!   flight.
+//! - `states/<id>`: a request's latest phase ([`crate::model::request::RequestState`]).
+//! - `attempts/<job>/<slot>/<n>`: the id of the request for attempt n of (job, slot):
+//!   an exclusive create, so two submitters never queue the same attempt.
+//! - `cancels/<job>/<slot>/<run id>`: asks the running greaserun to end its job.
+//! - `live/<job>/<slot>/<run id>`: the running job's latest output, for `--follow`.
 //!
 //! Slots are written in their key form (`2026-11-23T03:00Z`, see
 //! [`Slot::key`](crate::model::slot::Slot::key)).
@@ -31,8 +41,22 @@ pub const TAILS: &str = "tails";
 pub const MAINTENANCE: &str = "maintenance";
 /// The prune markers (under [`MAINTENANCE`]).
 pub const PRUNE_MARKERS: &str = "maintenance/prune";
+/// Farm-queue requests, one per id (kept for `funnel.retention`).
+pub const REQUESTS: &str = "requests";
+/// Pending requests, one per id.
+pub const QUEUE: &str = "queue";
+/// Takes of requests in flight, one per id.
+pub const TAKEN: &str = "taken";
+/// Request states, one per id.
+pub const STATES: &str = "states";
+/// Attempt reservations, one per (job, slot, attempt).
+pub const ATTEMPTS: &str = "attempts";
+/// Cancel markers, one per (job, slot, run).
+pub const CANCELS: &str = "cancels";
+/// Live output, one per (job, slot, run).
+pub const LIVE: &str = "live";
 /// The tops whose second segment is a job name.
-pub const JOB_TOPS: [&str; 3] = [RUNS, CLAIMS, DECLINES];
+pub const JOB_TOPS: [&str; 4] = [RUNS, CLAIMS, DECLINES, ATTEMPTS];
 /// The run id of a dropped slot's record.
 pub const DROPPED_ID: &str = "dropped";
 
@@ -114,6 +138,42 @@ pub fn prune_marker(bucket: u64) -> String {
     format!("{PRUNE_MARKERS}/{bucket}")
 }
 
+/// The key of request `id` under `top` ([`REQUESTS`], [`QUEUE`], [`TAKEN`] or
+/// [`STATES`]).
+pub fn request(top: &str, id: &str) -> String {
+    format!("{top}/{}", segment(id))
+}
+
+/// The prefix of (job, slot)'s attempt reservations (`slot` in key form).
+pub fn slot_attempts(job: &str, slot: &str) -> String {
+    format!("{ATTEMPTS}/{}/{}", segment(job), segment(slot))
+}
+
+/// The reservation of attempt `n` of (job, slot).
+pub fn attempt(job: &str, slot: &str, n: u32) -> String {
+    format!("{}/{n}", slot_attempts(job, slot))
+}
+
+/// The cancel marker of one run.
+pub fn cancel(job: &str, slot: &str, run_id: &str) -> String {
+    format!(
+        "{CANCELS}/{}/{}/{}",
+        segment(job),
+        segment(slot),
+        segment(run_id)
+    )
+}
+
+/// The live-output key of one run.
+pub fn live(job: &str, slot: &str, run_id: &str) -> String {
+    format!(
+        "{LIVE}/{}/{}/{}",
+        segment(job),
+        segment(slot),
+        segment(run_id)
+    )
+}
+
 /// Makes a key segment from any text: keeps `[A-Za-z0-9._:@+=,-]`, percent-encodes the
 /// rest, and never starts with a dot (so directory-store temp files cannot collide).
 pub fn segment(text: &str) -> String {
@@ -160,5 +220,21 @@ mod tests {
         assert_eq!(job_prefix(RUNS, None), "runs");
         assert_eq!(job_of(&job_prefix(CLAIMS, Some("a b"))).unwrap(), "a b");
         assert_eq!(bundle("com.ex", "jobs"), "bundles/com.ex__jobs");
+        assert_eq!(
+            request(QUEUE, "20261130T184512Z-00003f9a"),
+            "queue/20261130T184512Z-00003f9a"
+        );
+        assert_eq!(
+            attempt("j", &slot.key(), 2),
+            "attempts/j/2026-11-23T03:00Z/2"
+        );
+        assert_eq!(
+            cancel("j", &slot.key(), "h-7"),
+            "cancels/j/2026-11-23T03:00Z/h-7"
+        );
+        assert_eq!(
+            live("j", &slot.key(), "h-7"),
+            "live/j/2026-11-23T03:00Z/h-7"
+        );
     }
 }

@@ -9,6 +9,7 @@ pub mod job;
 pub mod keys;
 pub mod params;
 pub mod record;
+pub mod request;
 pub mod slot;
 
 /// The `tracing` target of a notice: a plain message for the user, shown without a level

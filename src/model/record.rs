@@ -37,6 +37,9 @@ pub enum Status {
     /// Workers declined the slot (over their limits) and none has claimed it yet; it
     /// becomes `dropped` when the retention window passes.
     Declined,
+    /// Ended on purpose: `greasedispatch --cancel`, or replaced by a newer run
+    /// (`--concurrency replace`).
+    Cancelled,
 }
 
 impl Status {
@@ -50,6 +53,7 @@ impl Status {
             Status::Dropped => "dropped",
             Status::Skipped => "skipped",
             Status::Declined => "declined",
+            Status::Cancelled => "cancelled",
         }
     }
 }
@@ -99,6 +103,18 @@ pub struct RunRecord {
     /// For a dropped slot: the workers' declines.
     #[serde(default)]
     pub declines: Vec<Decline>,
+    /// The farm-queue request this run served (`greasedispatch`, a retry, a rescue).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    /// Which attempt of the slot this is (1 for the first; absent on records written
+    /// before attempts were counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// `user@host` of whoever queued the request, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<DateTime<Utc>>,
 }
 
 impl RunRecord {
@@ -125,6 +141,10 @@ impl RunRecord {
             log_path: None,
             reason: None,
             declines: vec![],
+            request: None,
+            attempt: None,
+            requested_by: None,
+            requested_at: None,
         }
     }
 
