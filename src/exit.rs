@@ -33,6 +33,14 @@ pub const IO_ERR: i32 = 74;
 pub const TEMP_FAIL: i32 = 75;
 /// Configuration error: the config file is missing, unreadable or invalid.
 pub const CONFIG: i32 = 78;
+/// A farm-queue request was refused: a duplicate at submission, or by the worker.
+pub const REFUSED: i32 = 79;
+/// A farm-queue request's deadline passed before any worker had room.
+pub const DROPPED: i32 = 80;
+/// A run or request was cancelled (`greasedispatch --cancel`, `--concurrency replace`).
+pub const CANCELLED: i32 = 81;
+/// A farm-queue request's host stopped heartbeating before the run ended.
+pub const ABANDONED: i32 = 82;
 /// The job ran past `--timeout` and was ended.
 pub const TIMEOUT: i32 = 124;
 /// The runner's command exists but could not be executed.
@@ -42,7 +50,7 @@ pub const NOT_FOUND: i32 = 127;
 /// A job killed by signal `n` exits with `SIGNAL_BASE + n`.
 pub const SIGNAL_BASE: i32 = 128;
 
-/// One of the four binaries.
+/// One of the five binaries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
     /// greaserun.
@@ -53,11 +61,19 @@ pub enum Tool {
     Snatch,
     /// greasestatus.
     Status,
+    /// greasedispatch.
+    Dispatch,
 }
 
 impl Tool {
     /// Every tool, in the table's column order.
-    pub const ALL: [Tool; 4] = [Tool::Run, Tool::Launch, Tool::Snatch, Tool::Status];
+    pub const ALL: [Tool; 5] = [
+        Tool::Run,
+        Tool::Launch,
+        Tool::Snatch,
+        Tool::Status,
+        Tool::Dispatch,
+    ];
 
     /// The binary's name.
     pub fn name(self) -> &'static str {
@@ -66,6 +82,7 @@ impl Tool {
             Tool::Launch => "greaselaunch",
             Tool::Snatch => "greasesnatch",
             Tool::Status => "greasestatus",
+            Tool::Dispatch => "greasedispatch",
         }
     }
 }
@@ -97,14 +114,14 @@ pub const TABLE: &[Row] = &[
     Row {
         code: "job",
         name: "-",
-        meaning: "the job ran and exited with this status (a backfill: its first failure's)",
-        tools: RUN,
+        meaning: "the job ran and exited with this status (a backfill: its first failure's; greasedispatch --follow: the followed run's)",
+        tools: &[Tool::Run, Tool::Dispatch],
     },
     Row {
         code: "1",
         name: "FAILURE",
-        meaning: "invalid crontabs, no crontab files, or installed names that collide with another project's (greaselaunch); a rejected bundle (greasesnatch); an invalid schedule, or a job or run the store does not know (greasestatus)",
-        tools: &[Tool::Launch, Tool::Snatch, Tool::Status],
+        meaning: "invalid crontabs, no crontab files, or installed names that collide with another project's (greaselaunch); a rejected bundle (greasesnatch); an invalid schedule, or a job or run the store does not know (greasestatus); an unknown or ambiguous job, an entry that is not a greaserun entry, or an unknown request id (greasedispatch)",
+        tools: &[Tool::Launch, Tool::Snatch, Tool::Status, Tool::Dispatch],
     },
     Row {
         code: "2",
@@ -159,6 +176,30 @@ pub const TABLE: &[Row] = &[
         name: "CONFIG",
         meaning: "the config file is missing or invalid (file:line:col), or a repository refused the credentials (401/403); a signing key other users can read (greaselaunch)",
         tools: ALL,
+    },
+    Row {
+        code: "79",
+        name: "REFUSED",
+        meaning: "a request was refused: a duplicate of one queued, running or finished within the retention window (greasedispatch without --rerun), or by the worker that took it (--follow; the state's reason says why)",
+        tools: &[Tool::Dispatch],
+    },
+    Row {
+        code: "80",
+        name: "DROPPED",
+        meaning: "the followed request's deadline passed before any worker had room",
+        tools: &[Tool::Dispatch],
+    },
+    Row {
+        code: "81",
+        name: "CANCELLED",
+        meaning: "the run was cancelled (greasedispatch --cancel, or replaced under --concurrency replace)",
+        tools: &[Tool::Run, Tool::Dispatch],
+    },
+    Row {
+        code: "82",
+        name: "ABANDONED",
+        meaning: "the followed run's host stopped heartbeating before the run ended",
+        tools: &[Tool::Dispatch],
     },
     Row {
         code: "124",
@@ -255,6 +296,10 @@ mod tests {
             ("IO_ERR", IO_ERR),
             ("TEMP_FAIL", TEMP_FAIL),
             ("CONFIG", CONFIG),
+            ("REFUSED", REFUSED),
+            ("DROPPED", DROPPED),
+            ("CANCELLED", CANCELLED),
+            ("ABANDONED", ABANDONED),
             ("TIMEOUT", TIMEOUT),
             ("CANNOT_EXECUTE", CANNOT_EXECUTE),
             ("NOT_FOUND", NOT_FOUND),

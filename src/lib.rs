@@ -12,6 +12,8 @@
 //! - [`execution`]: runners, process supervision, signals and timeouts.
 //! - [`debugging`]: logs, run records and status.
 //! - [`store`]: one trait for the central store, with a directory and an etcd backend.
+//! - [`farm`]: the farm queue's front (greasedispatch) and the worker's pull
+//!   (greasesnatch), over the queue's store operations in `arbitration`.
 //! - [`run`]: the greaserun pipeline, the order of a run in one place.
 //!
 //! The scopes form layers: each imports only from below it, in the order util, model,
@@ -36,6 +38,7 @@ pub mod dispatch;
 pub mod error;
 pub mod execution;
 pub mod exit;
+pub mod farm;
 pub mod model;
 pub mod run;
 pub mod store;

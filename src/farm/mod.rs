@@ -1,0 +1,9 @@
+//! The farm queue's two ends above the store operations of `arbitration::queue`:
+//! finding the published greaserun entry a request names (by parsing each entry's
+//! command with greaserun's own argument parser, `cli::greaserun`), the front that
+//! `greasedispatch` calls (submit, backfill, cancel, follow), and the worker's pull that
+//! greasesnatch runs (take requests while the guard has room, start the entry's
+//! greaserun as the entry's user, notice abandoned and expired requests).
+//!
+//! It sits above `cli` because it parses greaserun command lines with the same parser
+//! the greaserun binary uses, so a job name is computed in exactly one way.
