@@ -3,204 +3,55 @@
 //! the error's.
 
 use std::io::IsTerminal;
-use std::time::Duration;
 
 use clap::Parser;
 use scalegrease::arbitration::options::SlotOptions;
-use scalegrease::cli::{self, Common, CommonArgs};
+use scalegrease::cli::Common;
+use scalegrease::cli::greaserun::GreaserunArgs as Cli;
 use scalegrease::error::{Context, Failure};
 use scalegrease::exit::{self, Tool};
-use scalegrease::model::slot::{Period, Slot};
 use scalegrease::run::{Outcome, RunOptions};
-use scalegrease::util::duration;
 
-/// `--json`'s long help: what the document holds.
-const JSON_LONG: &str = "Print JSON on stdout for scripts instead of text (one document; errors stay on \
-stderr). With --dry-run only: {\"command_line\": \"...\", \"argv\": [...], \"env\": {...}, \"cwd\": ...}.";
+/// The validated options: logging installed, then everything greaserun was asked.
+fn options(cli: Cli, started: chrono::DateTime<chrono::Utc>) -> (Common, RunOptions) {
+    let common = cli.common.start(Tool::Run);
+    let quiet = common.quiet();
+    let opts = RunOptions {
+        runner: cli.runner,
+        artifact: cli.artifact,
+        args: cli.args,
+        main_class: cli.main_class,
+        random_delay: !cli.no_random_delay && !std::io::stdin().is_terminal(),
+        offline: cli.offline,
+        timeout: cli.timeout,
+        kill_grace: cli.kill_grace,
+        dry_run: cli.dry_run,
+        dry_run_json: cli.json,
+        store: common.store_flag().map(String::from),
+        force: cli.force,
+        progress: !quiet && std::io::stderr().is_terminal(),
+        funnel: SlotOptions {
+            job: cli.job,
+            slot: cli.slot,
+            no_claim: cli.no_claim,
+            skip_if_exists: cli.skip_if_exists,
+            backfill: cli.backfill,
+            every: cli.every,
+            keep_going: cli.keep_going,
+            wait_for: cli.wait_for,
+            wait_timeout: cli.wait_timeout,
+        },
+        interactive: std::io::stdin().is_terminal(),
+        started,
+        log_sink: common.log.clone(),
+    };
 
-const EXAMPLES: &str = "\
-Examples:
-  greaserun -D --runner java ./target/jobs-1.0-jar-with-dependencies.jar -- 2026-11-22
-  greaserun --runner luigi com.example:jobs:LATEST -- --module jobs DailyTask --local-scheduler
-  greaserun --dry-run --runner shell com.example:jobs:1.2.0 -- sh -c 'unzip -l {jar_path}'
-  greaserun --runner shell com.example:etl --skip-if-exists '/data/out/{date-1d}/_SUCCESS' \\
-      --backfill 30d --every 1d -- etl --day {date-1d}";
-
-/// `--help`'s text after the options: precedence, the exit-code table, examples.
-fn after_help() -> String {
-    format!(
-        "{}\n\n{}\n\n{EXAMPLES}",
-        cli::PRECEDENCE,
-        exit::help(Tool::Run)
-    )
-}
-
-/// Resolve a job's fat jar, check the host is not overloaded, run the job with a runner,
-/// and keep its log.
-#[derive(Debug, Parser)]
-#[command(name = "greaserun", version, after_help = after_help())]
-struct Cli {
-    #[command(flatten)]
-    common: CommonArgs,
-
-    /// Do not sleep a random delay first. By default greaserun sleeps a random
-    /// 0..guard.max_delay_s seconds (default 60) when stdin is not a terminal, as under
-    /// cron, so that a farm does not start every job in the same second.
-    #[arg(short = 'D', long)]
-    no_random_delay: bool,
-
-    /// Never touch the network: use the artifact cache only.
-    #[arg(short, long)]
-    offline: bool,
-
-    /// End the job (its whole process group: TERM, then KILL after --kill-grace) after
-    /// this long, e.g. 90s, 45m, 2h. Exits 124. Default: no timeout.
-    #[arg(long, value_name = "DURATION", value_parser = |s: &str| duration::parse_in(s, duration::TIMEOUT))]
-    timeout: Option<Duration>,
-
-    /// How long the job gets between TERM and KILL when it is ended.
-    #[arg(long, value_name = "DURATION", value_parser = |s: &str| duration::parse_in(s, duration::KILL_GRACE), default_value = "10s")]
-    kill_grace: Duration,
-
-    /// Resolve and fetch the artifact and check the guard, then print the exact command
-    /// that would run, and run nothing.
-    #[arg(long)]
-    dry_run: bool,
-
-    #[arg(long, help = cli::JSON_HELP, long_help = JSON_LONG, requires = "dry_run")]
-    json: bool,
-
-    /// Skip the overload guard (for manual runs).
-    #[arg(long)]
-    force: bool,
-
-    /// The job's main class: the java runner runs `java -cp <jar> <CLASS>` instead of
-    /// `java -jar <jar>`; the hadoop runner passes it after the jar.
-    #[arg(long, value_name = "CLASS")]
-    main_class: Option<String>,
-
-    /// The runner: shell, java, hadoop, python, luigi, or one defined under `runners` in
-    /// the config. Case-insensitive; `LuigiRunner` style names work too.
-    #[arg(short, long, value_name = "RUNNER")]
-    runner: String,
-
-    /// The job's fat jar: an existing local path, or Maven coordinates
-    /// group:artifact[:version[:packaging[:classifier]]] (defaults LATEST, jar,
-    /// jar-with-dependencies).
-    #[arg(value_name = "ARTIFACT")]
-    artifact: String,
-
-    /// The job's name in the funnel (claims, run records, greasestatus). Default: derived
-    /// from the runner, group:artifact (or jar file name) and the arguments as written.
-    #[arg(long, value_name = "NAME", value_parser = parse_job)]
-    job: Option<String>,
-
-    /// The slot this run is for (manual runs, reruns). Local time (2026-11-23T03:00,
-    /// 2026-11-23) or RFC 3339. Default: the minute greaserun started in.
-    #[arg(long, value_name = "TIME", value_parser = parse_slot)]
-    slot: Option<Slot>,
-
-    /// Do not claim the slot: run beside the farm (a run record is still written). Runs
-    /// from a terminal do not claim anyway unless --job or --slot is given.
-    #[arg(long)]
-    no_claim: bool,
-
-    /// Do not run if this output exists for the slot (strftime codes and {date}-style
-    /// parameters by slot; globs allowed); the run is recorded as skipped. Repeatable:
-    /// all must exist.
-    #[arg(long, value_name = "PATTERN")]
-    skip_if_exists: Vec<String>,
-
-    /// Run every slot of this window (ending at the slot) whose output is missing, oldest
-    /// first, each claimed like a scheduled slot: e.g. 30d, 48h. Missing means a
-    /// --skip-if-exists pattern is missing, or without one, no succeeded run record.
-    #[arg(long, value_name = "WINDOW", value_parser = parse_period)]
-    backfill: Option<Period>,
-
-    /// The step between backfill slots: 1d, 1h, 15m. Default: 1h for an hour window,
-    /// else 1d.
-    #[arg(long, value_name = "STEP", value_parser = parse_period, requires = "backfill")]
-    every: Option<Period>,
-
-    /// In a backfill, go on after a failed slot (default: stop at the first failure).
-    #[arg(long, requires = "backfill")]
-    keep_going: bool,
-
-    /// Wait until this input exists for the slot before running (same patterns as
-    /// --skip-if-exists), polling with backoff. Repeatable: waits for all.
-    #[arg(long, value_name = "PATTERN")]
-    wait_for: Vec<String>,
-
-    /// How long --wait-for waits before giving up (exit 75).
-    #[arg(long, value_name = "DURATION", value_parser = |s: &str| duration::parse_in(s, duration::WAIT_TIMEOUT), default_value = "1h")]
-    wait_timeout: Duration,
-
-    /// Arguments for the job. {jar_path}, {artifact_spec} and {version} are substituted,
-    /// and the slot parameters {date}, {datetime}, {hour}, {slot:<strftime>} with offsets
-    /// such as {date-1d} or {hour-2h}.
-    #[arg(
-        value_name = "ARGS",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
-    args: Vec<String>,
-}
-
-fn parse_slot(s: &str) -> Result<Slot, String> {
-    Slot::parse(s).map_err(|e| e.to_string())
-}
-
-fn parse_job(s: &str) -> Result<String, String> {
-    scalegrease::model::job::check_job_name(s).map(|()| s.to_string())
-}
-
-fn parse_period(s: &str) -> Result<Period, String> {
-    duration::parse_in(s, duration::BACKFILL)?;
-    Period::parse(s).map_err(|e| e.to_string())
-}
-
-impl Cli {
-    /// The validated options: logging installed, then everything greaserun was asked.
-    fn options(self, started: chrono::DateTime<chrono::Utc>) -> (Common, RunOptions) {
-        let common = self.common.start(Tool::Run);
-        let quiet = common.quiet();
-        let opts = RunOptions {
-            runner: self.runner,
-            artifact: self.artifact,
-            args: self.args,
-            main_class: self.main_class,
-            random_delay: !self.no_random_delay && !std::io::stdin().is_terminal(),
-            offline: self.offline,
-            timeout: self.timeout,
-            kill_grace: self.kill_grace,
-            dry_run: self.dry_run,
-            dry_run_json: self.json,
-            store: common.store_flag().map(String::from),
-            force: self.force,
-            progress: !quiet && std::io::stderr().is_terminal(),
-            funnel: SlotOptions {
-                job: self.job,
-                slot: self.slot,
-                no_claim: self.no_claim,
-                skip_if_exists: self.skip_if_exists,
-                backfill: self.backfill,
-                every: self.every,
-                keep_going: self.keep_going,
-                wait_for: self.wait_for,
-                wait_timeout: self.wait_timeout,
-            },
-            interactive: std::io::stdin().is_terminal(),
-            started,
-            log_sink: common.log.clone(),
-        };
-
-        (common, opts)
-    }
+    (common, opts)
 }
 
 fn run() -> Result<i32, Failure> {
     let started = chrono::Utc::now();
-    let (common, opts) = Cli::parse().options(started);
+    let (common, opts) = options(Cli::parse(), started);
     let cfg = common.config()?;
     match scalegrease::run::run(&cfg, &opts)
         .with_context(|| format!("{} job {}", opts.runner, opts.artifact))?

@@ -7,6 +7,7 @@
 //! text of every `--json` flag, and [`PRECEDENCE`], the sentence every `--help` ends with.
 //! [`status`] validates greasestatus's own values (time zone, times, slots).
 
+pub mod greaserun;
 pub mod status;
 
 use std::path::PathBuf;
