@@ -34,7 +34,7 @@ pub fn after_help() -> String {
 
 /// Resolve a job's fat jar, check the host is not overloaded, run the job with a runner,
 /// and keep its log.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(name = "greaserun", version, after_help = after_help())]
 pub struct GreaserunArgs {
     #[command(flatten)]

@@ -7,3 +7,5 @@
 //!
 //! It sits above `cli` because it parses greaserun command lines with the same parser
 //! the greaserun binary uses, so a job name is computed in exactly one way.
+
+pub mod entry;
