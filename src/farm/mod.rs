@@ -9,3 +9,5 @@
 //! the greaserun binary uses, so a job name is computed in exactly one way.
 
 pub mod entry;
+pub mod error;
+pub mod published;
