@@ -11,3 +11,4 @@
 pub mod entry;
 pub mod error;
 pub mod published;
+pub mod submit;
