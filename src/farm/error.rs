@@ -45,16 +45,21 @@ pub enum FarmError {
         "no request {0:?} in the store (ids look like 20261130T184512Z-00003f9a; `greasedispatch` prints them when it queues)"
     )]
     UnknownRequest(String),
+    /// `--follow` could not write the run's output (stdout closed, disk full).
+    #[error("cannot write the run's output")]
+    Output(#[source] std::io::Error),
 }
 
 impl FarmError {
     /// The documented exit code: the store's own for a store failure, 79 for a
-    /// duplicate, 2 for bad usage, 1 otherwise.
+    /// duplicate, 2 for bad usage, 74
+    /// when the output cannot be written, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
             FarmError::Store(e) => e.exit_code(),
             FarmError::Duplicate { .. } => exit::REFUSED,
             FarmError::Usage(_) => exit::USAGE,
+            FarmError::Output(_) => exit::IO_ERR,
             FarmError::UnknownJob { .. }
             | FarmError::Ambiguous { .. }
             | FarmError::NotGreaserun { .. }

@@ -10,5 +10,6 @@
 
 pub mod entry;
 pub mod error;
+pub mod follow;
 pub mod published;
 pub mod submit;
