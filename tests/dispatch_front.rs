@@ -238,7 +238,7 @@ fn an_unavailable_store_queues_nothing_and_exits_69() {
 fn cancel_withdraws_a_queued_request_and_a_follower_sees_it() {
     let w = published();
     // A follower of a request that no worker takes, cancelled from another command.
-    let mut follower = w
+    let follower = w
         .spawn_cmd("greasedispatch")
         .args(["etl-hourly", "--slot", "2026-11-23T05:00Z", "--follow"])
         .stdout(std::process::Stdio::piped())
