@@ -238,13 +238,14 @@ fn an_unavailable_store_queues_nothing_and_exits_69() {
 fn cancel_withdraws_a_queued_request_and_a_follower_sees_it() {
     let w = published();
     // A follower of a request that no worker takes, cancelled from another command.
-    let follower = w
-        .spawn_cmd("greasedispatch")
-        .args(["etl-hourly", "--slot", "2026-11-23T05:00Z", "--follow"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut follower = Reaped(Some(
+        w.spawn_cmd("greasedispatch")
+            .args(["etl-hourly", "--slot", "2026-11-23T05:00Z", "--follow"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
     let key = wait_for(
         "the request to be queued",
         std::time::Duration::from_secs(20),
@@ -263,7 +264,7 @@ fn cancel_withdraws_a_queued_request_and_a_follower_sees_it() {
         serde_json::from_slice(&w.store().get(&format!("states/{id}")).unwrap().unwrap()).unwrap();
     assert_eq!(st["phase"], "cancelled");
 
-    let out = follower.wait_with_output().unwrap();
+    let out = follower.0.take().unwrap().wait_with_output().unwrap();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(81), "{stderr}");
     assert_eq!(stdout, "");
@@ -285,5 +286,17 @@ fn cancel_withdraws_a_queued_request_and_a_follower_sees_it() {
         let (_, err) = text(&o);
         assert_eq!(o.status.code(), Some(1), "{err}");
         assert!(err.contains("no request"), "{err}");
+    }
+}
+
+/// A child that is killed and reaped if the test ends before waiting for it.
+struct Reaped(Option<std::process::Child>);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
