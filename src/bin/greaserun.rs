@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 
 use clap::Parser;
-use scalegrease::arbitration::options::SlotOptions;
+use scalegrease::arbitration::options::{RetryPolicy, SlotOptions};
 use scalegrease::cli::Common;
 use scalegrease::cli::greaserun::GreaserunArgs as Cli;
 use scalegrease::error::{Context, Failure};
@@ -44,6 +44,14 @@ fn options(cli: Cli, started: chrono::DateTime<chrono::Utc>) -> (Common, RunOpti
         interactive: std::io::stdin().is_terminal(),
         started,
         log_sink: common.log.clone(),
+        request: cli.request,
+        retry: RetryPolicy {
+            retries: cli.retries,
+            delay: cli.retry_delay,
+            max_delay: cli.retry_max_delay,
+        },
+        rescue_within: cli.rescue_within,
+        concurrency: cli.concurrency,
     };
 
     (common, opts)
