@@ -37,6 +37,11 @@ pub fn run_slot(
         }
         Claimed::NotHere(code) => return Ok(code),
     };
+    // Before the record starts: a replaced run may take a while to end.
+    let skip = session
+        .outputs_exist(slot)
+        .map(|first| format!("outputs exist: {first}"))
+        .or_else(|| overlap::step(session, farm));
     let (mut rec, mut recorder) = session.record(slot, args.clone(), claimed);
     farm.stamp(&mut rec);
     let cancel = heartbeat
@@ -46,11 +51,6 @@ pub fn run_slot(
         recorder.save(rec, tail);
         farm.ended(store.as_deref(), rec, &session.who());
     };
-
-    let skip = session
-        .outputs_exist(slot)
-        .map(|first| format!("outputs exist: {first}"))
-        .or_else(|| overlap::step(session, farm));
     if let Some(why) = skip {
         rec.status = Status::Skipped;
         rec.end = rec.start;
