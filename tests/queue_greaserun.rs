@@ -128,7 +128,14 @@ fn attempts(s: &dyn Store, slot: &str) -> Vec<Request> {
 fn a_request_runs_its_slot_and_ends_with_the_runs_outcome() {
     let (w, s) = world();
     let req = submit(&*s, JOB, SLOT, 1);
-    let c = served(&w, &*s, &req, "worker1", &[], "echo ran {date}");
+    let c = served(
+        &w,
+        &*s,
+        &req,
+        "worker1",
+        &[],
+        "echo ran {date} req=$SCALEGREASE_REQUEST.",
+    );
     let (code, err) = finish(c);
     assert_eq!(code, 0, "{err}");
     let st = state(&*s, &req.id);
@@ -147,10 +154,11 @@ fn a_request_runs_its_slot_and_ends_with_the_runs_outcome() {
     assert_eq!(r.requested_by.as_deref(), Some("alice@front"));
     assert_eq!(r.requested_at, Some(req.requested_at));
     assert!(r.claimed, "attempt 1 claims its slot");
+    assert_eq!(r.args[2], "echo ran 2026-03-01 req=$SCALEGREASE_REQUEST.");
+    let tail = records::read_tail(&*s, r).unwrap().unwrap();
     assert_eq!(
-        r.args,
-        ["sh", "-c", "echo ran 2026-03-01"],
-        "the request's slot"
+        tail, b"ran 2026-03-01 req=.\n",
+        "the request is not in the job's env"
     );
     let marker = |top| s.get(&keys::request(top, &req.id)).unwrap();
     assert!(marker(keys::QUEUE).is_none() && marker(keys::TAKEN).is_none());

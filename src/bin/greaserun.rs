@@ -59,7 +59,12 @@ fn options(cli: Cli, started: chrono::DateTime<chrono::Utc>) -> (Common, RunOpti
 
 fn run() -> Result<i32, Failure> {
     let started = chrono::Utc::now();
-    let (common, opts) = options(Cli::parse(), started);
+    let cli = Cli::parse();
+    // The job must not inherit the request this run serves: a greaserun inside it would
+    // serve the same request again.
+    // SAFETY: no other thread exists yet (logging starts in `options`).
+    unsafe { std::env::remove_var("SCALEGREASE_REQUEST") };
+    let (common, opts) = options(cli, started);
     let cfg = common.config()?;
     match scalegrease::run::run(&cfg, &opts)
         .with_context(|| format!("{} job {}", opts.runner, opts.artifact))?
