@@ -23,6 +23,7 @@ mod guard_trust;
 mod hostile_repo;
 mod launch;
 mod policy;
+mod queue_greaserun;
 mod readme;
 mod runner_logs;
 mod runners;
