@@ -2,7 +2,7 @@
 //! published job (unknown, ambiguous, not a greaserun entry), queueing a request
 //! (`requests/`, `queue/`, `--json`), duplicates (79) and `--rerun`, a backfill of the
 //! missing slots as one batch, the store unavailable (69, nothing queued), and
-//! `--cancel` / `--attach` of a queued request.
+//! `--cancel` / `--attach` of a queued request. Following a run: `dispatch_follow`.
 
 use std::process::Output;
 use std::time::Duration;
@@ -25,7 +25,7 @@ fn published() -> World {
     w
 }
 
-fn dispatch(w: &World, args: &[&str]) -> Output {
+pub fn dispatch(w: &World, args: &[&str]) -> Output {
     w.cmd("greasedispatch")
         .env("TZ", "UTC")
         .args(args)
@@ -39,7 +39,7 @@ fn json(o: &Output) -> Value {
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
 
-fn queued(w: &World) -> Vec<String> {
+pub fn queued(w: &World) -> Vec<String> {
     w.store().keys("queue").unwrap()
 }
 
@@ -289,7 +289,7 @@ fn cancel_withdraws_a_queued_request_and_a_follower_sees_it() {
 }
 
 /// A child that is killed and reaped if the test ends before waiting for it.
-struct Reaped(Option<std::process::Child>);
+pub struct Reaped(pub Option<std::process::Child>);
 
 impl Drop for Reaped {
     fn drop(&mut self) {
@@ -298,106 +298,4 @@ impl Drop for Reaped {
             let _ = c.wait();
         }
     }
-}
-
-/// `--follow` through the real greaserun serving the request (as a worker starts it,
-/// with `SCALEGREASE_REQUEST`): the follower prints the job's first line while the job
-/// still runs (the job waits for the test to see it), then the rest, and exits with the
-/// job's status; `--attach` later prints the final tail and the same code.
-#[test]
-fn follow_prints_the_output_of_the_run_as_it_comes_and_exits_with_its_status() {
-    use std::io::Read;
-    use std::process::Stdio;
-    use std::sync::{Arc, Mutex};
-    let w = World::new();
-    w.init_store();
-    let jar = w.empty_jar();
-    let go = w.join("go");
-    let greaserun = crate::harness::bin_path("greaserun");
-    let script = format!(
-        "echo one; while [ ! -e {} ]; do sleep 0.1; done; echo two; exit 3",
-        go.display()
-    );
-    let words = [
-        "-D",
-        "--job",
-        "fjob",
-        "--runner",
-        "shell",
-        jar.to_str().unwrap(),
-        "--",
-        "sh",
-        "-c",
-    ];
-    let line = format!(
-        "0 3 * * * root {} {} '{script}'\n",
-        greaserun.display(),
-        words.join(" ")
-    );
-    let p = w.project("p", "g", "f", &[("f.cron", &line)]);
-    assert!(w.launch(&p, &[]).status.success());
-    let mut follower = Reaped(Some(
-        w.spawn_cmd("greasedispatch")
-            .args(["fjob", "--slot", "2026-11-23T03:00Z", "--follow"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    ));
-    let printed = Arc::new(Mutex::new(Vec::new()));
-    let mut pipe = follower.0.as_mut().unwrap().stdout.take().unwrap();
-    let reader = {
-        let printed = printed.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                printed.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        })
-    };
-    let key = wait_for("the request to be queued", Duration::from_secs(20), || {
-        queued(&w).pop()
-    });
-    let id = key.strip_prefix("queue/").unwrap().to_string();
-    let mut run = Reaped(Some(
-        w.spawn_cmd("greaserun")
-            .env("SCALEGREASE_REQUEST", &id)
-            .env("SCALEGREASE_HOSTNAME", "worker1")
-            .args(words)
-            .arg(&script)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    ));
-    wait_for(
-        "the follower to print the first line",
-        Duration::from_secs(30),
-        || (printed.lock().unwrap().as_slice() == b"one\n").then_some(()),
-    );
-    std::fs::write(&go, "").unwrap();
-    let status = run.0.take().unwrap().wait().unwrap();
-    assert_eq!(status.code(), Some(3));
-    let out = follower.0.take().unwrap().wait_with_output().unwrap();
-    reader.join().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert_eq!(
-        printed.lock().unwrap().as_slice(),
-        b"one\ntwo\n",
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains(&format!("request {id} failed on worker1 (exit 3)")),
-        "{stderr}"
-    );
-    let o = dispatch(&w, &["--attach", &id]);
-    assert_eq!(
-        (o.status.code(), text(&o).0.as_str()),
-        (Some(3), "one\ntwo\n")
-    );
 }
