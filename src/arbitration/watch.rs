@@ -64,7 +64,8 @@ impl RunWatch {
         }
     }
 
-    /// Stops the writer and removes the live key (call once the final tail is written).
+    /// Stops the writer and removes the live key, if one was written (call once the final
+    /// tail is written).
     pub fn finish(&mut self) {
         let Some(mut live) = self.live.take() else {
             return;
@@ -72,6 +73,9 @@ impl RunWatch {
         drop(live.tx.take());
         if let Some(t) = live.thread.take() {
             let _ = t.join();
+        }
+        if self.written == 0 {
+            return; // nothing was written: no store operation for short jobs
         }
         if let Err(e) = live.store.delete(&live.key) {
             tracing::debug!("live output {} not removed (pruning will): {e}", live.key);
