@@ -12,6 +12,7 @@ mod cron_daemon;
 mod crontab;
 mod deployment;
 mod deployment_faults;
+mod dispatch_front;
 mod escaping;
 mod fs_safety;
 mod fs_safety_store;
