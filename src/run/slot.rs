@@ -62,7 +62,21 @@ pub fn run_slot(
 
     recorder.running(&rec);
     farm.running(store.as_deref(), &rec);
-    if let Err(why) = session.wait_for_inputs(slot) {
+    let cancelled = || match (&cancel, &store) {
+        (Some(c), Some(s)) => c.check(&**s),
+        _ => None,
+    };
+    let waited = session.wait_for_inputs(slot, &|| {
+        cancel.as_ref().is_some_and(|c| c.requested().is_some())
+    });
+    if let Some(who) = cancelled() {
+        let why = format!("cancelled by {who} before it started");
+        tracing::warn!(target: NOTICE, "not running {name} slot {slot}: {why}");
+        rec.finish(Utc::now(), Status::Cancelled, None, None, Some(why));
+        close(&rec, recorder, None);
+        return Ok(exit::CANCELLED);
+    }
+    if let Err(why) = waited {
         tracing::error!(target: NOTICE, "not running {name} slot {slot}: {why}");
         rec.finish(
             Utc::now(),
@@ -73,17 +87,6 @@ pub fn run_slot(
         );
         close(&rec, recorder, None);
         return Ok(exit::TEMP_FAIL);
-    }
-    let asked = match (&cancel, &store) {
-        (Some(c), Some(s)) => c.check(&**s),
-        _ => None,
-    };
-    if let Some(who) = asked {
-        let why = format!("cancelled by {who} before it started");
-        tracing::warn!(target: NOTICE, "not running {name} slot {slot}: {why}");
-        rec.finish(Utc::now(), Status::Cancelled, None, None, Some(why));
-        close(&rec, recorder, None);
-        return Ok(exit::CANCELLED);
     }
 
     let live = store
