@@ -325,3 +325,47 @@ fn a_declined_scheduled_slot_is_queued_as_a_rescue_and_a_declined_request_releas
     assert!(s.get(&keys::request(keys::TAKEN, &r.id)).unwrap().is_none());
     assert_eq!(attempts(&*s, &key).len(), 1);
 }
+
+/// Kills and reaps a background command if the test ends before waiting for it.
+struct Reaped(Option<Child>);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn greasedispatch_follows_a_served_request_to_its_exit_status() {
+    let (w, s) = world();
+    let entry = "0 3 * * * nobody greaserun --job qjob -r shell /bin/echo a\n";
+    let p = w.project("p", "g", "jobs", &[("q.cron", entry)]);
+    assert!(w.launch(&p, &[]).status.success());
+    let mut follower = Reaped(Some(
+        w.spawn_cmd("greasedispatch")
+            .args([JOB, "--slot", SLOT, "--follow"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let key = wait_for("the request", Duration::from_secs(20), || {
+        s.keys(keys::QUEUE).ok()?.pop()
+    });
+    let id = keys::unsegment(key.rsplit('/').next().unwrap());
+    let req = queue::get(&*s, &id).unwrap().unwrap();
+    let script = "for i in 1 2 3 4; do echo out$i; sleep 0.5; done; exit 3";
+    let (code, err) = finish(served(&w, &*s, &req, "worker1", &[], script));
+    assert_eq!(code, 3, "{err}");
+    let mut child = follower.0.take().unwrap();
+    wait_for("the follower to exit", Duration::from_secs(30), || {
+        child.try_wait().unwrap()
+    });
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(stdout, "out1\nout2\nout3\nout4\n", "{stderr}");
+}
