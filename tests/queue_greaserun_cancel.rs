@@ -40,6 +40,11 @@ fn cancel_ends_the_jobs_process_group() {
     assert!(r.reason.as_deref().unwrap().contains("bob@front"), "{r:?}");
     let st = state(&*s, &req.id);
     assert_eq!(st.phase, Phase::Cancelled);
+    let marker = queue::cancel_key(&req);
+    assert!(
+        s.get(&marker).unwrap().is_none(),
+        "the obeyed marker is removed"
+    );
     wait_for(
         "the background process to be gone",
         Duration::from_secs(10),
@@ -75,6 +80,7 @@ fn a_runs_own_cancel_marker_ends_its_wait_for_inputs() {
         why.contains("carol@ops") && why.contains("before it started"),
         "{why}"
     );
+    assert!(s.get(&keys::cancel(JOB, SLOT, &run_id)).unwrap().is_none());
 }
 
 #[test]

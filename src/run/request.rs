@@ -140,6 +140,15 @@ impl FarmRun {
         keys
     }
 
+    /// Removes the cancel markers of a run that obeyed one (they served their purpose).
+    pub fn forget_cancel(&self, store: &dyn Store, rec: &RunRecord) {
+        for k in self.cancel_keys(rec) {
+            if let Err(e) = store.delete(&k) {
+                tracing::debug!("cancel marker {k} not removed (pruning will): {e}");
+            }
+        }
+    }
+
     /// The slot is claimed by another run: 0 for a scheduled run (the funnel did its
     /// job), refused for a request.
     pub fn claimed_elsewhere(&self, store: Option<&dyn Store>, me: &str, holder: &str) -> i32 {

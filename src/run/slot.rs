@@ -74,6 +74,9 @@ pub fn run_slot(
         tracing::warn!(target: NOTICE, "not running {name} slot {slot}: {why}");
         rec.finish(Utc::now(), Status::Cancelled, None, None, Some(why));
         close(&rec, recorder, None);
+        if let Some(s) = &store {
+            farm.forget_cancel(&**s, &rec);
+        }
         return Ok(exit::CANCELLED);
     }
     if let Err(why) = waited {
@@ -89,9 +92,10 @@ pub fn run_slot(
         return Ok(exit::TEMP_FAIL);
     }
 
+    let retention = session.funnel().retention;
     let live = store
         .clone()
-        .map(|s| (s, keys::live(&rec.job, &rec.slot, &rec.id())));
+        .map(|s| (s, keys::live(&rec.job, &rec.slot, &rec.id()), retention));
     let mut watch = RunWatch::new(cancel.clone(), live);
     let end = match job.execute(name, slot, args, &mut watch) {
         Ok(end) => end,
@@ -116,6 +120,9 @@ pub fn run_slot(
     recorder.save(&rec, Some(&end.tail));
     watch.finish();
     farm.ended(store.as_deref(), &rec, &session.who());
+    if let (true, Some(s)) = (end.cancelled, &store) {
+        farm.forget_cancel(&**s, &rec);
+    }
     drop(heartbeat);
     Ok(end.code)
 }
