@@ -1,5 +1,5 @@
 //! greaserun's side of the farm queue, through the real greaserun binary on the
-//! directory store: a request (put in the store with the library's real
+//! directory store (live output also on etcd): a request (put in the store with the library's real
 //! `arbitration::queue::submit`, as greasedispatch does) run with `SCALEGREASE_REQUEST`;
 //! refusals; live output; retries; rescue of a declined slot. Cancel and
 //! `--concurrency` are in `queue_greaserun_cancel`, which shares these helpers.
@@ -16,6 +16,7 @@ use scalegrease::model::request::{Kind, Phase, Request, RequestState, request_id
 use scalegrease::store::Store;
 use serde_json::{Value, json};
 
+use crate::harness::etcd::each_backend;
 use crate::harness::{World, text, wait_for};
 
 pub(crate) const JOB: &str = "qjob";
@@ -23,7 +24,11 @@ pub(crate) const SLOT: &str = "2026-03-01T03:00Z";
 
 /// A world whose heartbeats (and so cancel checks) come every 200 ms.
 pub(crate) fn world() -> (World, Box<dyn Store>) {
-    let mut w = World::new();
+    on(World::new())
+}
+
+/// `w` (a world of any backend) with heartbeats every 200 ms, and its store.
+pub(crate) fn on(mut w: World) -> (World, Box<dyn Store>) {
     w.configure(|c| c["funnel"] = json!({"heartbeat_interval": "200ms", "abandon_after": "10s"}));
     let s = w.store();
     (w, s)
@@ -212,7 +217,11 @@ fn attempt_one_of_a_claimed_slot_is_refused_and_attempt_two_runs() {
 
 #[test]
 fn live_output_grows_while_the_job_prints_then_is_removed() {
-    let (w, s) = world();
+    each_backend(|_, w| live_output_on(w));
+}
+
+fn live_output_on(w: World) {
+    let (w, s) = on(w);
     let script = "for i in 1 2 3 4 5 6 7 8; do echo line$i; sleep 0.4; done";
     let child = greaserun(&w, "worker1", &["--slot", SLOT], script)
         .spawn()

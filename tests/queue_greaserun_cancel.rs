@@ -1,5 +1,5 @@
 //! Ending a running greaserun through the farm queue, with the real binary on the
-//! directory store: a request's cancel ends the job's whole process group; a run's own
+//! directory store (a request's cancel also on etcd): a request's cancel ends the job's whole process group; a run's own
 //! cancel marker ends it while it waits for inputs; `--concurrency forbid` skips a slot
 //! while another run of the job is alive and `replace` cancels that run first.
 
@@ -10,14 +10,19 @@ use scalegrease::model::keys;
 use scalegrease::model::record::Status;
 use scalegrease::model::request::Phase;
 
-use crate::harness::wait_for;
+use crate::harness::etcd::each_backend;
+use crate::harness::{World, wait_for};
 use crate::queue_greaserun::{
-    JOB, SLOT, ended, finish, greaserun, runs, served, state, submit, world,
+    JOB, SLOT, ended, finish, greaserun, on, runs, served, state, submit, world,
 };
 
 #[test]
 fn cancel_ends_the_jobs_process_group() {
-    let (w, s) = world();
+    each_backend(|_, w| cancel_on(w));
+}
+
+fn cancel_on(w: World) {
+    let (w, s) = on(w);
     let req = submit(&*s, JOB, SLOT, 1);
     let pidfile = w.join("work/bg.pid");
     let script = format!("sleep 300 & echo $! > {}; wait", pidfile.display());
