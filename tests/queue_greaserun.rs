@@ -1,8 +1,9 @@
 //! greaserun's side of the farm queue, through the real greaserun binary on the
-//! directory store (live output also on etcd): a request (put in the store with the library's real
-//! `arbitration::queue::submit`, as greasedispatch does) run with `SCALEGREASE_REQUEST`;
-//! refusals; live output; retries; rescue of a declined slot. Cancel and
-//! `--concurrency` are in `queue_greaserun_cancel`, which shares these helpers.
+//! directory store (live output also on etcd): a request (put in the store with the
+//! library's real `arbitration::queue::submit`, as greasedispatch does) run with
+//! `SCALEGREASE_REQUEST`; refusals; live output; retries; rescue of a declined slot.
+//! Cancel and `--concurrency` are in `queue_greaserun_cancel`, which shares these
+//! helpers.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

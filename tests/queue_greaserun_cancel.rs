@@ -1,7 +1,8 @@
 //! Ending a running greaserun through the farm queue, with the real binary on the
-//! directory store (a request's cancel also on etcd): a request's cancel ends the job's whole process group; a run's own
-//! cancel marker ends it while it waits for inputs; `--concurrency forbid` skips a slot
-//! while another run of the job is alive and `replace` cancels that run first.
+//! directory store (a request's cancel also on etcd): a request's cancel ends the job's
+//! whole process group; a run's own cancel marker ends it while it waits for inputs;
+//! `--concurrency forbid` skips a slot while another run of the job is alive and
+//! `replace` cancels that run first.
 
 use std::time::Duration;
 
