@@ -25,6 +25,7 @@ mod hostile_repo;
 mod launch;
 mod policy;
 mod queue_greaserun;
+mod queue_greaserun_cancel;
 mod readme;
 mod runner_logs;
 mod runners;
