@@ -24,6 +24,7 @@ mod hostile_repo;
 mod launch;
 mod policy;
 mod queue_greaserun;
+mod queue_worker;
 mod readme;
 mod runner_logs;
 mod runners;

@@ -31,8 +31,9 @@ use scalegrease::util::host;
 ///
 /// After installing, greasesnatch takes requests from the farm queue while this host's
 /// guard has room and starts each one's installed entry as its user, the way cron does
-/// (see docs/greasesnatch.md); the summary says how many were taken, refused and dropped
-/// ("pulled" in JSON, null with --no-pull).
+/// (see docs/greasesnatch.md); a second line "greasesnatch: requests: ..." says how many
+/// were taken, refused, dropped, failed to start and abandoned, when any was ("pulled"
+/// in JSON, null with --no-pull).
 #[derive(Debug, Parser)]
 #[command(name = "greasesnatch", version, after_help = after_help())]
 struct Cli {
@@ -192,15 +193,20 @@ fn run() -> Result<i32, Failure> {
                 Ok(p) => (p, None),
                 Err(e) => (None, Some(e)),
             };
-            let noted = pulled.as_ref().is_some_and(|p| p.refused + p.failed > 0);
             if cli.json {
                 println!("{}", json(&summary, cli.dry_run, &plan, pulled.as_ref()));
-            } else if !common.quiet() || !summary.rejected.is_empty() || noted {
-                let would = if cli.dry_run { "would be " } else { "" };
-                let requests = pulled
-                    .map(|p| format!("; requests: {p}"))
-                    .unwrap_or_default();
-                println!("greasesnatch: {would}{summary}{requests}");
+            } else {
+                if !common.quiet() || !summary.rejected.is_empty() {
+                    let would = if cli.dry_run { "would be " } else { "" };
+                    println!("greasesnatch: {would}{summary}");
+                }
+                // A second line, only for a round that did something (-q: only refusals
+                // and failed starts).
+                if let Some(p) =
+                    pulled.filter(|p| p.any() && (!common.quiet() || p.refused + p.failed > 0))
+                {
+                    println!("greasesnatch: requests: {p}");
+                }
             }
             if let Some(e) = pull_error {
                 return Err(Failure::from(e).context("the pull round after installing"));
