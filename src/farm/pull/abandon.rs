@@ -118,14 +118,8 @@ fn lapsed(
 
 /// The heartbeat key of the run whose record key is `run` (`runs/<job>/<slot>/<id>`).
 fn heartbeat_key(run: &str) -> Option<String> {
-    let mut parts = run.split('/');
-    if parts.next()? != keys::RUNS {
-        return None;
-    }
-    let job = keys::unsegment(parts.next()?);
-    let slot = Slot::from_key(&keys::unsegment(parts.next()?))?;
-    let id = keys::unsegment(parts.next()?);
-    Some(keys::heartbeat(&job, slot, &id))
+    let (job, slot, id) = keys::run_parts(run)?;
+    Some(keys::heartbeat(&job, Slot::from_key(&slot)?, &id))
 }
 
 /// Marks the run record at `key` abandoned when it still says running.
