@@ -18,10 +18,11 @@ use std::time::Duration;
 
 use scalegrease::arbitration::queue;
 use scalegrease::model::record::{RunRecord, Status};
-use scalegrease::model::request::{Phase, RequestState};
+use scalegrease::model::request::{Phase, Request, RequestState, request_id};
 use scalegrease::store::Store;
 use serde_json::{Value, json};
 
+use crate::harness::backend::Backend;
 use crate::harness::{World, have, text, wait_for};
 
 const SLOT: &str = "2026-11-23T03:00Z";
@@ -94,11 +95,21 @@ fn root_with_tools() -> bool {
     ok
 }
 
-/// A world whose store the job user's group shares, with `crontab` (one line per entry,
-/// `{user}` and `{greaserun}` and `{jar}` filled in) published as g:jobs and installed
-/// by a greasesnatch that does not pull.
+/// A world on the directory store (see [`world_on`]).
 fn world(tag: &str, crontab: &str) -> (World, JobUser) {
+    world_on(Backend::Dir, tag, crontab).unwrap()
+}
+
+/// A world on `backend` (a directory store the job user's group shares), with `crontab`
+/// (one line per entry, `{user}` and `{greaserun}` and `{jar}` filled in) published as
+/// g:jobs and installed by a greasesnatch that does not pull; `None` when the backend
+/// cannot run here.
+fn world_on(backend: Backend, tag: &str, crontab: &str) -> Option<(World, JobUser)> {
     let mut w = World::new();
+    if !backend.configure(&mut w) {
+        eprintln!("SKIPPED on {backend:?}: not available here");
+        return None;
+    }
     w.configure(|c| c["funnel"] = json!({"heartbeat_interval": "200ms", "abandon_after": "10s"}));
     for d in [w.path(), &w.join("work")] {
         std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -106,11 +117,12 @@ fn world(tag: &str, crontab: &str) -> (World, JobUser) {
     std::fs::set_permissions(w.join("logs"), std::fs::Permissions::from_mode(0o1777)).unwrap();
     std::fs::set_permissions(w.config_path(), std::fs::Permissions::from_mode(0o644)).unwrap();
     let u = JobUser::new(&w, tag);
-    let o = w
-        .cmd("greaselaunch")
-        .args(["--init-store", "--store-group", &u.name])
-        .output()
-        .unwrap();
+    let mut init = w.cmd("greaselaunch");
+    init.arg("--init-store");
+    if backend == Backend::Dir {
+        init.args(["--store-group", &u.name]);
+    }
+    let o = init.output().unwrap();
     assert!(o.status.success(), "{:?}", text(&o));
     let jar = w.empty_jar();
     let text_ = crontab
@@ -123,7 +135,7 @@ fn world(tag: &str, crontab: &str) -> (World, JobUser) {
     let o = w.snatch(&["--no-pull"]);
     assert!(o.status.success(), "{:?}", text(&o));
     assert_eq!(w.cron_files().len(), 1);
-    (w, u)
+    Some((w, u))
 }
 
 /// `greasedispatch args --json`: the first request's id.
@@ -272,9 +284,17 @@ fn watch_starts_a_later_request_and_keeps_to_max_running() {
     if !root_with_tools() {
         return;
     }
+    for (i, backend) in Backend::ALL.into_iter().enumerate() {
+        watch_on(backend, &format!("c{i}"));
+    }
+}
+
+fn watch_on(backend: Backend, tag: &str) {
     // The job waits for a gate file in its home, so the test decides when it ends.
     let gated = "0 3 * * * {user} {greaserun} --job qw-gate --runner shell {jar} -- sh -c 'while [ ! -e $HOME/gate ]; do sleep 0.05; done; echo x >> $HOME/runs'\n";
-    let (mut w, u) = world("c", gated);
+    let Some((mut w, u)) = world_on(backend, tag, gated) else {
+        return;
+    };
     w.configure(|c| c["guard"]["max_running"] = json!(1));
     let s = w.store();
     let watcher = Watcher(
@@ -295,7 +315,11 @@ fn watch_starts_a_later_request_and_keeps_to_max_running() {
     std::fs::write(u.home.join("gate"), "").unwrap();
     let a = ended(&*s, &first);
     let b = ended(&*s, &second);
-    assert_eq!((a.phase, b.phase), (Phase::Succeeded, Phase::Succeeded));
+    assert_eq!(
+        (a.phase, b.phase),
+        (Phase::Succeeded, Phase::Succeeded),
+        "{backend:?}"
+    );
     let (ra, rb) = (record(&*s, &a), record(&*s, &b));
     assert_eq!(
         (ra.status, rb.status),
@@ -303,10 +327,87 @@ fn watch_starts_a_later_request_and_keeps_to_max_running() {
     );
     assert!(
         rb.start.unwrap() >= ra.end.unwrap(),
-        "the second started {:?}, before the first ended {:?}",
+        "{backend:?}: the second started {:?}, before the first ended {:?}",
         rb.start,
         ra.end
     );
     assert_eq!(u.read("runs").unwrap(), "x\nx\n");
     drop(watcher);
+}
+
+#[test]
+fn lapsed_takes_are_abandoned_and_retried_late_requests_dropped_early_ones_wait() {
+    if !root_with_tools() {
+        return;
+    }
+    let job = "0 3 * * * {user} {greaserun} --job qw-retry --retries 1 --retry-delay 0s --runner shell {jar} -- sh -c 'echo x >> $HOME/runs'\n";
+    let (mut w, u) = world("d", job);
+    w.configure(|c| c["funnel"]["abandon_after"] = json!("1s"));
+    let s = w.store();
+    // A worker "gone" took a request and died before greaserun started.
+    let lost = dispatch(&w, &["qw-retry", "--slot", SLOT]);
+    let req = queue::get(&*s, &lost).unwrap().unwrap();
+    assert!(queue::take(&*s, &req, "gone").unwrap());
+    let taken_at = chrono::Utc::now();
+    // One past its deadline, one not to start for an hour.
+    let now = chrono::Utc::now();
+    let late = Request {
+        id: request_id(now, 1),
+        slot: SLOT2.into(),
+        deadline: Some(now - chrono::TimeDelta::minutes(1)),
+        ..req.clone()
+    };
+    let early = Request {
+        id: request_id(now, 2),
+        slot: "2026-11-23T05:00Z".into(),
+        not_before: Some(now + chrono::TimeDelta::hours(1)),
+        ..req.clone()
+    };
+    for r in [&late, &early] {
+        queue::submit(&*s, r).unwrap();
+    }
+    wait_for("funnel.abandon_after to pass", LONG, || {
+        (chrono::Utc::now() - taken_at > chrono::TimeDelta::milliseconds(1500)).then_some(())
+    });
+
+    let (o, pulled) = snatch(&w);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let n = |k: &str| pulled[k].as_u64().unwrap();
+    assert_eq!(
+        (n("abandoned"), n("retried"), n("dropped"), n("taken")),
+        (1, 1, 1, 1),
+        "{pulled}"
+    );
+    let st = state(&*s, &lost).unwrap();
+    assert_eq!(st.phase, Phase::Abandoned);
+    assert!(st.reason.unwrap().contains("gone"));
+    // The retry is attempt 2, queued once and run here in the same round.
+    assert_eq!(queue::attempts(&*s, "qw-retry", SLOT).unwrap(), [1, 2]);
+    let retry_id = String::from_utf8(
+        s.get(&scalegrease::model::keys::attempt("qw-retry", SLOT, 2))
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    let retry = queue::get(&*s, &retry_id).unwrap().unwrap();
+    assert_eq!(retry.kind, scalegrease::model::request::Kind::Retry);
+    let done = ended(&*s, &retry_id);
+    assert_eq!(done.phase, Phase::Succeeded, "{done:?}");
+    assert_eq!(record(&*s, &done).attempt, Some(2));
+    assert_eq!(u.read("runs").unwrap(), "x\n");
+
+    let st = state(&*s, &late.id).unwrap();
+    assert_eq!(st.phase, Phase::Dropped);
+    let slot2 = scalegrease::model::slot::Slot::from_key(SLOT2).unwrap();
+    let (recs, _) = scalegrease::arbitration::records::list(
+        &*s,
+        &scalegrease::model::keys::slot_runs("qw-retry", slot2),
+    )
+    .unwrap();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(
+        (recs[0].status, recs[0].request.as_deref()),
+        (Status::Dropped, Some(late.id.as_str()))
+    );
+    assert_eq!(state(&*s, &early.id).unwrap().phase, Phase::Queued);
 }
