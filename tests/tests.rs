@@ -26,6 +26,7 @@ mod launch;
 mod policy;
 mod queue_greaserun;
 mod queue_greaserun_cancel;
+mod queue_worker;
 mod readme;
 mod runner_logs;
 mod runners;
