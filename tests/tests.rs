@@ -22,6 +22,7 @@ mod guard_trust;
 mod hostile_repo;
 mod launch;
 mod policy;
+mod queue_status;
 mod readme;
 mod runner_logs;
 mod runners;
