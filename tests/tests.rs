@@ -13,6 +13,7 @@ mod crontab;
 mod deployment;
 mod deployment_faults;
 mod escaping;
+mod farm_queue;
 mod fs_safety;
 mod fs_safety_store;
 mod funnel;
