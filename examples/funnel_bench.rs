@@ -28,7 +28,7 @@ use scalegrease::model::funnel::Claimant;
 use scalegrease::model::keys;
 use scalegrease::model::record::Status;
 use scalegrease::model::slot::Slot;
-use scalegrease::run::{Execute, JobEnd, run_slots};
+use scalegrease::run::{Execute, FarmRun, JobEnd, run_slots};
 use scalegrease::store::{Created, Store, dir::DirStore};
 
 fn arg(args: &[String], name: &str, default: &str) -> String {
@@ -246,6 +246,7 @@ impl Execute for TrueJob {
         _job: &str,
         _slot: Slot,
         _args: Vec<String>,
+        _watch: &mut dyn scalegrease::execution::Watch,
     ) -> Result<JobEnd, scalegrease::Error> {
         let mut child = Command::new("/bin/true").spawn().expect("spawn job");
         let started = Utc::now();
@@ -297,7 +298,7 @@ fn dron_worker(args: &[String]) {
                 .expect("session")
                 .with_store(store)
                 .with_claimant(funnel::me(host));
-            let code = run_slots(&session, &mut TrueJob { i, at, lines }).ok();
+            let code = run_slots(&session, &mut TrueJob { i, at, lines }, &FarmRun::default()).ok();
             assert_eq!(code, Some(0));
         }));
         // Reap finished handlers now and then so threads do not pile up.

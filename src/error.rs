@@ -17,6 +17,7 @@ use crate::deployment::DeployError;
 use crate::dispatch::error::DispatchError;
 use crate::execution::ExecError;
 use crate::exit;
+use crate::farm::error::FarmError;
 use crate::store::StoreError;
 
 /// Any failure of a scalegrease operation.
@@ -40,6 +41,8 @@ pub enum Error {
     View(#[from] ViewError),
     #[error(transparent)]
     Usage(#[from] UsageError),
+    #[error(transparent)]
+    Farm(#[from] FarmError),
 }
 
 impl Error {
@@ -55,6 +58,7 @@ impl Error {
             Error::Funnel(e) => e.exit_code(),
             Error::View(e) => e.exit_code(),
             Error::Usage(e) => e.exit_code(),
+            Error::Farm(e) => e.exit_code(),
         }
     }
 }

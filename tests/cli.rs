@@ -1,4 +1,4 @@
-//! One command line across the four tools, through the real binaries: each shared option
+//! One command line across the five tools, through the real binaries: each shared option
 //! (`-c/--config-file`, `--store`, `-v`, `-q` and their environment variables) is taken by
 //! each binary with the same meaning; exit codes come from the error whatever its type;
 //! every `--json` prints one JSON document; `--help` carries the one exit-code table.
@@ -9,7 +9,13 @@ use serde_json::Value;
 
 use crate::harness::{World, text};
 
-const TOOLS: [&str; 4] = ["greaserun", "greaselaunch", "greasesnatch", "greasestatus"];
+const TOOLS: [&str; 5] = [
+    "greaserun",
+    "greaselaunch",
+    "greasesnatch",
+    "greasestatus",
+    "greasedispatch",
+];
 const LINE: &str = "0 3 * * * nobody greaserun --runner shell /bin/echo a\n";
 /// The arguments that make `tool` touch the store and the config (and do little else).
 fn store_args(w: &World, tool: &str) -> Vec<String> {
@@ -29,6 +35,19 @@ fn store_args(w: &World, tool: &str) -> Vec<String> {
         }
         "greaselaunch" => s(&["--init-store"]),
         "greasesnatch" => vec![],
+        // Publishes LINE's job once the store exists; --rerun so every call queues.
+        "greasedispatch" => {
+            if w.store_dir()
+                .is_some_and(|d| d.join(scalegrease::store::dir::MARKER).exists())
+            {
+                let p = w.project("cli-dispatch", "g", "d", &[("a.cron", LINE)]);
+                assert!(
+                    w.launch(&p, &[]).status.success(),
+                    "publish for greasedispatch"
+                );
+            }
+            s(&["echo", "--rerun"])
+        }
         _ => s(&["projects"]),
     }
 }

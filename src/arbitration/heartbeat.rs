@@ -1,6 +1,8 @@
 //! The running winner's heartbeat: a thread that rewrites
 //! `heartbeats/<job>/<slot>/<run id>` every `funnel.heartbeat_interval`, so the status
-//! views can tell a live run from an abandoned one.
+//! views can tell a live run from an abandoned one. After each beat it also reads the
+//! run's cancel markers, once they are given ([`Heartbeat::watch_cancel`]), so a cancel
+//! costs one read per marker per beat and no thread of its own.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -20,6 +22,44 @@ use crate::store::Store;
 pub struct Heartbeat {
     stop: Arc<(Mutex<bool>, Condvar)>,
     thread: Option<JoinHandle<()>>,
+    cancel: Cancel,
+}
+
+/// The cancel markers a heartbeat reads after each beat, and the first one found.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<Mutex<Watched>>);
+
+#[derive(Debug, Default)]
+struct Watched {
+    keys: Vec<String>,
+    found: Option<String>,
+}
+
+impl Cancel {
+    /// The value of the first cancel marker found (who cancelled), if any.
+    pub fn requested(&self) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .found
+            .clone()
+    }
+
+    /// Reads the markers now (a store error counts as absent); records and returns the
+    /// first one present.
+    pub fn check(&self, store: &dyn Store) -> Option<String> {
+        let keys = {
+            let w = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            if w.found.is_some() {
+                return w.found.clone();
+            }
+            w.keys.clone()
+        };
+        let found = keys.iter().find_map(|k| store.get(k).ok().flatten())?;
+        let who = String::from_utf8_lossy(&found).trim().to_string();
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).found = Some(who.clone());
+        Some(who)
+    }
 }
 
 impl Heartbeat {
@@ -37,6 +77,8 @@ impl Heartbeat {
         };
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let stop2 = stop.clone();
+        let cancel = Cancel::default();
+        let cancel2 = cancel.clone();
         let interval = cfg.heartbeat_interval.max(Duration::from_millis(10));
         let thread = std::thread::Builder::new()
             .name("heartbeat".into())
@@ -67,13 +109,24 @@ impl Heartbeat {
                         }
                         Err(_) => {}
                     }
+                    drop(stopped);
+                    cancel2.check(&*store);
+                    stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
                 }
             })
             .expect("spawning the heartbeat thread");
         Heartbeat {
             stop,
             thread: Some(thread),
+            cancel,
         }
+    }
+
+    /// From the next beat on, also reads `keys` (cancel markers); the returned handle
+    /// tells whether one was found.
+    pub fn watch_cancel(&self, keys: Vec<String>) -> Cancel {
+        self.cancel.0.lock().unwrap_or_else(|e| e.into_inner()).keys = keys;
+        self.cancel.clone()
     }
 
     /// Stops the heartbeat (the key stays, showing the last beat).

@@ -31,6 +31,50 @@ pub struct SlotOptions {
     pub wait_timeout: Duration,
 }
 
+/// `--concurrency`: what a run does when another run of its job is alive somewhere in
+/// the farm (a fresh heartbeat under `heartbeats/<job>/`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Concurrency {
+    /// Run anyway (the behaviour before `--concurrency`).
+    #[default]
+    Allow,
+    /// Do not run: the slot is recorded skipped, naming the live run.
+    Forbid,
+    /// Cancel the live runs, wait for them to end, then run.
+    Replace,
+}
+
+/// `--retries`, `--retry-delay`, `--retry-max-delay`: a failed attempt a <= `retries`
+/// queues attempt a+1 after `min(delay * 2^(a-1), max_delay)`, ±20%.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub retries: u32,
+    pub delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            retries: 0,
+            delay: Duration::from_secs(300),
+            max_delay: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The backoff before attempt `failed + 1`, without jitter; `None` when attempt
+    /// `failed` was the last allowed.
+    pub fn backoff(&self, failed: u32) -> Option<Duration> {
+        if failed == 0 || failed > self.retries {
+            return None;
+        }
+        let factor = 2u32.saturating_pow((failed - 1).min(30));
+        Some(self.delay.saturating_mul(factor).min(self.max_delay))
+    }
+}
+
 /// The default `--wait-timeout`.
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(3600);
 

@@ -32,7 +32,9 @@ pub enum Claimed {
     /// The run goes ahead without a claim (not claiming, or the store is unavailable and
     /// `funnel.on_store_unavailable` is `run`).
     Unclaimed,
-    /// The slot is not run here; greaserun's code for it (0: claimed elsewhere).
+    /// Another run holds the slot (the loser was told who).
+    Elsewhere(ClaimInfo),
+    /// The slot is not run here; greaserun's code for it.
     NotHere(i32),
 }
 
@@ -144,7 +146,8 @@ impl Session {
             .collect()
     }
 
-    fn store(&self) -> Result<Arc<dyn Store>, String> {
+    /// The store, opened and checked on first use (the error says why it cannot be).
+    pub fn store(&self) -> Result<Arc<dyn Store>, String> {
         self.store
             .get_or_init(|| {
                 let s = store::open(&self.store_cfg).map_err(|e| e.to_string())?;
@@ -216,7 +219,7 @@ impl Session {
             Ok(Claim::Won(hb)) => Claimed::Won(hb),
             Ok(Claim::Taken(c)) => {
                 tracing::warn!(target: NOTICE, "{}", self.taken(&*s, &c, slot));
-                Claimed::NotHere(exit::OK)
+                Claimed::Elsewhere(c)
             }
             Err(e @ StoreError::BadKey { .. }) => {
                 tracing::error!("{e}");
@@ -271,6 +274,21 @@ impl Session {
                 Claimed::Unclaimed
             }
         }
+    }
+
+    /// The funnel settings (heartbeat interval, abandon_after).
+    pub fn funnel(&self) -> &crate::config::Funnel {
+        &self.cfg.funnel
+    }
+
+    /// This run's id, `<host>-<pid>`.
+    pub fn run_id(&self) -> String {
+        self.me.run_id()
+    }
+
+    /// `user@host` of this run (who queues its retries and rescues).
+    pub fn who(&self) -> String {
+        format!("{}@{}", self.me.user, self.me.host)
     }
 
     /// The heartbeat of a run that goes ahead unclaimed (none without a store).

@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 
 use clap::Parser;
-use scalegrease::arbitration::options::SlotOptions;
+use scalegrease::arbitration::options::{RetryPolicy, SlotOptions};
 use scalegrease::cli::Common;
 use scalegrease::cli::greaserun::GreaserunArgs as Cli;
 use scalegrease::error::{Context, Failure};
@@ -44,6 +44,14 @@ fn options(cli: Cli, started: chrono::DateTime<chrono::Utc>) -> (Common, RunOpti
         interactive: std::io::stdin().is_terminal(),
         started,
         log_sink: common.log.clone(),
+        request: cli.request,
+        retry: RetryPolicy {
+            retries: cli.retries,
+            delay: cli.retry_delay,
+            max_delay: cli.retry_max_delay,
+        },
+        rescue_within: cli.rescue_within,
+        concurrency: cli.concurrency,
     };
 
     (common, opts)
@@ -51,7 +59,12 @@ fn options(cli: Cli, started: chrono::DateTime<chrono::Utc>) -> (Common, RunOpti
 
 fn run() -> Result<i32, Failure> {
     let started = chrono::Utc::now();
-    let (common, opts) = options(Cli::parse(), started);
+    let cli = Cli::parse();
+    // The job must not inherit the request this run serves: a greaserun inside it would
+    // serve the same request again.
+    // SAFETY: no other thread exists yet (logging starts in `options`).
+    unsafe { std::env::remove_var("SCALEGREASE_REQUEST") };
+    let (common, opts) = options(cli, started);
     let cfg = common.config()?;
     match scalegrease::run::run(&cfg, &opts)
         .with_context(|| format!("{} job {}", opts.runner, opts.artifact))?

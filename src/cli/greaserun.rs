@@ -6,10 +6,17 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::arbitration::options::Concurrency;
 use crate::cli::{self, CommonArgs};
 use crate::exit::{self, Tool};
 use crate::model::slot::{Period, Slot};
-use crate::util::duration;
+use crate::util::duration::{self, Range};
+
+/// `--retry-delay`, `--retry-max-delay` and `--rescue-within`: `0s` to 30 days.
+const FARM_DELAY: Range = Range {
+    min: Duration::ZERO,
+    max: Duration::from_secs(30 * 86400),
+};
 
 /// `--json`'s long help: what the document holds.
 const JSON_LONG: &str = "Print JSON on stdout for scripts instead of text (one document; errors stay on \
@@ -131,6 +138,36 @@ pub struct GreaserunArgs {
     /// How long --wait-for waits before giving up (exit 75).
     #[arg(long, value_name = "DURATION", value_parser = |s: &str| duration::parse_in(s, duration::WAIT_TIMEOUT), default_value = "1h")]
     pub wait_timeout: Duration,
+
+    /// The farm-queue request this run serves (set by the worker that took it; a
+    /// request names the job and the slot, and greaserun refuses one for another job).
+    #[arg(long, value_name = "ID", env = "SCALEGREASE_REQUEST", hide = true)]
+    pub request: Option<String>,
+
+    /// When the job fails (not when it is cancelled or skipped), queue it again this
+    /// many times, for any worker with room to take (attempts 2, 3, ...). Default 0.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
+
+    /// The wait before the first retry, doubled for each further one (±20% jitter).
+    #[arg(long, value_name = "DURATION", value_parser = |s: &str| duration::parse_in(s, FARM_DELAY), default_value = "5m")]
+    pub retry_delay: Duration,
+
+    /// The longest wait between retries (the doubling stops there).
+    #[arg(long, value_name = "DURATION", value_parser = |s: &str| duration::parse_in(s, FARM_DELAY), default_value = "1h")]
+    pub retry_max_delay: Duration,
+
+    /// When the guard declines a scheduled slot here, queue it for any worker with room
+    /// to run within this long after the slot (past it the slot is dropped). 0 turns
+    /// rescue off.
+    #[arg(long, value_name = "DURATION", value_parser = |s: &str| duration::parse_in(s, FARM_DELAY), default_value = "1h")]
+    pub rescue_within: Duration,
+
+    /// What to do when another run of this job is still alive in the farm: allow (run
+    /// anyway), forbid (record the slot skipped and exit 0), or replace (cancel the
+    /// other run, wait for it to end, then run). Default allow.
+    #[arg(long, value_name = "POLICY", value_enum, default_value_t = Concurrency::Allow)]
+    pub concurrency: Concurrency,
 
     /// Arguments for the job. {jar_path}, {artifact_spec} and {version} are substituted,
     /// and the slot parameters {date}, {datetime}, {hour}, {slot:<strftime>} with offsets

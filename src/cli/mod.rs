@@ -1,4 +1,4 @@
-//! The command line the four tools share. [`CommonArgs`] defines, once, the options every
+//! The command line the five tools share. [`CommonArgs`] defines, once, the options every
 //! binary takes (`-c/--config-file`, `--store`, `-v/--verbose`, `-q/--quiet`); each binary
 //! flattens it into its own clap struct (`#[command(flatten)]`) and turns it into a
 //! [`Common`] with [`CommonArgs::start`], which installs logging the one way every tool

@@ -15,6 +15,7 @@ mod scratch;
 mod signals;
 mod supervise;
 mod tail;
+mod watch;
 pub mod words;
 
 use std::path::PathBuf;
@@ -24,8 +25,9 @@ use crate::exit;
 
 pub use output::{JobOutput, Stream};
 pub use runner::{BUILTIN, Prepared, canonical_name, check_runner, prepare, runner_names};
-pub use supervise::run;
+pub use supervise::{run, run_watched};
 pub use tail::{TAIL_CAP, Tail};
+pub use watch::{TICK, Watch};
 
 /// The jar a job runs from, already resolved to a local file.
 #[derive(Debug, Clone)]
@@ -84,6 +86,8 @@ pub enum Status {
     Signaled(i32),
     /// It ran past the timeout and was ended.
     TimedOut,
+    /// Its [`Watch`] asked for it to end (a cancel), and it was ended.
+    Cancelled,
 }
 
 /// The result of a run that started.
@@ -106,6 +110,7 @@ impl Outcome {
             Status::Exited(c) => c,
             Status::Signaled(n) => exit::SIGNAL_BASE + n,
             Status::TimedOut => exit::TIMEOUT,
+            Status::Cancelled => exit::CANCELLED,
         }
     }
 }

@@ -34,6 +34,8 @@ pub trait JobOutput {
 pub(super) struct Sink<'a> {
     pub(super) log: &'a mut dyn JobOutput,
     pub(super) tail: Tail,
+    /// Bytes copied so far.
+    pub(super) total: u64,
     stdout_ok: bool,
 }
 
@@ -42,6 +44,7 @@ impl<'a> Sink<'a> {
         Sink {
             log,
             tail: Tail::default(),
+            total: 0,
             stdout_ok: true,
         }
     }
@@ -56,6 +59,7 @@ impl<'a> Sink<'a> {
             );
         }
         self.tail.push(data);
+        self.total += data.len() as u64;
         self.log.output(stream, data);
     }
 

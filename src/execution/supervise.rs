@@ -27,7 +27,7 @@ use nix::sys::wait::{WaitStatus, waitpid};
 use super::group::Group;
 use super::output::{JobOutput, Sink, Stream};
 use super::signals::Slot;
-use super::{ExecError, Outcome, Prepared, Status, Supervision};
+use super::{ExecError, Outcome, Prepared, Status, Supervision, TICK, Watch};
 
 const READ_BUF: usize = 64 * 1024;
 
@@ -42,7 +42,19 @@ pub fn run(
     sup: &Supervision,
     log: &mut dyn JobOutput,
 ) -> Result<Outcome, ExecError> {
-    let result = supervise(&prepared, sup, log);
+    run_watched(prepared, sup, log, None)
+}
+
+/// [`run`], with `watch` looking at the output about once a second and able to end the
+/// job (TERM to its group, KILL after the grace: the timeout's path), which then ends
+/// [`Status::Cancelled`].
+pub fn run_watched(
+    prepared: Prepared,
+    sup: &Supervision,
+    log: &mut dyn JobOutput,
+    watch: Option<&mut dyn Watch>,
+) -> Result<Outcome, ExecError> {
+    let result = supervise(&prepared, sup, log, watch);
     if let Err(e) = &result {
         log.failed(&e.to_string());
     }
@@ -88,6 +100,7 @@ fn supervise(
     p: &Prepared,
     sup: &Supervision,
     log: &mut dyn JobOutput,
+    mut watch: Option<&mut dyn Watch>,
 ) -> Result<Outcome, ExecError> {
     let slot = Slot::claim().map_err(sup_err("installing signal handlers"))?;
     // Orphaned members of the job's group become our children, so we can reap them.
@@ -124,6 +137,8 @@ fn supervise(
     let deadline = sup.timeout.map(|t| t0 + t);
     let mut leader: Option<WaitStatus> = None;
     let mut timed_out = false;
+    let mut cancelled = false;
+    let mut next_tick = t0 + TICK;
     let mut term_at: Option<Instant> = None;
     let mut kill_at: Option<Instant> = None;
     let mut give_up_at: Option<Instant> = None;
@@ -160,6 +175,22 @@ fn supervise(
             ));
             group.signal(Signal::SIGTERM);
             term_at = Some(now);
+        }
+        if let Some(w) = watch.as_deref_mut()
+            && now >= next_tick
+        {
+            next_tick = now + TICK;
+            if let Some(why) = w.tick(sink.total, &sink.tail)
+                && leader.is_none()
+                && term_at.is_none()
+            {
+                cancelled = true;
+                note(&format!(
+                    "{why}: sending SIGTERM to the job's process group {pid}"
+                ));
+                group.signal(Signal::SIGTERM);
+                term_at = Some(now);
+            }
         }
         let alive = leader.is_none() || group.alive();
         if leader.is_some() {
@@ -205,6 +236,9 @@ fn supervise(
             wake.push(t + grace);
         }
         wake.extend(give_up_at);
+        if watch.is_some() && leader.is_none() {
+            wake.push(next_tick);
+        }
         let timeout = match wake.into_iter().min() {
             Some(w) => {
                 let ms = w
@@ -254,6 +288,7 @@ fn supervise(
     let ended = chrono::Utc::now();
     let status = match ws {
         _ if timed_out => Status::TimedOut,
+        _ if cancelled => Status::Cancelled,
         WaitStatus::Signaled(_, s, _) => Status::Signaled(s as i32),
         WaitStatus::Exited(_, c) => Status::Exited(c),
         other => {

@@ -9,3 +9,7 @@
 //! the greaserun binary uses, so a job name is computed in exactly one way.
 
 pub mod entry;
+pub mod error;
+pub mod follow;
+pub mod published;
+pub mod submit;

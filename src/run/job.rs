@@ -8,7 +8,7 @@ use crate::Error;
 use crate::config::Config;
 use crate::debugging::log::{self, JobLog};
 use crate::deployment::{self, ArtifactSpec, ResolveOptions, Resolved};
-use crate::execution::{self, Job, JobArtifact, Supervision};
+use crate::execution::{self, Job, JobArtifact, Supervision, Watch};
 use crate::model::slot::Slot;
 use crate::run::RunOptions;
 use crate::util::host;
@@ -30,12 +30,21 @@ pub struct JobEnd {
     pub version: Option<String>,
     /// Why it failed when it never started (resolution failed, runner missing, ...).
     pub reason: Option<String>,
+    /// It was ended by a cancel ([`execution::Watch`] asked).
+    pub cancelled: bool,
 }
 
 /// Runs the job for one slot: what the slot loop calls once this host may run it.
 pub trait Execute {
-    /// Runs `job` for `slot` with `args` (slot parameters filled).
-    fn execute(&mut self, job: &str, slot: Slot, args: Vec<String>) -> Result<JobEnd, Error>;
+    /// Runs `job` for `slot` with `args` (slot parameters filled), `watch` looking on
+    /// about once a second (live output, cancel).
+    fn execute(
+        &mut self,
+        job: &str,
+        slot: Slot,
+        args: Vec<String>,
+        watch: &mut dyn Watch,
+    ) -> Result<JobEnd, Error>;
 }
 
 /// The job as greaserun runs it: the artifact resolved and the log opened on first use.
@@ -78,7 +87,13 @@ impl<'a> Runner<'a> {
 }
 
 impl Execute for Runner<'_> {
-    fn execute(&mut self, job: &str, slot: Slot, args: Vec<String>) -> Result<JobEnd, Error> {
+    fn execute(
+        &mut self,
+        job: &str,
+        slot: Slot,
+        args: Vec<String>,
+        watch: &mut dyn Watch,
+    ) -> Result<JobEnd, Error> {
         let (cfg, opts) = (self.cfg, self.opts);
         let log = self.log.get_or_insert_with(|| open_log(cfg, opts));
         if self.resolved.is_none() {
@@ -87,7 +102,7 @@ impl Execute for Runner<'_> {
         let resolved = self.resolved.as_ref().expect("resolved above");
         let prepared = prepare(cfg, opts, resolved, args)?;
         tracing::info!("running {job} slot {slot}: {}", prepared.command_line());
-        let outcome = execution::run(
+        let outcome = execution::run_watched(
             prepared,
             &Supervision {
                 timeout: opts.timeout,
@@ -95,6 +110,7 @@ impl Execute for Runner<'_> {
                 stdin_is_terminal: opts.interactive,
             },
             log,
+            Some(watch),
         )?;
         let code = outcome.exit_code();
         let took = (outcome.ended - outcome.started).num_milliseconds() as f64 / 1000.0;
@@ -117,6 +133,10 @@ impl Execute for Runner<'_> {
             execution::Status::Signaled(s) => {
                 end.signal = Some(s);
                 tracing::warn!("job killed by signal {s} after {took:.1}s (exit {code})")
+            }
+            execution::Status::Cancelled => {
+                end.cancelled = true;
+                tracing::warn!("job cancelled after {took:.1}s (exit {code})");
             }
             execution::Status::TimedOut => {
                 let why = format!(

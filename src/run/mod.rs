@@ -15,33 +15,41 @@
 //! 7. record the run in the store and return the job's exit status (or 124 on timeout,
 //!    128+n on a signal).
 //!
+//! A run started for a farm-queue request (`SCALEGREASE_REQUEST`) serves that request's
+//! one slot, with no delay ([`request`]); any run may queue a retry of a failed attempt
+//! or a rescue of a slot its guard declined, and a `--concurrency` policy decides what
+//! happens while another run of the job is alive.
+//!
 //! Each step lives in its scope's module and returns a value; this file orders them, the
-//! slot loop included: `run`, then `run_slots`, then `run_slot` for each slot, each read
-//! top to bottom.
+//! slot loop included: `run`, then `run_slots`, then `run_slot` ([`slot`]) for each
+//! slot, each read top to bottom.
 
 use std::time::Duration;
 
-use chrono::Utc;
+use std::sync::Arc;
 
 use crate::Error;
 use crate::arbitration::delay;
 use crate::arbitration::guard::{self, GuardError};
-use crate::arbitration::options::{JobSpec, SlotOptions};
-use crate::arbitration::session::{Claimed, Session};
+use crate::arbitration::options::{Concurrency, JobSpec, RetryPolicy, SlotOptions};
+use crate::arbitration::queue;
+use crate::arbitration::session::Session;
 use crate::config::Config;
 use crate::debugging::trace::LogSink;
 use crate::deployment::ArtifactSpec;
 use crate::execution;
-use crate::exit;
-use crate::model::NOTICE;
-use crate::model::record::Status;
 use crate::model::slot::Slot;
+use crate::store::{self, Store};
 
 pub mod job;
+mod overlap;
+pub mod request;
+mod slot;
 #[cfg(test)]
 mod tests;
 
 pub use job::{Execute, JobEnd, Runner};
+pub use request::FarmRun;
 
 /// Everything greaserun was asked to do, validated. Built once from the command line.
 #[derive(Debug, Clone)]
@@ -80,6 +88,14 @@ pub struct RunOptions {
     pub started: chrono::DateTime<chrono::Utc>,
     /// Where greaserun's own messages also go once the job's log file is open.
     pub log_sink: LogSink,
+    /// The farm-queue request this run serves (`SCALEGREASE_REQUEST`).
+    pub request: Option<String>,
+    /// `--retries`, `--retry-delay`, `--retry-max-delay`.
+    pub retry: RetryPolicy,
+    /// `--rescue-within` (zero: no rescue).
+    pub rescue_within: Duration,
+    /// `--concurrency`.
+    pub concurrency: Concurrency,
 }
 
 /// How greaserun ends.
@@ -91,40 +107,93 @@ pub enum Outcome {
     DryRun(String),
 }
 
-/// Runs one job: its slot, or every missing slot of a backfill window.
+/// Runs one job: its slot, every missing slot of a backfill window, or the slot of the
+/// request it serves.
 pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Outcome, Error> {
     // Bad input fails now, not after the delay and the guard.
     execution::check_runner(&opts.runner, cfg)?;
     let spec = ArtifactSpec::parse(&opts.artifact)?;
-    let session = Session::new(
+    let mut funnel = SlotOptions {
+        no_claim: opts.funnel.no_claim || opts.dry_run,
+        ..opts.funnel.clone()
+    };
+    let mut farm = FarmRun {
+        request: None,
+        retry: opts.retry,
+        concurrency: opts.concurrency,
+        kill_grace: opts.kill_grace,
+    };
+    let mut store: Option<Arc<dyn Store>> = None;
+    if let Some(id) = &opts.request {
+        // A request names one slot and its attempt: attempt 1 claims it, later ones
+        // do not (their take is their exclusivity).
+        let s: Arc<dyn Store> = Arc::from(store::open(&cfg.store_config(opts.store.as_deref()))?);
+        let req = match request::load(&*s, id) {
+            Ok(r) => r,
+            Err(why) => {
+                let code = request::refuse(Some(&*s), id, &cfg.hostname(), &why);
+                return Ok(Outcome::Exit(code));
+            }
+        };
+        funnel.slot = Slot::from_key(&req.slot);
+        (funnel.backfill, funnel.every, funnel.keep_going) = (None, None, false);
+        funnel.no_claim = req.attempt > 1;
+        farm.request = Some(req);
+        store = Some(s);
+    }
+    let job_spec = JobSpec {
+        runner: opts.runner.clone(),
+        artifact: opts.artifact.clone(),
+        args: opts.args.clone(),
+    };
+    let interactive = opts.interactive && farm.request.is_none();
+    let mut session = Session::new(
         cfg,
         opts.store.as_deref(),
-        SlotOptions {
-            no_claim: opts.funnel.no_claim || opts.dry_run,
-            ..opts.funnel.clone()
-        },
-        JobSpec {
-            runner: opts.runner.clone(),
-            artifact: opts.artifact.clone(),
-            args: opts.args.clone(),
-        },
-        opts.interactive,
+        funnel,
+        job_spec,
+        interactive,
         opts.started,
     )?;
-    guard_and_delay(cfg, opts, &session)?;
+    if let Some(s) = store {
+        session = session.with_store(s);
+    }
+    if let Some(req) = &farm.request
+        && req.job != session.job()
+    {
+        let why = format!(
+            "it is for job {:?}, and this entry's job is {:?}",
+            req.job,
+            session.job()
+        );
+        let code = request::refuse(
+            session.store().ok().as_deref(),
+            &req.id,
+            &cfg.hostname(),
+            &why,
+        );
+        return Ok(Outcome::Exit(code));
+    }
+    guard_and_delay(cfg, opts, &session, &farm)?;
 
     let mut runner = Runner::new(cfg, opts, spec);
     if opts.dry_run {
         let args = session.args(session.slot());
         return Ok(Outcome::DryRun(runner.command_line(args)?));
     }
-    run_slots(&session, &mut runner).map(Outcome::Exit)
+    run_slots(&session, &mut runner, &farm).map(Outcome::Exit)
 }
 
 /// Steps 1 to 3: one measurement serves the delay's weighting and, when no delay was
 /// slept, the guard itself (/proc is scanned again only if time passed in between). A
-/// host over its limits declines the slot and the run is refused.
-fn guard_and_delay(cfg: &Config, opts: &RunOptions, session: &Session) -> Result<(), Error> {
+/// host over its limits declines the slot (and queues it as a rescue for a worker with
+/// room) and the run is refused; a request is put back in the queue for another worker.
+fn guard_and_delay(
+    cfg: &Config,
+    opts: &RunOptions,
+    session: &Session,
+    farm: &FarmRun,
+) -> Result<(), Error> {
     let first = (!opts.force).then(guard::measure);
     let headroom = match &first {
         None => 1.0,
@@ -134,7 +203,7 @@ fn guard_and_delay(cfg: &Config, opts: &RunOptions, session: &Session) -> Result
             .unwrap_or(0.0),
     };
     let max_delay = Duration::from_secs_f64(cfg.guard.max_delay_s);
-    let delayed = opts.random_delay && !max_delay.is_zero();
+    let delayed = opts.random_delay && farm.request.is_none() && !max_delay.is_zero();
     if delayed {
         let d = delay::weighted(max_delay, headroom);
         tracing::info!(
@@ -161,7 +230,23 @@ fn guard_and_delay(cfg: &Config, opts: &RunOptions, session: &Session) -> Result
         }
         Err(GuardError::Refused(r)) => {
             let why: Vec<String> = r.exceeded.iter().map(ToString::to_string).collect();
-            session.decline(&why.join(", "));
+            match (&farm.request, session.store()) {
+                (Some(req), Ok(s)) => match queue::release(&*s, req) {
+                    Ok(()) => tracing::warn!("request {} put back in the queue", req.id),
+                    Err(e) => tracing::warn!("request {} not put back: {e}", req.id),
+                },
+                (Some(_), Err(_)) => {}
+                (None, _) => {
+                    session.decline(&why.join(", "));
+                    if session.claiming()
+                        && !opts.dry_run
+                        && let Ok(s) = session.store()
+                    {
+                        let (job, slot) = (session.job(), session.slot());
+                        request::rescue(&s, job, slot, opts.rescue_within, &session.who());
+                    }
+                }
+            }
             Err(GuardError::Refused(r).into())
         }
         Err(e) => Err(e.into()),
@@ -173,10 +258,10 @@ fn guard_and_delay(cfg: &Config, opts: &RunOptions, session: &Session) -> Result
 /// failure's code. A backfill stops at its first failure unless `--keep-going`, which
 /// reports a job that could not start and counts its code. The store is pruned at the
 /// end, after the job, never delaying it.
-pub fn run_slots(session: &Session, job: &mut impl Execute) -> Result<i32, Error> {
+pub fn run_slots(session: &Session, job: &mut impl Execute, farm: &FarmRun) -> Result<i32, Error> {
     let mut first_failure = 0;
     for slot in session.pending_slots() {
-        let code = match run_slot(session, slot, job) {
+        let code = match slot::run_slot(session, slot, job, farm) {
             Ok(code) => code,
             Err(e) if session.keep_going() => {
                 tracing::error!("{} slot {slot}: {e}", session.job());
@@ -198,61 +283,4 @@ pub fn run_slots(session: &Session, job: &mut impl Execute) -> Result<i32, Error
     }
     session.prune();
     Ok(first_failure)
-}
-
-/// One slot: claim, heartbeat, skip if the outputs exist, wait for the inputs, run,
-/// record. Returns the slot's exit code; an error is a job that could not start (it is
-/// recorded `failed` with the error as its reason).
-fn run_slot(session: &Session, slot: Slot, job: &mut impl Execute) -> Result<i32, Error> {
-    let name = session.job();
-    let args = session.args(slot);
-    let (claimed, heartbeat) = match session.claim(slot) {
-        Claimed::Won(hb) => (true, Some(hb)),
-        Claimed::Unclaimed => (false, session.heartbeat(slot)),
-        Claimed::NotHere(code) => return Ok(code),
-    };
-    let (mut rec, mut recorder) = session.record(slot, args.clone(), claimed);
-
-    if let Some(first) = session.outputs_exist(slot) {
-        rec.status = Status::Skipped;
-        rec.end = rec.start;
-        rec.reason = Some(format!("outputs exist: {first}"));
-        recorder.save(&rec, None);
-        tracing::warn!(target: NOTICE, "{name} slot {slot}: skipped, outputs exist ({first})");
-        return Ok(exit::OK);
-    }
-
-    recorder.running(&rec);
-    if let Err(why) = session.wait_for_inputs(slot) {
-        tracing::error!(target: NOTICE, "not running {name} slot {slot}: {why}");
-        rec.finish(
-            Utc::now(),
-            Status::Failed,
-            Some(exit::TEMP_FAIL),
-            None,
-            Some(why),
-        );
-        recorder.save(&rec, None);
-        return Ok(exit::TEMP_FAIL);
-    }
-
-    let end = match job.execute(name, slot, args) {
-        Ok(end) => end,
-        Err(e) => {
-            rec.finish(Utc::now(), Status::Failed, None, None, Some(e.to_string()));
-            recorder.save(&rec, None);
-            return Err(e);
-        }
-    };
-    let status = if end.code == 0 {
-        Status::Succeeded
-    } else {
-        Status::Failed
-    };
-    rec.version = end.version;
-    rec.log_path = end.log_path.map(|p| p.display().to_string());
-    rec.finish(Utc::now(), status, end.exit_code, end.signal, end.reason);
-    recorder.save(&rec, Some(&end.tail));
-    drop(heartbeat);
-    Ok(end.code)
 }

@@ -11,8 +11,10 @@ use super::*;
 use crate::arbitration::options::SessionError;
 use crate::arbitration::records;
 use crate::config::OnStoreUnavailable;
+use crate::exit;
 use crate::model::funnel::Claimant;
 use crate::model::keys;
+use crate::model::record::Status;
 use crate::model::slot::Period;
 use crate::store::Store;
 use crate::store::dir::DirStore;
@@ -62,14 +64,20 @@ fn session(f: &Farm, opts: SlotOptions, host: &str) -> Session {
 struct Fake<F>(F);
 
 impl<F: FnMut(&[String]) -> JobEnd> Execute for Fake<F> {
-    fn execute(&mut self, _job: &str, _slot: Slot, args: Vec<String>) -> Result<JobEnd, Error> {
+    fn execute(
+        &mut self,
+        _job: &str,
+        _slot: Slot,
+        args: Vec<String>,
+        _watch: &mut dyn execution::Watch,
+    ) -> Result<JobEnd, Error> {
         Ok((self.0)(&args))
     }
 }
 
 /// Runs a session's slots with a fake job.
 fn go(s: Session, f: impl FnMut(&[String]) -> JobEnd) -> i32 {
-    run_slots(&s, &mut Fake(f)).unwrap()
+    run_slots(&s, &mut Fake(f), &FarmRun::default()).unwrap()
 }
 
 fn ok(code: i32) -> JobEnd {

@@ -219,6 +219,7 @@ pub fn bin_path(bin: &str) -> PathBuf {
         "greaselaunch" => env!("CARGO_BIN_EXE_greaselaunch"),
         "greasesnatch" => env!("CARGO_BIN_EXE_greasesnatch"),
         "greasestatus" => env!("CARGO_BIN_EXE_greasestatus"),
+        "greasedispatch" => env!("CARGO_BIN_EXE_greasedispatch"),
         other => panic!("unknown binary {other}"),
     })
 }

@@ -1,0 +1,225 @@
+//! The farm queue's side of one greaserun: the request it serves (`SCALEGREASE_REQUEST`,
+//! loaded and checked against the job greaserun computes), the request's state as the
+//! run starts and ends, and what a run queues for others: a retry of a failed attempt
+//! (`--retries`) and a rescue of a slot the guard declined here (`--rescue-within`).
+//! Store failures here are warnings: the run itself is what matters.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::arbitration::options::{Concurrency, RetryPolicy};
+use crate::arbitration::queue::{self, Submitted};
+use crate::exit;
+use crate::model::NOTICE;
+use crate::model::record::{RunRecord, Status};
+use crate::model::request::{Kind, Phase, Request, RequestState, check_request_id, request_id};
+use crate::model::slot::Slot;
+use crate::store::Store;
+use crate::util::random;
+
+/// How this run relates to the farm queue.
+#[derive(Clone, Default)]
+pub struct FarmRun {
+    /// The request it serves, if a worker started it for one.
+    pub request: Option<Request>,
+    pub retry: RetryPolicy,
+    pub concurrency: Concurrency,
+    /// `--kill-grace` (how long a replaced run may take to end).
+    pub kill_grace: Duration,
+}
+
+/// Loads request `id`: why not when it is missing or not a valid request.
+pub fn load(store: &dyn Store, id: &str) -> Result<Request, String> {
+    if !check_request_id(id) {
+        return Err(format!("{id:?} is not a request id"));
+    }
+    let key = crate::model::keys::request(crate::model::keys::REQUESTS, id);
+    let bytes = store
+        .get(&key)
+        .map_err(|e| format!("cannot read request {id}: {e}"))?
+        .ok_or_else(|| format!("no request {id} in the store"))?;
+    let req = queue::parse(&bytes).map_err(|why| format!("request {id} is garbled: {why}"))?;
+    if req.id != id {
+        return Err(format!("request {id} holds the id {:?}", req.id));
+    }
+    Ok(req)
+}
+
+/// Ends request `id` refused with `why` (when `id` is a request id at all), says so, and
+/// returns [`exit::REFUSED`].
+pub fn refuse(store: Option<&dyn Store>, id: &str, host: &str, why: &str) -> i32 {
+    tracing::error!(target: NOTICE, "request {id} refused: {why}");
+    if let Some(s) = store.filter(|_| check_request_id(id)) {
+        let st = RequestState {
+            host: Some(host.to_string()),
+            reason: Some(why.to_string()),
+            ..RequestState::new(id, Phase::Refused)
+        };
+        if let Err(e) = queue::finish(s, &st) {
+            tracing::warn!("state of request {id} not written: {e}");
+        }
+    }
+    exit::REFUSED
+}
+
+impl FarmRun {
+    /// Stamps the run record with the request it serves (or attempt 1 for a scheduled
+    /// run that holds its slot's claim).
+    pub fn stamp(&self, rec: &mut RunRecord) {
+        match &self.request {
+            Some(r) => {
+                rec.request = Some(r.id.clone());
+                rec.attempt = Some(r.attempt);
+                rec.requested_by = Some(r.requested_by.clone());
+                rec.requested_at = Some(r.requested_at);
+            }
+            None if rec.claimed => rec.attempt = Some(1),
+            None => {}
+        }
+    }
+
+    /// The cancel markers this run obeys: its own, and its request's.
+    pub fn cancel_keys(&self, rec: &RunRecord) -> Vec<String> {
+        let mut keys = vec![crate::model::keys::cancel(&rec.job, &rec.slot, &rec.id())];
+        keys.extend(self.request.as_ref().map(queue::cancel_key));
+        keys
+    }
+
+    /// The slot is claimed by another run: 0 for a scheduled run (the funnel did its
+    /// job), refused for a request.
+    pub fn claimed_elsewhere(&self, store: Option<&dyn Store>, me: &str, holder: &str) -> i32 {
+        match &self.request {
+            None => exit::OK,
+            Some(r) => refuse(
+                store,
+                &r.id,
+                me,
+                &format!("slot already claimed by {holder}"),
+            ),
+        }
+    }
+
+    /// Writes the request's `running` state (host and run key).
+    pub fn running(&self, store: Option<&dyn Store>, rec: &RunRecord) {
+        let (Some(r), Some(s)) = (&self.request, store) else {
+            return;
+        };
+        let st = RequestState {
+            host: Some(rec.host.clone()),
+            run: Some(rec.key()),
+            ..RequestState::new(&r.id, Phase::Running)
+        };
+        if let Err(e) = queue::set_state(s, &st) {
+            tracing::warn!("state of request {} not written: {e}", r.id);
+        }
+    }
+
+    /// The run ended as `rec` says: ends the request with the same outcome, and queues
+    /// the next attempt when a failed one may be retried.
+    pub fn ended(&self, store: Option<&dyn Store>, rec: &RunRecord, who: &str) {
+        let Some(s) = store else { return };
+        if let Some(r) = &self.request {
+            let phase = match rec.status {
+                Status::Succeeded => Phase::Succeeded,
+                Status::Skipped => Phase::Skipped,
+                Status::Cancelled => Phase::Cancelled,
+                _ => Phase::Failed,
+            };
+            let st = RequestState {
+                host: Some(rec.host.clone()),
+                run: Some(rec.key()),
+                exit_code: rec.exit_code,
+                reason: rec.reason.clone(),
+                ..RequestState::new(&r.id, phase)
+            };
+            if let Err(e) = queue::finish(s, &st) {
+                tracing::warn!("state of request {} not written: {e}", r.id);
+            }
+        }
+        if rec.status == Status::Failed {
+            self.retry(s, rec, who);
+        }
+    }
+
+    /// Queues attempt a+1 of a failed attempt a (a scheduled run that held its claim is
+    /// attempt 1; an unclaimed manual run is not retried: nothing names its slot).
+    fn retry(&self, store: &dyn Store, rec: &RunRecord, who: &str) {
+        let Some(failed) = rec.attempt else { return };
+        let Some(backoff) = self.retry.backoff(failed) else {
+            return;
+        };
+        let wait = backoff.mul_f64(0.8 + 0.4 * random::unit());
+        let now = Utc::now();
+        let req = Request {
+            attempt: failed + 1,
+            kind: Kind::Retry,
+            not_before: Some(now + chrono::TimeDelta::from_std(wait).unwrap_or_default()),
+            batch: self.request.as_ref().and_then(|r| r.batch.clone()),
+            limit: self.request.as_ref().and_then(|r| r.limit),
+            ..new_request(&rec.job, &rec.slot, who, now)
+        };
+        let what = format!(
+            "retry (attempt {}) of {} slot {}",
+            req.attempt, rec.job, rec.slot
+        );
+        match queue::submit(store, &req) {
+            Ok(Submitted::Queued) => tracing::warn!(
+                target: NOTICE,
+                "{what} queued as request {} in {}",
+                req.id,
+                crate::util::duration::format(wait)
+            ),
+            Ok(Submitted::AttemptTaken(other)) => {
+                tracing::info!("{what} already queued as request {other}")
+            }
+            Err(e) => tracing::warn!("{what} not queued: {e}"),
+        }
+    }
+}
+
+/// A request of attempt 1 of (job, slot) by `who` at `now`; callers set the rest.
+fn new_request(job: &str, slot: &str, who: &str, now: DateTime<Utc>) -> Request {
+    Request {
+        id: request_id(now, random::u64() as u32),
+        job: job.to_string(),
+        slot: slot.to_string(),
+        attempt: 1,
+        kind: Kind::Demand,
+        requested_by: who.to_string(),
+        requested_at: now,
+        not_before: None,
+        deadline: None,
+        batch: None,
+        limit: None,
+    }
+}
+
+/// Queues a scheduled slot the guard declined here as attempt 1, kind rescue, for any
+/// worker with room to run before `slot + within`. Only the first decliner's submit
+/// wins (the attempt reservation); the others' is a debug message.
+pub fn rescue(store: &Arc<dyn Store>, job: &str, slot: Slot, within: Duration, who: &str) {
+    let now = Utc::now();
+    let deadline = slot.time() + chrono::TimeDelta::from_std(within).unwrap_or_default();
+    if within.is_zero() || deadline <= now {
+        return;
+    }
+    let req = Request {
+        kind: Kind::Rescue,
+        deadline: Some(deadline),
+        ..new_request(job, &slot.key(), who, now)
+    };
+    match queue::submit(&**store, &req) {
+        Ok(Submitted::Queued) => tracing::warn!(
+            target: NOTICE,
+            "{job} slot {slot}: queued as request {} for a worker with room (rescue, until {})",
+            req.id,
+            deadline.to_rfc3339()
+        ),
+        Ok(Submitted::AttemptTaken(other)) => {
+            tracing::debug!("{job} slot {slot}: another decliner queued its rescue ({other})")
+        }
+        Err(e) => tracing::warn!("{job} slot {slot}: rescue not queued: {e}"),
+    }
+}
