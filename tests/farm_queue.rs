@@ -29,7 +29,8 @@ fn drain(w: World, mut during: impl FnMut(&Farm, usize)) {
     let mut f = Farm::new(w, &[(JOB, "", &cmd)]);
     f.start_workers(WORKERS, MAX_RUNNING);
     f.wait_installed();
-    let ids = f.submit_many(JOB, REQUESTS);
+    let reqs = f.submit_many(JOB, REQUESTS);
+    let ids: Vec<&str> = reqs.iter().map(|r| r.id.as_str()).collect();
     let submitted = Instant::now();
     wait_for(
         &format!("{REQUESTS} requests to run"),
@@ -46,24 +47,26 @@ fn drain(w: World, mut during: impl FnMut(&Farm, usize)) {
         || {
             let st = f.states();
             ids.iter()
-                .all(|id| st.get(id).is_some_and(|s| s.phase.is_final()))
+                .all(|id| st.get(*id).is_some_and(|s| s.phase.is_final()))
                 .then_some(st)
         },
     );
     let drained = submitted.elapsed();
 
     let ran = f.ran();
-    let mut per_request: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    // One request per slot: a slot that ran twice is a request that ran twice.
+    let mut per_slot: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for r in &ran {
-        per_request.entry(&r.request).or_default().push(&r.host);
+        per_slot.entry(&r.slot).or_default().push(&r.host);
     }
-    let twice: Vec<_> = per_request.iter().filter(|(_, h)| h.len() > 1).collect();
+    let twice: Vec<_> = per_slot.iter().filter(|(_, h)| h.len() > 1).collect();
     assert!(twice.is_empty(), "requests run more than once: {twice:?}");
-    let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
-    let got: BTreeSet<&str> = per_request.keys().copied().collect();
-    assert_eq!(got, wanted, "runs of unknown requests, or requests lost");
+    let wanted: BTreeSet<&str> = reqs.iter().map(|r| r.slot.as_str()).collect();
+    let got: BTreeSet<&str> = per_slot.keys().copied().collect();
+    assert_eq!(got, wanted, "runs of unknown slots, or requests lost");
     let not_ok: Vec<_> = ended
         .values()
+        .filter(|s| ids.contains(&s.id.as_str()))
         .filter(|s| s.phase != Phase::Succeeded)
         .collect();
     assert!(not_ok.is_empty(), "requests not succeeded: {not_ok:?}");
@@ -73,6 +76,7 @@ fn drain(w: World, mut during: impl FnMut(&Farm, usize)) {
     let recs = f.records();
     let mut rec_of: BTreeMap<String, usize> = BTreeMap::new();
     for r in &recs {
+        assert!(ids.contains(&r.request.as_deref().unwrap_or("")), "{r:?}");
         assert_eq!(r.status.as_str(), "succeeded", "{r:?}");
         assert_eq!(r.attempt, Some(1), "{r:?}");
         *rec_of
@@ -133,14 +137,17 @@ fn twenty_workers_drain_a_thousand_requests_on_etcd_while_a_member_dies_and_retu
     assert!(restarted, "the member was never restarted");
 }
 
+/// The slot of the slow job's request.
+const SLOW_SLOT: &str = "2026-02-01T03:00Z";
+
 /// A farm with one worker whose job `slow` (with `flags`) logs its start and then, the
 /// first time only, works for a minute.
 fn slow_farm(flags: &str) -> (Farm, String) {
     let w = World::new();
     let flag = w.join("slow-started");
     let cmd = format!(
-        "echo \"$SCALEGREASE_REQUEST $SCALEGREASE_HOSTNAME 0 0\" >> {}; \
-         test -e {f} || (touch {f}; sleep 60)",
+        "echo \"{} $SCALEGREASE_HOSTNAME 0 0\" >> {}; test -e {f} || (touch {f}; sleep 60)",
+        farm::SLOT,
         w.join("ran.log").display(),
         f = flag.display()
     );
@@ -149,7 +156,7 @@ fn slow_farm(flags: &str) -> (Farm, String) {
     f.quick_abandon();
     f.start_workers(1, 4);
     f.wait_installed();
-    let req = f.request("slow", "2026-02-01T03:00Z", 0);
+    let req = f.request("slow", SLOW_SLOT, 0);
     assert_eq!(
         queue::submit(f.store(), &req).unwrap(),
         queue::Submitted::Queued
@@ -158,7 +165,7 @@ fn slow_farm(flags: &str) -> (Farm, String) {
     wait_for("the slow job to start", Duration::from_secs(60), || {
         f.ran()
             .iter()
-            .any(|r| r.request == req.id && r.host == host)
+            .any(|r| r.slot == SLOW_SLOT && r.host == host)
             .then_some(())
     });
     // The host dies: its greasesnatch, greaserun and job, all at once.
@@ -195,16 +202,20 @@ fn slow_farm(flags: &str) -> (Farm, String) {
 fn a_killed_worker_leaves_its_request_abandoned_and_a_retry_runs_elsewhere() {
     let (f, first) = slow_farm("--retries 1 --retry-delay 1s");
     let second = &f.workers[1].host;
-    let again = wait_for(
+    wait_for(
         "attempt 2 to run on the other worker",
         Duration::from_secs(60),
-        || {
-            f.ran()
-                .into_iter()
-                .find(|r| r.request != first && &r.host == second)
-        },
+        || f.ran().into_iter().find(|r| &r.host == second),
     );
-    let req = queue::get(f.store(), &again.request).unwrap().unwrap();
+    let id = wait_for("attempt 2's reservation", Duration::from_secs(10), || {
+        f.store()
+            .get(&scalegrease::model::keys::attempt("slow", SLOW_SLOT, 2))
+            .unwrap()
+    });
+    let req = queue::get(f.store(), &String::from_utf8(id).unwrap())
+        .unwrap()
+        .unwrap();
+    assert_ne!(req.id, first);
     assert_eq!((req.job.as_str(), req.attempt), ("slow", 2), "{req:?}");
     assert_eq!(req.kind.as_str(), "retry");
     wait_for("attempt 2 to succeed", Duration::from_secs(30), || {
@@ -219,7 +230,7 @@ fn a_killed_worker_leaves_its_request_abandoned_and_a_retry_runs_elsewhere() {
         "exactly the killed run and its retry: {runs:?}"
     );
     assert_eq!(
-        queue::attempts(f.store(), "slow", "2026-02-01T03:00Z").unwrap(),
+        queue::attempts(f.store(), "slow", SLOW_SLOT).unwrap(),
         [1, 2]
     );
 }
@@ -235,19 +246,19 @@ fn a_killed_worker_without_retries_runs_nothing_twice() {
     wait_for("a later request to run", Duration::from_secs(60), || {
         f.ran()
             .iter()
-            .any(|r| r.request == later.id && &r.host == second)
+            .any(|r| r.slot == later.slot && &r.host == second)
             .then_some(())
     });
     let slow: Vec<_> = f
         .ran()
         .into_iter()
-        .filter(|r| r.request != later.id)
+        .filter(|r| r.slot == SLOW_SLOT)
         .collect();
     assert_eq!(slow.len(), 1, "the slow job ran again: {slow:?}");
-    assert_eq!(slow[0].request, first);
+    assert_eq!(queue::attempts(f.store(), "slow", SLOW_SLOT).unwrap(), [1]);
     assert_eq!(
-        queue::attempts(f.store(), "slow", "2026-02-01T03:00Z").unwrap(),
-        [1]
+        queue::state(f.store(), &first).unwrap().unwrap().phase,
+        Phase::Abandoned
     );
     assert!(queue::pending(f.store()).unwrap().0.is_empty());
 }
@@ -259,6 +270,7 @@ fn every_worker_installs_the_farms_greaserun_entry_and_dies_whole() {
     let mut f = Farm::new(w, &[(JOB, "-q", &cmd)]);
     f.start_workers(3, MAX_RUNNING);
     f.wait_installed();
+    let mut commands = Vec::new();
     for wk in &f.workers {
         let file = std::fs::read_dir(&wk.cron_dir)
             .unwrap()
@@ -269,11 +281,37 @@ fn every_worker_installs_the_farms_greaserun_entry_and_dies_whole() {
         let tab = scalegrease::dispatch::crontab::parse(&text);
         let entries = scalegrease::farm::entry::entries(&tab);
         // The worker's matcher reads it as a plain greaserun entry of the farm's job.
-        match entries.as_slice() {
-            [Ok(e)] => assert_eq!((e.job.as_str(), e.user.as_str()), (JOB, "root")),
+        let e = match entries.as_slice() {
+            [Ok(e)] => e.clone(),
             other => panic!("{}: {other:?}\n{text}", wk.host),
-        }
+        };
+        assert_eq!((e.job.as_str(), e.user.as_str()), (JOB, "root"));
+        commands.push((e.command, wk.config.clone(), wk.host.clone()));
     }
+    // The entry's command, started by hand as a worker starts it, serves a request and
+    // logs its slot and host.
+    let req = f.request(JOB, "2026-03-01T05:07Z", 0);
+    queue::submit(f.store(), &req).unwrap();
+    assert!(queue::take(f.store(), &req, &commands[2].2).unwrap());
+    let out = std::process::Command::new("/bin/sh")
+        .args(["-c", &commands[2].0])
+        .env("SCALEGREASE_REQUEST", &req.id)
+        .env("SCALEGREASE_CONFIG", &commands[2].1)
+        .env("SCALEGREASE_HOSTNAME", &commands[2].2)
+        .env("TZ", "UTC")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    let ran = f.ran();
+    assert_eq!(ran.len(), 1, "{ran:?}");
+    assert_eq!(
+        (ran[0].slot.as_str(), &ran[0].host),
+        (req.slot.as_str(), &commands[2].2)
+    );
+    assert!(ran[0].start <= ran[0].end);
+    let st = queue::state(f.store(), &req.id).unwrap().unwrap();
+    assert_eq!(st.phase, Phase::Succeeded, "{st:?}");
     let host = f.workers[1].host.clone();
     let alive = |h: &str| {
         std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
@@ -292,7 +330,7 @@ fn every_worker_installs_the_farms_greaserun_entry_and_dies_whole() {
 #[test]
 fn overlap_counts_runs_under_way_at_once_per_host() {
     let r = |h: &str, s: f64, e: f64| farm::Ran {
-        request: String::new(),
+        slot: String::new(),
         host: h.into(),
         start: s,
         end: e,

@@ -9,8 +9,10 @@
 //! the detached greaseruns it started (each in its own session) and their jobs. Dropping
 //! the farm kills every worker that way.
 //!
-//! Jobs log `<request id> <host> <start> <end>` lines (seconds since the epoch) to
-//! `ran.log` ([`Farm::ran`]); run records and request states are read from the store.
+//! Jobs log `<slot> <host> <start> <end>` lines (slot in key form, times in seconds since
+//! the epoch) to `ran.log` ([`Farm::ran`]): greaserun does not pass the request id on to
+//! the job, but every request of a farm test has its own slot. Run records and request
+//! states are read from the store.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -29,11 +31,15 @@ use super::{World, text};
 /// seconds of work.
 pub const JOB: &str = "farm-job";
 
+/// The slot parameter that greaserun fills with the run's slot in key form (the crontab
+/// sets `TZ=UTC`).
+pub const SLOT: &str = "{slot:\\%Y-\\%m-\\%dT\\%H:\\%MZ}";
+
 /// The job's shell command (inside single quotes in the crontab), logging to `ran`.
 pub fn logging_command(ran: &std::path::Path, pause: &str) -> String {
     format!(
         "s=$(date +\\%s.\\%N); sleep {pause}; \
-         echo \"$SCALEGREASE_REQUEST $SCALEGREASE_HOSTNAME $s $(date +\\%s.\\%N)\" >> {}",
+         echo \"{SLOT} $SCALEGREASE_HOSTNAME $s $(date +\\%s.\\%N)\" >> {}",
         ran.display()
     )
 }
@@ -41,7 +47,8 @@ pub fn logging_command(ran: &std::path::Path, pause: &str) -> String {
 /// One line of `ran.log`: one run of a job.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ran {
-    pub request: String,
+    /// The run's slot, in key form.
+    pub slot: String,
     pub host: String,
     pub start: f64,
     pub end: f64,
@@ -74,7 +81,8 @@ impl Farm {
         let store = w.store();
         let jar = w.empty_jar();
         let greaserun = super::bin_path("greaserun");
-        let crontab: String = entries
+        let mut crontab = String::from("TZ=UTC\n");
+        crontab += &entries
             .iter()
             .map(|(job, flags, cmd)| {
                 format!(
@@ -83,7 +91,7 @@ impl Farm {
                     jar.display()
                 )
             })
-            .collect();
+            .collect::<String>();
         let p = w.project("farm", "com.example", "farm", &[("farm.cron", &crontab)]);
         let out = w.launch(&p, &[]);
         assert!(out.status.success(), "publish the farm: {:?}", text(&out));
@@ -215,9 +223,8 @@ impl Farm {
     }
 
     /// Queues `n` requests of `job`, one per minute slot from 2026-01-01T00:00Z on,
-    /// through the library (as greasedispatch would, without a process per request);
-    /// returns their ids.
-    pub fn submit_many(&self, job: &str, n: usize) -> Vec<String> {
+    /// through the library (as greasedispatch would, without a process per request).
+    pub fn submit_many(&self, job: &str, n: usize) -> Vec<Request> {
         let t0 = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
@@ -229,7 +236,7 @@ impl Farm {
                 let r = self.request(job, &slot, i as u32);
                 let got = queue::submit(self.store(), &r).expect("submit");
                 assert_eq!(got, queue::Submitted::Queued, "{slot}");
-                r.id
+                r
             })
             .collect()
     }
@@ -275,7 +282,7 @@ impl Farm {
             .filter_map(|l| {
                 let f: Vec<&str> = l.split_whitespace().collect();
                 Some(Ran {
-                    request: f.first()?.to_string(),
+                    slot: f.first()?.to_string(),
                     host: f.get(1)?.to_string(),
                     start: f.get(2)?.parse().ok()?,
                     end: f.get(3)?.parse().ok()?,
