@@ -25,11 +25,13 @@ const MAX_RUNNING: u32 = 2;
 /// than [`MAX_RUNNING`] jobs at once.
 fn drain(w: World, mut during: impl FnMut(&Farm, usize)) {
     let started = Instant::now();
-    let cmd = farm::logging_command(&w.join("ran.log"), "0.1");
+    let cmd = farm::logging_command(&w.join("ran.log"));
     let mut f = Farm::new(w, &[(JOB, "", &cmd)]);
     f.start_workers(WORKERS, MAX_RUNNING);
     f.wait_installed();
+    let submitting = Instant::now();
     let reqs = f.submit_many(JOB, REQUESTS);
+    let submit_took = submitting.elapsed();
     let ids: Vec<&str> = reqs.iter().map(|r| r.id.as_str()).collect();
     let submitted = Instant::now();
     wait_for(
@@ -51,7 +53,8 @@ fn drain(w: World, mut during: impl FnMut(&Farm, usize)) {
                 .then_some(st)
         },
     );
-    let drained = submitted.elapsed();
+    let drained = submitting.elapsed();
+    let after_submit = submitted.elapsed();
 
     let ran = f.ran();
     // One request per slot: a slot that ran twice is a request that ran twice.
@@ -86,14 +89,15 @@ fn drain(w: World, mut during: impl FnMut(&Farm, usize)) {
     assert_eq!(recs.len(), REQUESTS, "one record per request");
     assert!(rec_of.values().all(|&n| n == 1), "two records of a request");
 
-    let overlap = farm::max_overlap(&ran);
+    let overlap = farm::max_overlap(&recs);
     let over: Vec<_> = overlap
         .iter()
         .filter(|(_, n)| **n > MAX_RUNNING as usize)
         .collect();
     assert!(over.is_empty(), "hosts over guard.max_running: {over:?}");
     eprintln!(
-        "{REQUESTS} requests drained in {drained:.1?} ({:.0}/s) on {} of {WORKERS} workers; \
+        "{REQUESTS} requests queued in {submit_took:.1?} while being drained, all ended \
+         {after_submit:.1?} later: {drained:.1?} ({:.0}/s) on {} of {WORKERS} workers; \
          most at once on one host: {}; whole test {:.1?}",
         REQUESTS as f64 / drained.as_secs_f64(),
         overlap.len(),
@@ -146,12 +150,12 @@ fn slow_farm(flags: &str) -> (Farm, String) {
     let w = World::new();
     let flag = w.join("slow-started");
     let cmd = format!(
-        "echo \"{} $SCALEGREASE_HOSTNAME 0 0\" >> {}; test -e {f} || (touch {f}; sleep 60)",
+        "echo {} $SCALEGREASE_HOSTNAME >> {}; test -e {f} || (touch {f}; sleep 60)",
         farm::SLOT,
         w.join("ran.log").display(),
         f = flag.display()
     );
-    let quick = farm::logging_command(&w.join("ran.log"), "0");
+    let quick = farm::logging_command(&w.join("ran.log"));
     let mut f = Farm::new(w, &[("slow", flags, &cmd), (JOB, "", &quick)]);
     f.quick_abandon();
     f.start_workers(1, 4);
@@ -266,7 +270,7 @@ fn a_killed_worker_without_retries_runs_nothing_twice() {
 #[test]
 fn every_worker_installs_the_farms_greaserun_entry_and_dies_whole() {
     let w = World::new();
-    let cmd = farm::logging_command(&w.join("ran.log"), "0");
+    let cmd = farm::logging_command(&w.join("ran.log"));
     let mut f = Farm::new(w, &[(JOB, "-q", &cmd)]);
     f.start_workers(3, MAX_RUNNING);
     f.wait_installed();
@@ -309,7 +313,6 @@ fn every_worker_installs_the_farms_greaserun_entry_and_dies_whole() {
         (ran[0].slot.as_str(), &ran[0].host),
         (req.slot.as_str(), &commands[2].2)
     );
-    assert!(ran[0].start <= ran[0].end);
     let st = queue::state(f.store(), &req.id).unwrap().unwrap();
     assert_eq!(st.phase, Phase::Succeeded, "{st:?}");
     let host = f.workers[1].host.clone();
@@ -329,21 +332,23 @@ fn every_worker_installs_the_farms_greaserun_entry_and_dies_whole() {
 
 #[test]
 fn overlap_counts_runs_under_way_at_once_per_host() {
-    let r = |h: &str, s: f64, e: f64| farm::Ran {
-        slot: String::new(),
+    use scalegrease::model::record::{RunRecord, Status};
+    let t0 = chrono::Utc::now();
+    let r = |h: &str, s: i64, e: Option<i64>| RunRecord {
         host: h.into(),
-        start: s,
-        end: e,
+        start: Some(t0 + chrono::TimeDelta::milliseconds(s)),
+        end: e.map(|e| t0 + chrono::TimeDelta::milliseconds(e)),
+        ..RunRecord::new(JOB, "2026-01-01T00:00Z", Status::Succeeded)
     };
-    let runs = [
-        r("a", 0.0, 1.0),
-        r("a", 1.0, 2.0),
-        r("a", 0.5, 1.5),
-        r("b", 0.0, 3.0),
-        r("b", 0.1, 0.2),
-        r("b", 0.15, 0.3),
+    let recs = [
+        r("a", 0, Some(1000)),
+        r("a", 1000, Some(2000)),
+        r("a", 500, Some(1500)),
+        r("b", 0, None),
+        r("b", 100, Some(200)),
+        r("b", 150, Some(300)),
     ];
-    let m = farm::max_overlap(&runs);
+    let m = farm::max_overlap(&recs);
     assert_eq!(m["a"], 2);
     assert_eq!(m["b"], 3);
 }

@@ -9,10 +9,10 @@
 //! the detached greaseruns it started (each in its own session) and their jobs. Dropping
 //! the farm kills every worker that way.
 //!
-//! Jobs log `<slot> <host> <start> <end>` lines (slot in key form, times in seconds since
-//! the epoch) to `ran.log` ([`Farm::ran`]): greaserun does not pass the request id on to
-//! the job, but every request of a farm test has its own slot. Run records and request
-//! states are read from the store.
+//! Jobs log `<slot> <host>` lines (slot in key form) to `ran.log` ([`Farm::ran`]):
+//! greaserun does not pass the request id on to the job, but every request of a farm
+//! test has its own slot. Run records (whose start and end show how many runs a host had
+//! under way at once: [`max_overlap`]) and request states are read from the store.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -35,13 +35,10 @@ pub const JOB: &str = "farm-job";
 /// sets `TZ=UTC`).
 pub const SLOT: &str = "{slot:\\%Y-\\%m-\\%dT\\%H:\\%MZ}";
 
-/// The job's shell command (inside single quotes in the crontab), logging to `ran`.
-pub fn logging_command(ran: &std::path::Path, pause: &str) -> String {
-    format!(
-        "s=$(date +\\%s.\\%N); sleep {pause}; \
-         echo \"{SLOT} $SCALEGREASE_HOSTNAME $s $(date +\\%s.\\%N)\" >> {}",
-        ran.display()
-    )
+/// The job's shell command (inside single quotes in the crontab): logs its slot and host
+/// to `ran` (a shell builtin: no process besides the shell).
+pub fn logging_command(ran: &std::path::Path) -> String {
+    format!("echo {SLOT} $SCALEGREASE_HOSTNAME >> {}", ran.display())
 }
 
 /// One line of `ran.log`: one run of a job.
@@ -50,8 +47,6 @@ pub struct Ran {
     /// The run's slot, in key form.
     pub slot: String,
     pub host: String,
-    pub start: f64,
-    pub end: f64,
 }
 
 /// One simulated host.
@@ -223,22 +218,31 @@ impl Farm {
     }
 
     /// Queues `n` requests of `job`, one per minute slot from 2026-01-01T00:00Z on,
-    /// through the library (as greasedispatch would, without a process per request).
+    /// through the library (as greasedispatch would, without a process per request),
+    /// from 4 threads (4 submitters), in slot order within each.
     pub fn submit_many(&self, job: &str, n: usize) -> Vec<Request> {
         let t0 = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        (0..n)
+        let reqs: Vec<Request> = (0..n)
             .map(|i| {
                 let slot = (t0 + TimeDelta::minutes(i as i64))
                     .format("%Y-%m-%dT%H:%MZ")
                     .to_string();
-                let r = self.request(job, &slot, i as u32);
-                let got = queue::submit(self.store(), &r).expect("submit");
-                assert_eq!(got, queue::Submitted::Queued, "{slot}");
-                r
+                self.request(job, &slot, i as u32)
             })
-            .collect()
+            .collect();
+        std::thread::scope(|sc| {
+            for part in reqs.chunks(n.div_ceil(4).max(1)) {
+                sc.spawn(move || {
+                    for r in part {
+                        let got = queue::submit(self.store(), r).expect("submit");
+                        assert_eq!(got, queue::Submitted::Queued, "{}", r.slot);
+                    }
+                });
+            }
+        });
+        reqs
     }
 
     /// Runs the real `greasedispatch` with this world's config (the farm's store).
@@ -284,21 +288,22 @@ impl Farm {
                 Some(Ran {
                     slot: f.first()?.to_string(),
                     host: f.get(1)?.to_string(),
-                    start: f.get(2)?.parse().ok()?,
-                    end: f.get(3)?.parse().ok()?,
                 })
             })
             .collect()
     }
 }
 
-/// The most runs of each host that were ever under way at the same moment.
-pub fn max_overlap(runs: &[Ran]) -> BTreeMap<String, usize> {
+/// The most runs of each host that were under way at the same moment, from the records'
+/// start and end (a record without both counts from its start on, or not at all).
+pub fn max_overlap(recs: &[RunRecord]) -> BTreeMap<String, usize> {
     let mut by_host: BTreeMap<String, Vec<(f64, i32)>> = BTreeMap::new();
-    for r in runs {
+    let secs = |t: chrono::DateTime<Utc>| t.timestamp_micros() as f64 / 1e6;
+    for r in recs {
+        let Some(start) = r.start else { continue };
         let ev = by_host.entry(r.host.clone()).or_default();
-        ev.push((r.start, 1));
-        ev.push((r.end, -1));
+        ev.push((secs(start), 1));
+        ev.push((r.end.map_or(f64::INFINITY, secs), -1));
     }
     by_host
         .into_iter()
