@@ -129,6 +129,13 @@ pub fn headroom(m: &Measurement, limits: &Guard) -> f64 {
 
 /// Measures this host from `/proc`.
 pub fn measure() -> io::Result<Measurement> {
+    measure_of(std::path::Path::new("/proc/self/exe"), &[])
+}
+
+/// [`measure`], counting running jobs of the binary at `exe` (greasesnatch counts
+/// greaserun's) other than the processes in `exclude` (the caller's own children, which
+/// it counts itself).
+pub fn measure_of(exe: &std::path::Path, exclude: &[u32]) -> io::Result<Measurement> {
     let loadavg = fs::read_to_string("/proc/loadavg")?;
     let load1 = loadavg
         .split_whitespace()
@@ -139,7 +146,7 @@ pub fn measure() -> io::Result<Measurement> {
     Ok(Measurement {
         load1,
         cpus,
-        running: running_jobs()?,
+        running: running_jobs(exe, exclude)?,
         available_mb: available_mb()?,
     })
 }
@@ -203,9 +210,9 @@ fn available_mb() -> io::Result<u64> {
 /// process. One that is still sleeping its random delay or resolving its artifact does
 /// not count, nor does a process whose exe this user may not see (another user's, when
 /// not root), nor one merely named `greaserun`.
-fn running_jobs() -> io::Result<u32> {
+fn running_jobs(exe: &std::path::Path, exclude: &[u32]) -> io::Result<u32> {
     let me = std::process::id();
-    let exe = fs::metadata("/proc/self/exe")?;
+    let exe = fs::metadata(exe)?;
     let ours = (exe.dev(), exe.ino());
     let mut n = 0;
     for entry in fs::read_dir("/proc")? {
@@ -214,7 +221,7 @@ fn running_jobs() -> io::Result<u32> {
         let Some(pid) = name.to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
         };
-        if pid == me {
+        if pid == me || exclude.contains(&pid) {
             continue;
         }
         // Kernel threads, exited processes and other users' have no exe to see here.

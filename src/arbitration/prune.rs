@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::arbitration::records;
+use crate::arbitration::{queue, records};
 use crate::config::Config;
 use crate::model::funnel::{Beat, ClaimInfo, Decline, alive, unclaimed};
 use crate::model::keys;
 use crate::model::record::Status;
+use crate::model::request::RequestState;
 use crate::model::slot::Slot;
 use crate::store::{Created, Store, StoreError};
 
@@ -22,6 +23,8 @@ pub struct Pruned {
     pub declines: usize,
     pub dropped_recorded: usize,
     pub records: usize,
+    /// Farm-queue requests whose end is older than `funnel.retention`.
+    pub requests: usize,
 }
 
 /// Prunes claims and declines older than `funnel.retention` and records older than
@@ -108,11 +111,55 @@ pub fn prune(store: &dyn Store, cfg: &Config, now: DateTime<Utc>) -> Result<Prun
         }
     }
 
+    out.requests = prune_requests(store, f, now)?;
     out.records += store.prune(keys::RUNS, cfg.history.retention)?;
     store.prune(keys::TAILS, cfg.history.retention)?;
     store.prune(keys::HEARTBEATS, f.retention + f.abandon_after)?;
     store.prune(keys::MAINTENANCE, f.retention)?;
+    // What a greaserun that died left of the farm queue's per-run keys.
+    store.prune(keys::LIVE, f.retention)?;
+    store.prune(keys::CANCELS, f.retention)?;
     Ok(out)
+}
+
+/// Removes what the farm queue keeps of each request that ended more than
+/// `funnel.retention` before `now` (its `states/`, `requests/`, its attempt's
+/// reservation under `attempts/`, and the `cancels/` and `live/` keys of the request and
+/// its run). A request still queued or in flight is never touched, nor `queue/` or
+/// `taken/`. Cancel markers and live output left by scheduled runs are pruned by age
+/// (on backends that prune by age). Returns how many requests went.
+fn prune_requests(
+    store: &dyn Store,
+    f: &crate::config::Funnel,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let keep = chrono::TimeDelta::from_std(f.retention).unwrap_or(chrono::TimeDelta::MAX);
+    let mut n = 0;
+    for e in store.list(keys::STATES)? {
+        let Ok(st) = serde_json::from_slice::<RequestState>(&e.value) else {
+            continue;
+        };
+        if !st.phase.is_final() || now.signed_duration_since(st.at) <= keep {
+            continue;
+        }
+        if let Some(req) = queue::get(store, &st.id)? {
+            let reserved = keys::attempt(&req.job, &req.slot, req.attempt);
+            if store.get(&reserved)?.as_deref() == Some(req.id.as_bytes()) {
+                store.delete(&reserved)?;
+            }
+            store.delete(&queue::cancel_key(&req))?;
+        }
+        if let Some((job, slot, id)) = st.run.as_deref().and_then(keys::run_parts) {
+            store.delete(&keys::cancel(&job, &slot, &id))?;
+            store.delete(&keys::live(&job, &slot, &id))?;
+        }
+        store.delete(&keys::request(keys::REQUESTS, &st.id))?;
+        store.delete(&e.key)?;
+        n += 1;
+    }
+    store.prune(keys::CANCELS, f.retention)?;
+    store.prune(keys::LIVE, f.retention)?;
+    Ok(n)
 }
 
 #[cfg(test)]
@@ -173,6 +220,80 @@ mod tests {
         assert_eq!(recs[0].status, Status::Dropped);
         assert_eq!(recs[0].declines.len(), 2);
         assert!(recs[0].reason.as_ref().unwrap().contains("load 3.2 > 2.0"));
+    }
+
+    #[test]
+    fn ended_requests_go_after_retention_and_live_ones_stay() {
+        use crate::model::request::{Kind, Phase, Request, request_id};
+        let (_d, store, mut cfg) = setup();
+        cfg.funnel.retention = Duration::from_secs(60);
+        let req = |n: u32, slot: &str| Request {
+            id: request_id(Utc::now(), n),
+            job: "j".into(),
+            slot: slot.into(),
+            attempt: 1,
+            kind: Kind::Demand,
+            requested_by: "u@h".into(),
+            requested_at: Utc::now(),
+            not_before: None,
+            deadline: None,
+            batch: None,
+            limit: None,
+        };
+        let (done, waiting, flying) = (
+            req(1, "2026-11-23T03:00Z"),
+            req(2, "2026-11-23T04:00Z"),
+            req(3, "2026-11-23T05:00Z"),
+        );
+        for r in [&done, &waiting, &flying] {
+            queue::submit(&*store, r).unwrap();
+        }
+        assert!(queue::take(&*store, &flying, "h").unwrap());
+        assert!(queue::take(&*store, &done, "h").unwrap());
+        let run = keys::run("j", &done.slot, "h-7");
+        let (cancel, live) = (
+            keys::cancel("j", &done.slot, "h-7"),
+            keys::live("j", &done.slot, "h-7"),
+        );
+        for k in [&cancel, &live, &queue::cancel_key(&done)] {
+            store.put(k, b"x", None).unwrap();
+        }
+        queue::finish(
+            &*store,
+            &RequestState {
+                run: Some(run),
+                ..RequestState::new(&done.id, Phase::Succeeded)
+            },
+        )
+        .unwrap();
+
+        // Within retention nothing goes.
+        assert_eq!(prune(&*store, &cfg, Utc::now()).unwrap().requests, 0);
+        let later = Utc::now() + chrono::TimeDelta::seconds(120);
+        assert_eq!(prune(&*store, &cfg, later).unwrap().requests, 1);
+        for k in [
+            keys::request(keys::STATES, &done.id),
+            keys::request(keys::REQUESTS, &done.id),
+            keys::attempt("j", &done.slot, 1),
+            queue::cancel_key(&done),
+            cancel,
+            live,
+        ] {
+            assert!(store.get(&k).unwrap().is_none(), "{k} kept");
+        }
+        // The queued and the in-flight requests keep everything, queue/ and taken/ too.
+        for r in [&waiting, &flying] {
+            assert!(queue::get(&*store, &r.id).unwrap().is_some());
+            assert!(queue::state(&*store, &r.id).unwrap().is_some());
+            assert!(
+                store
+                    .get(&keys::attempt("j", &r.slot, 1))
+                    .unwrap()
+                    .is_some()
+            );
+        }
+        assert_eq!(queue::pending(&*store).unwrap().0, vec![waiting.clone()]);
+        assert_eq!(queue::in_flight(&*store).unwrap().len(), 1);
     }
 
     #[test]

@@ -5,13 +5,16 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use scalegrease::cli::{self, Common, CommonArgs};
-use scalegrease::config::StoreConfig;
+use scalegrease::config::{CONFIG_ENV, Config, STORE_ENV, StoreConfig};
 use scalegrease::dispatch::sign;
 use scalegrease::dispatch::snatch::{self, Outcome, SnatchOptions, Summary};
 use scalegrease::dispatch::watch as dispatch_watch;
 use scalegrease::error::Failure;
 use scalegrease::exit::{self, Tool};
+use scalegrease::farm::pull::spawn::{Children, PassThrough};
+use scalegrease::farm::pull::{self, PullOptions, Pulled};
 use scalegrease::store;
+use scalegrease::util::host;
 
 /// Install the crontabs of every bundle in the scalegrease store into the cron
 /// directory, remove those of projects no longer in the store, and print one summary
@@ -25,6 +28,12 @@ use scalegrease::store;
 /// With --json the summary (and, with --dry-run, the plan) is one JSON object on stdout:
 /// {"dry_run", "installed", "updated", "removed", "unchanged", "rejected": [{"project",
 /// "reason"}], "plan": [lines]}; "busy": true when another greasesnatch holds the lock.
+///
+/// After installing, greasesnatch takes requests from the farm queue while this host's
+/// guard has room and starts each one's installed entry as its user, the way cron does
+/// (see docs/greasesnatch.md); a second line "greasesnatch: requests: ..." says how many
+/// were taken, refused, dropped, failed to start and abandoned, when any was ("pulled"
+/// in JSON, null with --no-pull).
 #[derive(Debug, Parser)]
 #[command(name = "greasesnatch", version, after_help = after_help())]
 struct Cli {
@@ -54,6 +63,10 @@ struct Cli {
     /// config's launch.crontab_unique_prefix, then "scalegrease".
     #[arg(long, value_name = "PREFIX")]
     prefix: Option<String>,
+    /// Only install: take no requests from the farm queue (default: the config's
+    /// snatch.pull, true).
+    #[arg(long)]
+    no_pull: bool,
 }
 
 /// `--help`'s text after the options: precedence and the exit-code table.
@@ -63,7 +76,10 @@ fn after_help() -> String {
 
 impl Cli {
     /// The validated options: the config loaded, the prefix checked, the store resolved.
-    fn options(&self, common: &Common) -> Result<(SnatchOptions, StoreConfig), Failure> {
+    fn options(
+        &self,
+        common: &Common,
+    ) -> Result<(SnatchOptions, StoreConfig, Option<PullOptions>), Failure> {
         let config = common.config()?;
         // The config's prefix was checked when it was loaded; a flag's is checked here.
         if let Some(p) = &self.prefix {
@@ -98,18 +114,47 @@ impl Cli {
             wait: self.wait,
             trusted_keys,
         };
-        Ok((opts, common.store_config(&config)))
+        let store_config = common.store_config(&config);
+        let pull = (config.snatch.pull && !self.no_pull && !self.dry_run)
+            .then(|| pull_options(&opts, &config, &store_config));
+        Ok((opts, store_config, pull))
+    }
+}
+
+/// The pull rounds' options: this worker's name, guard and funnel settings, and what
+/// every started job gets passed (the store, the config file, the host name).
+fn pull_options(opts: &SnatchOptions, config: &Config, store: &StoreConfig) -> PullOptions {
+    let mut pass = vec![(STORE_ENV.to_string(), store.url.clone())];
+    if let Some(path) = &config.source {
+        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+        pass.push((CONFIG_ENV.to_string(), path.to_string_lossy().into_owned()));
+    }
+    if let Ok(h) = std::env::var(host::HOSTNAME_ENV) {
+        pass.push((host::HOSTNAME_ENV.to_string(), h));
+    }
+    let greaserun = std::env::current_exe()
+        .ok()
+        .and_then(|me| Some(me.parent()?.join("greaserun")))
+        .filter(|p| p.is_file());
+    PullOptions {
+        snatch: opts.clone(),
+        host: host::hostname(config.common.hostname.as_deref()),
+        guard: config.guard.clone(),
+        funnel: config.funnel.clone(),
+        history_retention: config.history.retention,
+        pass: PassThrough(pass),
+        greaserun,
     }
 }
 
 fn run() -> Result<i32, Failure> {
     let cli = Cli::parse();
     let common = cli.common.start(Tool::Snatch);
-    let (opts, store_config) = cli.options(&common)?;
+    let (opts, store_config, pull) = cli.options(&common)?;
     let s = store::open(&store_config)?;
     if cli.watch {
         warn_unauthenticated(&opts);
-        watch(s.as_ref(), &opts);
+        watch(s.as_ref(), &opts, pull.as_ref());
     }
     let mut plan: Vec<u8> = Vec::new();
     let outcome = snatch::snatch(s.as_ref(), &opts, &mut plan);
@@ -139,11 +184,32 @@ fn run() -> Result<i32, Failure> {
         }
         Outcome::Done(summary) => {
             warn_unauthenticated(&opts);
+            // One pull round after installing; its store failure never undoes the install.
+            let pulled = pull
+                .as_ref()
+                .map(|p| pull::round(s.as_ref(), p, &Children::new(false)))
+                .transpose();
+            let (pulled, pull_error) = match pulled {
+                Ok(p) => (p, None),
+                Err(e) => (None, Some(e)),
+            };
             if cli.json {
-                println!("{}", json(&summary, cli.dry_run, &plan));
-            } else if !common.quiet() || !summary.rejected.is_empty() {
-                let would = if cli.dry_run { "would be " } else { "" };
-                println!("greasesnatch: {would}{summary}");
+                println!("{}", json(&summary, cli.dry_run, &plan, pulled.as_ref()));
+            } else {
+                if !common.quiet() || !summary.rejected.is_empty() {
+                    let would = if cli.dry_run { "would be " } else { "" };
+                    println!("greasesnatch: {would}{summary}");
+                }
+                // A second line, only for a round that did something (-q: only refusals
+                // and failed starts).
+                if let Some(p) =
+                    pulled.filter(|p| p.any() && (!common.quiet() || p.refused + p.failed > 0))
+                {
+                    println!("greasesnatch: requests: {p}");
+                }
+            }
+            if let Some(e) = pull_error {
+                return Err(Failure::from(e).context("the pull round after installing"));
             }
             Ok(if summary.rejected.is_empty() {
                 exit::OK
@@ -165,7 +231,12 @@ fn warn_unauthenticated(opts: &SnatchOptions) {
 }
 
 /// The summary as `--json` prints it.
-fn json(summary: &Summary, dry_run: bool, plan: &str) -> serde_json::Value {
+fn json(
+    summary: &Summary,
+    dry_run: bool,
+    plan: &str,
+    pulled: Option<&Pulled>,
+) -> serde_json::Value {
     serde_json::json!({
         "dry_run": dry_run,
         "busy": false,
@@ -177,11 +248,22 @@ fn json(summary: &Summary, dry_run: bool, plan: &str) -> serde_json::Value {
             .map(|(project, reason)| serde_json::json!({"project": project, "reason": reason}))
             .collect::<Vec<_>>(),
         "plan": plan.lines().collect::<Vec<_>>(),
+        "pulled": pulled,
     })
 }
 
-/// `--watch`: rounds forever, printing what changed and each new failure once.
-fn watch(s: &dyn store::Store, opts: &SnatchOptions) -> ! {
+/// `--watch`: rounds forever, printing what changed and each new failure once; with
+/// `pull`, a second thread runs pull rounds as the queue changes.
+fn watch(s: &dyn store::Store, opts: &SnatchOptions, pull: Option<&PullOptions>) -> ! {
+    std::thread::scope(|scope| {
+        if let Some(p) = pull {
+            scope.spawn(move || watch_pull(s, p));
+        }
+        watch_install(s, opts)
+    })
+}
+
+fn watch_install(s: &dyn store::Store, opts: &SnatchOptions) -> ! {
     let mut last_error: Option<String> = None;
     let mut first = true;
     let mut stderr = std::io::stderr();
@@ -201,6 +283,29 @@ fn watch(s: &dyn store::Store, opts: &SnatchOptions) -> ! {
             let msg = format!("{e:#}");
             if last_error.as_deref() != Some(msg.as_str()) {
                 eprintln!("greasesnatch: error: {msg} (retrying every second)");
+                last_error = Some(msg);
+            }
+        }
+    })
+}
+
+/// The pull thread of `--watch`: a line per round that did something, each new store
+/// failure once.
+fn watch_pull(s: &dyn store::Store, opts: &PullOptions) -> ! {
+    let mut last_error: Option<String> = None;
+    pull::watch::watch(s, opts, |r| match r {
+        Ok(p) => {
+            if last_error.take().is_some() {
+                eprintln!("greasesnatch: queue usable again");
+            }
+            if p.any() {
+                println!("greasesnatch: requests: {p}");
+            }
+        }
+        Err(e) => {
+            let msg = format!("{e:#}");
+            if last_error.as_deref() != Some(msg.as_str()) {
+                eprintln!("greasesnatch: error: pull round: {msg} (retrying every second)");
                 last_error = Some(msg);
             }
         }

@@ -27,6 +27,7 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "store",
             "funnel",
             "history",
+            "snatch",
         ],
     ),
     ("common", &["file_logger", "hostname"]),
@@ -72,6 +73,7 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("history", &["retention"]),
+    ("snatch", &["pull"]),
 ];
 
 pub(super) fn key_warnings(tree: &serde_json::Value, path: &Path) -> Vec<String> {

@@ -100,6 +100,7 @@ pub struct Config {
     pub store: Option<StoreConfig>,
     pub funnel: Funnel,
     pub history: History,
+    pub snatch: Snatch,
 }
 
 /// Checks a prefix for scalegrease's files in the cron directory (config

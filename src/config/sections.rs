@@ -296,6 +296,21 @@ impl Default for Funnel {
     }
 }
 
+/// `snatch`: greasesnatch on a worker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Snatch {
+    /// Whether greasesnatch also takes requests from the farm queue and starts them here
+    /// (`--no-pull` turns it off for one run).
+    pub pull: bool,
+}
+
+impl Default for Snatch {
+    fn default() -> Self {
+        Snatch { pull: true }
+    }
+}
+
 /// `history`: run records.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]

@@ -30,6 +30,7 @@ mod installed;
 mod users;
 
 pub use installed::{header, installed_content, parse_header};
+pub use users::UserCheck;
 
 use super::bundle::{self, Bundle};
 use super::crontab;
@@ -37,7 +38,6 @@ use super::error::DispatchError;
 use super::verify;
 use crate::store::{Store, Version};
 use crate::util::dirfd::{self, Dir};
-use users::UserCheck;
 
 /// Mode of installed files: root-owned, not group- or other-writable, no execute bit.
 pub const MODE: u32 = 0o644;

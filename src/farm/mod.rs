@@ -12,4 +12,5 @@ pub mod entry;
 pub mod error;
 pub mod follow;
 pub mod published;
+pub mod pull;
 pub mod submit;

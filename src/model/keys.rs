@@ -164,6 +164,19 @@ pub fn cancel(job: &str, slot: &str, run_id: &str) -> String {
     )
 }
 
+/// `(job, slot, run id)` of a run record key ([`run`]), decoded.
+pub fn run_parts(key: &str) -> Option<(String, String, String)> {
+    let mut parts = key.split('/');
+    if parts.next()? != RUNS {
+        return None;
+    }
+    let (job, slot, id) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((unsegment(job), unsegment(slot), unsegment(id)))
+}
+
 /// The live-output key of one run.
 pub fn live(job: &str, slot: &str, run_id: &str) -> String {
     format!(

@@ -20,8 +20,9 @@ pub(super) const LOGIN_DEFS: &str = "/etc/login.defs";
 /// `UID_MIN` when login.defs does not say.
 pub(super) const DEFAULT_UID_MIN: u32 = 1000;
 
-/// The worker's user policy, with the user database looked up once per name.
-pub(super) struct UserCheck<'a> {
+/// The worker's user policy, with the user database looked up once per name (also
+/// applied by the farm queue's worker before it starts a request's entry).
+pub struct UserCheck<'a> {
     opts: &'a SnatchOptions,
     uid_min: u32,
     seen: HashMap<String, Result<u32, String>>,
@@ -54,7 +55,8 @@ pub(super) fn uid_min(text: &str) -> u32 {
 }
 
 impl<'a> UserCheck<'a> {
-    pub(super) fn new(opts: &'a SnatchOptions) -> Self {
+    /// The policy of `opts`, with `UID_MIN` read from login.defs.
+    pub fn new(opts: &'a SnatchOptions) -> Self {
         let text = std::fs::read_to_string(LOGIN_DEFS).unwrap_or_default();
         Self::with_uid_min(opts, uid_min(&text))
     }
@@ -82,7 +84,7 @@ impl<'a> UserCheck<'a> {
     }
 
     /// Whether entries of a project of `group` may run as `user`; the reason if not.
-    pub(super) fn check(&mut self, user: &str, group: &str) -> Result<(), String> {
+    pub fn check(&mut self, user: &str, group: &str) -> Result<(), String> {
         let uid = self.uid(user)?;
         let o = self.opts;
         if uid == 0 {

@@ -29,14 +29,22 @@ const GROUP_MODE: u32 = 0o2775;
 /// Mode of the shared areas without a group (sticky, world-writable).
 const STICKY_MODE: u32 = 0o1777;
 
-/// The areas every job user writes.
-pub const SHARED: [&str; 6] = [
+/// The areas every job user writes (the farm queue's too: a job's greaserun writes its
+/// request's state and ends its take).
+pub const SHARED: [&str; 13] = [
     keys::CLAIMS,
     keys::RUNS,
     keys::TAILS,
     keys::HEARTBEATS,
     keys::DECLINES,
     keys::MAINTENANCE,
+    keys::REQUESTS,
+    keys::QUEUE,
+    keys::TAKEN,
+    keys::STATES,
+    keys::ATTEMPTS,
+    keys::CANCELS,
+    keys::LIVE,
 ];
 
 /// How `init` makes the shared areas.

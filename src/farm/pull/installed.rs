@@ -1,0 +1,67 @@
+//! The greaserun entries installed on this worker: the files greasesnatch wrote in the
+//! cron directory (`<prefix>__*`, each opening with the header naming its project),
+//! parsed as [`crate::farm::entry`] parses published entries. The worker runs only
+//! these: what greasesnatch verified and installed here, never the store's bundle text.
+//! A job name that two installed entries share is ambiguous and left out (a request
+//! names a job, so the worker must know which command that is).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::dispatch::bundle;
+use crate::dispatch::crontab;
+use crate::dispatch::project::Project;
+use crate::dispatch::snatch::parse_header;
+use crate::farm::entry::{GreaserunEntry, entries};
+
+/// An installed greaserun entry and the project whose bundle installed it.
+#[derive(Debug, Clone)]
+pub struct Installed {
+    pub entry: GreaserunEntry,
+    pub project: Project,
+    /// The installed file's name in the cron directory.
+    pub file: String,
+}
+
+/// The installed greaserun entries of `cron_dir` by job name. Files without
+/// greasesnatch's header, unreadable files and entries that are not greaserun commands
+/// are skipped; a job installed twice is left out with a warning.
+pub fn installed(cron_dir: &Path, prefix: &str) -> std::io::Result<BTreeMap<String, Installed>> {
+    let own = format!("{}__", bundle::sanitize(prefix));
+    let mut names: Vec<String> = std::fs::read_dir(cron_dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&own))
+        .collect();
+    names.sort();
+    let mut out: BTreeMap<String, Installed> = BTreeMap::new();
+    let mut twice: Vec<String> = Vec::new();
+    for file in names {
+        let Ok(text) = std::fs::read_to_string(cron_dir.join(&file)) else {
+            continue;
+        };
+        let Some((project, _)) = parse_header(&text) else {
+            continue;
+        };
+        for entry in entries(&crontab::parse(&text)).into_iter().flatten() {
+            let job = entry.job.clone();
+            let it = Installed {
+                entry,
+                project: project.clone(),
+                file: file.clone(),
+            };
+            if out.insert(job.clone(), it).is_some() {
+                twice.push(job);
+            }
+        }
+    }
+    for job in twice {
+        if out.remove(&job).is_some() {
+            tracing::warn!(
+                "job {job:?} is installed by more than one entry in {}: the queue's requests for it are left to other workers",
+                cron_dir.display()
+            );
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,57 @@
+//! `greasesnatch --watch`'s pull loop: pull rounds forever, each followed by a wait for
+//! the queue to change from the version read before the round (an etcd watch returns
+//! within milliseconds of a submit; the directory store is polled every second), or for
+//! the earliest `not_before` of a waiting request, at most [`IDLE`], so deadlines and
+//! abandoned requests are noticed without any change. While a request waits for room,
+//! the wait is at most [`BLOCKED`] (a job ending here does not change the queue).
+//! Children are reaped on threads. Store failures are reported and retried every
+//! [`RETRY`]; they never end the loop.
+
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::spawn::Children;
+use super::{PullOptions, Pulled, round};
+use crate::model::keys;
+use crate::store::{Store, StoreError};
+
+/// The longest wait between rounds with nothing queued.
+pub const IDLE: Duration = Duration::from_secs(10);
+/// The longest wait while a request waits for room here.
+pub const BLOCKED: Duration = Duration::from_secs(1);
+/// The pause before retrying after a store failure.
+pub const RETRY: Duration = Duration::from_secs(1);
+
+/// Runs pull rounds forever; `report` gets each round's result.
+pub fn watch(
+    store: &dyn Store,
+    opts: &PullOptions,
+    mut report: impl FnMut(Result<&Pulled, &StoreError>),
+) -> ! {
+    let children = Children::new(true);
+    loop {
+        let pulled = store
+            .list_versioned(keys::QUEUE)
+            .and_then(|(_, v)| round(store, opts, &children).map(|p| (p, v)));
+        let (pulled, version) = match pulled {
+            Ok(x) => x,
+            Err(e) => {
+                report(Err(&e));
+                std::thread::sleep(RETRY);
+                continue;
+            }
+        };
+        report(Ok(&pulled));
+        let mut timeout = if pulled.blocked { BLOCKED } else { IDLE };
+        if let Some(due) = pulled.next_due {
+            let until = (due - Utc::now()).to_std().unwrap_or_default();
+            timeout = timeout.min(until);
+        }
+        let timeout = timeout.max(Duration::from_millis(50));
+        if let Err(e) = store.wait_changed(keys::QUEUE, version, timeout) {
+            report(Err(&e));
+            std::thread::sleep(RETRY);
+        }
+    }
+}
