@@ -30,31 +30,43 @@ fn drain(w: World, mut during: impl FnMut(&Farm, usize)) {
     f.start_workers(WORKERS, MAX_RUNNING);
     f.wait_installed();
     let submitting = Instant::now();
-    let reqs = f.submit_many(JOB, REQUESTS);
-    let submit_took = submitting.elapsed();
-    let ids: Vec<&str> = reqs.iter().map(|r| r.id.as_str()).collect();
-    let submitted = Instant::now();
-    wait_for(
-        &format!("{REQUESTS} requests to run"),
-        Duration::from_secs(240),
-        || {
+    // Submit from other threads while this one watches the runs come in (and breaks the
+    // store on cue).
+    let (reqs, submit_took) = std::thread::scope(|sc| {
+        let submitter = sc.spawn(|| {
+            let r = f.submit_many(JOB, REQUESTS);
+            (r, submitting.elapsed())
+        });
+        let deadline = Instant::now() + Duration::from_secs(240);
+        loop {
             let n = f.ran().len();
             during(&f, n);
-            (n >= REQUESTS).then_some(())
-        },
-    );
+            if n >= REQUESTS {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {n} of {REQUESTS} requests ran within 240 s\n{}",
+                f.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        submitter.join().unwrap()
+    });
+    let ids: Vec<&str> = reqs.iter().map(|r| r.id.as_str()).collect();
     let ended = wait_for(
         "every request to reach an end",
         Duration::from_secs(60),
         || {
+            // A request's end is written before its take is removed: wait for both.
             let st = f.states();
-            ids.iter()
+            (ids.iter()
                 .all(|id| st.get(*id).is_some_and(|s| s.phase.is_final()))
-                .then_some(st)
+                && queue::in_flight(f.store()).unwrap().is_empty())
+            .then_some(st)
         },
     );
     let drained = submitting.elapsed();
-    let after_submit = submitted.elapsed();
 
     let ran = f.ran();
     // One request per slot: a slot that ran twice is a request that ran twice.
@@ -96,9 +108,9 @@ fn drain(w: World, mut during: impl FnMut(&Farm, usize)) {
         .collect();
     assert!(over.is_empty(), "hosts over guard.max_running: {over:?}");
     eprintln!(
-        "{REQUESTS} requests queued in {submit_took:.1?} while being drained, all ended \
-         {after_submit:.1?} later: {drained:.1?} ({:.0}/s) on {} of {WORKERS} workers; \
-         most at once on one host: {}; whole test {:.1?}",
+        "{REQUESTS} requests queued in {submit_took:.1?} (4 submitters) and all ended \
+         {drained:.1?} after the first ({:.0}/s) on {} of {WORKERS} workers; most at once \
+         on one host: {}; whole test {:.1?}",
         REQUESTS as f64 / drained.as_secs_f64(),
         overlap.len(),
         overlap.values().max().unwrap_or(&0),
@@ -107,13 +119,11 @@ fn drain(w: World, mut during: impl FnMut(&Farm, usize)) {
 }
 
 #[test]
-#[ignore = "needs the worker (greasesnatch pulling requests) and greaserun's SCALEGREASE_REQUEST on main"]
 fn twenty_workers_drain_a_thousand_requests_on_the_dir_store() {
     drain(World::new(), |_, _| {});
 }
 
 #[test]
-#[ignore = "needs the worker (greasesnatch pulling requests) and greaserun's SCALEGREASE_REQUEST on main"]
 fn twenty_workers_drain_a_thousand_requests_on_etcd_while_a_member_dies_and_returns() {
     if !backends::available() {
         return;
@@ -202,7 +212,6 @@ fn slow_farm(flags: &str) -> (Farm, String) {
 }
 
 #[test]
-#[ignore = "needs the worker's abandon handling and greaserun's --retries on main"]
 fn a_killed_worker_leaves_its_request_abandoned_and_a_retry_runs_elsewhere() {
     let (f, first) = slow_farm("--retries 1 --retry-delay 1s");
     let second = &f.workers[1].host;
@@ -240,7 +249,6 @@ fn a_killed_worker_leaves_its_request_abandoned_and_a_retry_runs_elsewhere() {
 }
 
 #[test]
-#[ignore = "needs the worker's abandon handling on main"]
 fn a_killed_worker_without_retries_runs_nothing_twice() {
     let (f, first) = slow_farm("");
     // Proof that the surviving worker pulled after the abandon: a later request runs.
