@@ -15,7 +15,8 @@
 #      60) seconds with an empty queue, with 10 and with 1,000 published jobs, and again
 #      after the drain (10,000+ requests ever made). It must not grow.
 # Usage: bench/queue.sh. PROFILE=debug uses a debug build (slower binaries; for machines
-# where a release build does not fit). Method and figures: BENCHMARKS.md, "Farm queue".
+# where a release build does not fit); BACKENDS="etcd" runs one store only; LATENCY,
+# DRAIN, IDLE_S and WORKERS change the sizes. Method and figures: BENCHMARKS.md, "Farm queue".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${PROFILE:-release}
@@ -129,7 +130,7 @@ idle() { # label
   stop_workers
 }
 
-for backend in dir etcd; do
+for backend in ${BACKENDS:-dir etcd}; do
   store="$W/store-$backend"; [ "$backend" = etcd ] && store="${url%/scalegrease}/queue"
   config "$W/front.json" "$store" "$W/front-cron"
   export SCALEGREASE_CONFIG="$W/front.json"

@@ -170,11 +170,7 @@ fn slow_farm(flags: &str) -> (Farm, String) {
     f.quick_abandon();
     f.start_workers(1, 4);
     f.wait_installed();
-    let req = f.request("slow", SLOW_SLOT, 0);
-    assert_eq!(
-        queue::submit(f.store(), &req).unwrap(),
-        queue::Submitted::Queued
-    );
+    let id = f.dispatch("slow", SLOW_SLOT);
     let host = f.workers[0].host.clone();
     wait_for("the slow job to start", Duration::from_secs(60), || {
         f.ran()
@@ -190,7 +186,7 @@ fn slow_farm(flags: &str) -> (Farm, String) {
         "the request to show abandoned",
         Duration::from_secs(60),
         || {
-            queue::state(f.store(), &req.id)
+            queue::state(f.store(), &id)
                 .unwrap()
                 .filter(|s| s.phase == Phase::Abandoned)
         },
@@ -208,7 +204,7 @@ fn slow_farm(flags: &str) -> (Farm, String) {
             .any(|r| r["status"] == "abandoned" && r["host"] == host.as_str()),
         "{runs:?}"
     );
-    (f, req.id)
+    (f, id)
 }
 
 #[test]

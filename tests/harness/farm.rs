@@ -245,19 +245,22 @@ impl Farm {
         reqs
     }
 
-    /// Runs the real `greasedispatch` with this world's config (the farm's store).
-    /// `None` when this build has no greasedispatch yet.
-    pub fn dispatch(&self, args: &[&str]) -> Option<std::process::Output> {
-        let bin = option_env!("CARGO_BIN_EXE_greasedispatch")?;
-        Some(
-            self.w
-                .spawn_program("greasedispatch", std::path::Path::new(bin))
-                .env("SCALEGREASE_HOSTNAME", "submitter.farm")
-                .args(args)
-                .stdin(Stdio::null())
-                .output()
-                .unwrap(),
-        )
+    /// Queues a run of `job` at `slot` with the real `greasedispatch` (this world's
+    /// config, so the farm's store) and returns the request id it printed.
+    pub fn dispatch(&self, job: &str, slot: &str) -> String {
+        let out = self
+            .w
+            .spawn_cmd("greasedispatch")
+            .env("SCALEGREASE_HOSTNAME", "submitter.farm")
+            .args([job, "--slot", slot, "--json"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "greasedispatch: {:?}", text(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let id = v["requests"][0]["id"].as_str().unwrap().to_string();
+        assert_eq!(v["requests"][0]["slot"], slot, "{v}");
+        id
     }
 
     /// Every request's state, by id.
