@@ -29,28 +29,27 @@ const SLOT: &str = "2026-11-23T03:00Z";
 const SLOT2: &str = "2026-11-23T04:00Z";
 const LONG: Duration = Duration::from_secs(60);
 
-/// A user and group made for one test (`sgt<pid><tag>`), with its home in the world;
-/// removed on Drop.
+/// A user and its group made for one test (`sgt<pid><tag>`), also in a supplementary
+/// group (`…x`), with its home in the world; removed on Drop.
 struct JobUser {
     name: String,
+    extra: String,
     home: PathBuf,
 }
 
 impl JobUser {
     fn new(w: &World, tag: &str) -> JobUser {
         let name = format!("sgt{}{tag}", std::process::id() % 100_000);
+        let extra = format!("{name}x");
         let home = w.join(&format!("home-{tag}"));
         std::fs::create_dir_all(&home).unwrap();
-        assert!(
-            Command::new("groupadd")
-                .arg(&name)
-                .status()
-                .unwrap()
-                .success()
-        );
+        for g in [&name, &extra] {
+            assert!(Command::new("groupadd").arg(g).status().unwrap().success());
+        }
         wait_for("useradd", Duration::from_secs(30), || {
             let ok = Command::new("useradd")
-                .args(["-M", "-g", &name, "-s", "/usr/sbin/nologin", "-d"])
+                .args(["-M", "-g", &name, "-G", &extra, "-s", "/usr/sbin/nologin"])
+                .arg("-d")
                 .arg(&home)
                 .arg(&name)
                 .status()
@@ -60,7 +59,7 @@ impl JobUser {
         });
         let u = nix::unistd::User::from_name(&name).unwrap().unwrap();
         nix::unistd::chown(&home, Some(u.uid), Some(u.gid)).unwrap();
-        JobUser { name, home }
+        JobUser { name, extra, home }
     }
 
     fn read(&self, file: &str) -> Option<String> {
@@ -81,8 +80,10 @@ impl Drop for JobUser {
             std::thread::sleep(Duration::from_millis(100));
         }
         // userdel removes a user's own group already on most systems.
-        if nix::unistd::Group::from_name(&self.name).is_ok_and(|g| g.is_some()) {
-            let _ = Command::new("groupdel").arg(&self.name).status();
+        for g in [&self.name, &self.extra] {
+            if nix::unistd::Group::from_name(g).is_ok_and(|g| g.is_some()) {
+                let _ = Command::new("groupdel").arg(g).status();
+            }
         }
     }
 }
@@ -213,7 +214,9 @@ fn a_request_runs_once_as_the_entry_user_and_others_are_left_or_refused() {
     assert_eq!(rec.slot, SLOT);
     let who = u.read("who").unwrap();
     assert_eq!(who.lines().next(), Some(u.name.as_str()), "{who}");
-    assert_eq!(who.lines().nth(1), Some(u.name.as_str()), "groups: {who}");
+    // Its groups as initgroups sets them: its own and the supplementary one, not root's.
+    let groups: Vec<&str> = who.lines().nth(1).unwrap().split(' ').collect();
+    assert_eq!(groups, [u.name.as_str(), u.extra.as_str()], "groups: {who}");
     assert_eq!(u.read("pwd").unwrap().trim(), u.home.to_str().unwrap());
     let env = u.read("env").unwrap();
     for want in [

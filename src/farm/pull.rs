@@ -298,3 +298,60 @@ fn drop_request(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::request::request_id;
+
+    fn installed(line: &str) -> Installed {
+        let entry = crate::farm::entry::entries(&crate::dispatch::crontab::parse(line))
+            .remove(0)
+            .unwrap();
+        Installed {
+            entry,
+            project: crate::dispatch::project::Project {
+                group: "g".into(),
+                artifact: "a".into(),
+            },
+            file: "f".into(),
+        }
+    }
+
+    fn req(kind: Kind, slot: &str) -> Request {
+        Request {
+            id: request_id(Utc::now(), 1),
+            job: "j".into(),
+            slot: slot.into(),
+            attempt: 1,
+            kind,
+            requested_by: "u@h".into(),
+            requested_at: Utc::now(),
+            not_before: None,
+            deadline: None,
+            batch: None,
+            limit: None,
+        }
+    }
+
+    #[test]
+    fn late_requests_and_overtaken_rescues_expire() {
+        let it = installed("CRON_TZ=UTC\n0 * * * * u greaserun --job j -r shell g:a\n");
+        let slot = "2026-11-23T03:00Z";
+        let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().to_utc();
+        // A rescue of the 03:00 slot may start until the entry fires again at 04:00.
+        let r = req(Kind::Rescue, slot);
+        assert_eq!(expired(&r, Some(&it), at("2026-11-23T03:30:00Z")), None);
+        let why = expired(&r, Some(&it), at("2026-11-23T04:00:01Z")).unwrap();
+        assert!(why.contains("next slot 2026-11-23T04:00:00"), "{why}");
+        // Without the entry installed here the schedule is unknown: only the deadline.
+        assert_eq!(expired(&r, None, at("2026-11-23T05:00:00Z")), None);
+        // A demand never expires by schedule, only by its deadline.
+        let mut d = req(Kind::Demand, slot);
+        assert_eq!(expired(&d, Some(&it), at("2026-11-24T00:00:00Z")), None);
+        d.deadline = Some(at("2026-11-23T03:10:00Z"));
+        assert_eq!(expired(&d, Some(&it), at("2026-11-23T03:09:00Z")), None);
+        let why = expired(&d, Some(&it), at("2026-11-23T03:11:00Z")).unwrap();
+        assert!(why.contains("deadline"), "{why}");
+    }
+}

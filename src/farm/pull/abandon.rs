@@ -86,13 +86,32 @@ fn lapsed(
         Phase::Taken => {
             let last = st.map_or(t.at, |s| s.at.max(t.at));
             let ours = t.host == opts.host && mine.contains(&t.id);
-            Ok((!ours && !alive(Some(last), after, now)).then(|| {
-                format!(
-                    "taken by {} at {}, and no greaserun started it within funnel.abandon_after",
-                    t.host,
-                    last.to_rfc3339()
-                )
-            }))
+            if ours || alive(Some(last), after, now) {
+                return Ok(None);
+            }
+            // greaserun heartbeats from its claim on, before it writes `running` (a
+            // replaced run may take a while to end first): a fresh beat of the taking
+            // host on this slot means it started.
+            if let Some(slot) = Slot::from_key(&t.slot) {
+                let prefix = format!(
+                    "{}/{}/{}",
+                    keys::HEARTBEATS,
+                    keys::segment(&t.job),
+                    keys::segment(&slot.key())
+                );
+                let started = store.list(&prefix)?.iter().any(|e| {
+                    serde_json::from_slice::<Beat>(&e.value)
+                        .is_ok_and(|b| b.host == t.host && alive(Some(b.at), after, now))
+                });
+                if started {
+                    return Ok(None);
+                }
+            }
+            Ok(Some(format!(
+                "taken by {} at {}, and no greaserun started it within funnel.abandon_after",
+                t.host,
+                last.to_rfc3339()
+            )))
         }
         Phase::Running => {
             let Some(st) = st else { return Ok(None) };
