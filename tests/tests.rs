@@ -25,6 +25,7 @@ mod launch;
 mod policy;
 mod queue_greaserun;
 mod queue_worker;
+mod queue_worker_housekeeping;
 mod readme;
 mod runner_logs;
 mod runners;
