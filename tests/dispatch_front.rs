@@ -2,9 +2,10 @@
 //! published job (unknown, ambiguous, not a greaserun entry), queueing a request
 //! (`requests/`, `queue/`, `--json`), duplicates (79) and `--rerun`, a backfill of the
 //! missing slots as one batch, the store unavailable (69, nothing queued), and
-//! `--cancel` / `--attach` of a queued request.
+//! `--cancel` / `--attach` of a queued request. Following a run: `dispatch_follow`.
 
 use std::process::Output;
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -24,7 +25,7 @@ fn published() -> World {
     w
 }
 
-fn dispatch(w: &World, args: &[&str]) -> Output {
+pub fn dispatch(w: &World, args: &[&str]) -> Output {
     w.cmd("greasedispatch")
         .env("TZ", "UTC")
         .args(args)
@@ -38,7 +39,7 @@ fn json(o: &Output) -> Value {
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
 
-fn queued(w: &World) -> Vec<String> {
+pub fn queued(w: &World) -> Vec<String> {
     w.store().keys("queue").unwrap()
 }
 
@@ -246,11 +247,9 @@ fn cancel_withdraws_a_queued_request_and_a_follower_sees_it() {
             .spawn()
             .unwrap(),
     ));
-    let key = wait_for(
-        "the request to be queued",
-        std::time::Duration::from_secs(20),
-        || queued(&w).pop(),
-    );
+    let key = wait_for("the request to be queued", Duration::from_secs(20), || {
+        queued(&w).pop()
+    });
     let id = key.strip_prefix("queue/").unwrap().to_string();
     let o = dispatch(&w, &["--cancel", &id]);
     let (_, err) = text(&o);
@@ -290,7 +289,7 @@ fn cancel_withdraws_a_queued_request_and_a_follower_sees_it() {
 }
 
 /// A child that is killed and reaped if the test ends before waiting for it.
-struct Reaped(Option<std::process::Child>);
+pub struct Reaped(pub Option<std::process::Child>);
 
 impl Drop for Reaped {
     fn drop(&mut self) {

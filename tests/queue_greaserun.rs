@@ -1,8 +1,9 @@
 //! greaserun's side of the farm queue, through the real greaserun binary on the
-//! directory store: a request (put in the store with the library's real
-//! `arbitration::queue::submit`, as greasedispatch does) run with `SCALEGREASE_REQUEST`;
-//! refusals; cancel; live output; retries; rescue of a declined slot; and the
-//! `--concurrency` policies.
+//! directory store (live output also on etcd): a request (put in the store with the
+//! library's real `arbitration::queue::submit`, as greasedispatch does) run with
+//! `SCALEGREASE_REQUEST`; refusals; live output; retries; rescue of a declined slot.
+//! Cancel and `--concurrency` are in `queue_greaserun_cancel`, which shares these
+//! helpers.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -16,14 +17,19 @@ use scalegrease::model::request::{Kind, Phase, Request, RequestState, request_id
 use scalegrease::store::Store;
 use serde_json::{Value, json};
 
+use crate::harness::etcd::each_backend;
 use crate::harness::{World, text, wait_for};
 
-const JOB: &str = "qjob";
-const SLOT: &str = "2026-03-01T03:00Z";
+pub(crate) const JOB: &str = "qjob";
+pub(crate) const SLOT: &str = "2026-03-01T03:00Z";
 
 /// A world whose heartbeats (and so cancel checks) come every 200 ms.
-fn world() -> (World, Box<dyn Store>) {
-    let mut w = World::new();
+pub(crate) fn world() -> (World, Box<dyn Store>) {
+    on(World::new())
+}
+
+/// `w` (a world of any backend) with heartbeats every 200 ms, and its store.
+pub(crate) fn on(mut w: World) -> (World, Box<dyn Store>) {
     w.configure(|c| c["funnel"] = json!({"heartbeat_interval": "200ms", "abandon_after": "10s"}));
     let s = w.store();
     (w, s)
@@ -31,7 +37,7 @@ fn world() -> (World, Box<dyn Store>) {
 
 /// greaserun of job `qjob` on worker `host` as cron starts it (stdin not a terminal),
 /// running `script` with sh; `extra` goes before the artifact.
-fn greaserun(w: &World, host: &str, extra: &[&str], script: &str) -> Command {
+pub(crate) fn greaserun(w: &World, host: &str, extra: &[&str], script: &str) -> Command {
     let jar = w.empty_jar();
     let mut c = w.spawn_cmd("greaserun");
     c.env("SCALEGREASE_HOSTNAME", host)
@@ -53,13 +59,13 @@ fn greaserun(w: &World, host: &str, extra: &[&str], script: &str) -> Command {
 }
 
 /// Runs `c` to its end: (exit code, stderr).
-fn finish(mut c: Command) -> (i32, String) {
+pub(crate) fn finish(mut c: Command) -> (i32, String) {
     let out = c.output().unwrap();
     (out.status.code().unwrap_or(-1), text(&out).1)
 }
 
 /// Waits (up to 30 s) for a spawned greaserun to exit: (exit code, stderr).
-fn ended(mut child: Child) -> (i32, String) {
+pub(crate) fn ended(mut child: Child) -> (i32, String) {
     let code = wait_for("greaserun to exit", Duration::from_secs(30), || {
         child.try_wait().unwrap()
     });
@@ -68,7 +74,7 @@ fn ended(mut child: Child) -> (i32, String) {
 }
 
 /// Submits attempt `attempt` of (job, slot) as the front would.
-fn submit(s: &dyn Store, job: &str, slot: &str, attempt: u32) -> Request {
+pub(crate) fn submit(s: &dyn Store, job: &str, slot: &str, attempt: u32) -> Request {
     let req = Request {
         id: request_id(Utc::now(), scalegrease::util::random::u64() as u32),
         job: job.into(),
@@ -87,7 +93,7 @@ fn submit(s: &dyn Store, job: &str, slot: &str, attempt: u32) -> Request {
 }
 
 /// greaserun serving `req` on `host`, which took it first as a worker does.
-fn served(
+pub(crate) fn served(
     w: &World,
     s: &dyn Store,
     req: &Request,
@@ -101,12 +107,12 @@ fn served(
     c
 }
 
-fn state(s: &dyn Store, id: &str) -> RequestState {
+pub(crate) fn state(s: &dyn Store, id: &str) -> RequestState {
     queue::state(s, id).unwrap().expect("a request state")
 }
 
 /// The job's run records of `slot`.
-fn runs(s: &dyn Store, slot: &str) -> Vec<RunRecord> {
+pub(crate) fn runs(s: &dyn Store, slot: &str) -> Vec<RunRecord> {
     let slot = scalegrease::model::slot::Slot::from_key(slot).unwrap();
     records::list(s, &keys::slot_runs(JOB, slot)).unwrap().0
 }
@@ -211,43 +217,12 @@ fn attempt_one_of_a_claimed_slot_is_refused_and_attempt_two_runs() {
 }
 
 #[test]
-fn cancel_ends_the_jobs_process_group() {
-    let (w, s) = world();
-    let req = submit(&*s, JOB, SLOT, 1);
-    let pidfile = w.join("work/bg.pid");
-    let script = format!("sleep 300 & echo $! > {}; wait", pidfile.display());
-    let mut c = served(&w, &*s, &req, "worker1", &[], &script);
-    let child = c.spawn().unwrap();
-    let bg: i32 = wait_for(
-        "the job's background process",
-        Duration::from_secs(20),
-        || std::fs::read_to_string(&pidfile).ok()?.trim().parse().ok(),
-    );
-    wait_for("the running state", Duration::from_secs(20), || {
-        (state(&*s, &req.id).phase == Phase::Running).then_some(())
-    });
-    let asked = queue::cancel(&*s, &req.id, "bob@front").unwrap();
-    assert!(matches!(asked, queue::Cancelled::Asked(_)), "{asked:?}");
-    let (code, err) = ended(child);
-    assert_eq!(code, 81, "{err}");
-    let r = &runs(&*s, SLOT)[0];
-    assert_eq!(r.status, Status::Cancelled);
-    assert!(r.reason.as_deref().unwrap().contains("bob@front"), "{r:?}");
-    let st = state(&*s, &req.id);
-    assert_eq!(st.phase, Phase::Cancelled);
-    wait_for(
-        "the background process to be gone",
-        Duration::from_secs(10),
-        || {
-            let stat = std::fs::read_to_string(format!("/proc/{bg}/stat")).unwrap_or_default();
-            (stat.is_empty() || stat.contains(") Z ")).then_some(())
-        },
-    );
+fn live_output_grows_while_the_job_prints_then_is_removed() {
+    each_backend(|_, w| live_output_on(w));
 }
 
-#[test]
-fn live_output_grows_while_the_job_prints_then_is_removed() {
-    let (w, s) = world();
+fn live_output_on(w: World) {
+    let (w, s) = on(w);
     let script = "for i in 1 2 3 4 5 6 7 8; do echo line$i; sleep 0.4; done";
     let child = greaserun(&w, "worker1", &["--slot", SLOT], script)
         .spawn()
@@ -361,46 +336,46 @@ fn a_declined_scheduled_slot_is_queued_as_a_rescue_and_a_declined_request_releas
     assert_eq!(attempts(&*s, &key).len(), 1);
 }
 
+/// Kills and reaps a background command if the test ends before waiting for it.
+struct Reaped(Option<Child>);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 #[test]
-fn concurrency_forbid_skips_and_replace_cancels_the_live_run() {
+fn greasedispatch_follows_a_served_request_to_its_exit_status() {
     let (w, s) = world();
-    let old = greaserun(&w, "worker1", &["--slot", SLOT], "sleep 120")
-        .spawn()
-        .unwrap();
-    let old_id = format!("worker1-{}", old.id());
-    wait_for("the old run's record", Duration::from_secs(20), || {
-        runs(&*s, SLOT)
-            .into_iter()
-            .find(|r| r.status == Status::Running)
+    let entry = "0 3 * * * nobody greaserun --job qjob -r shell /bin/echo a\n";
+    let p = w.project("p", "g", "jobs", &[("q.cron", entry)]);
+    assert!(w.launch(&p, &[]).status.success());
+    let mut follower = Reaped(Some(
+        w.spawn_cmd("greasedispatch")
+            .args([JOB, "--slot", SLOT, "--follow"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let key = wait_for("the request", Duration::from_secs(20), || {
+        s.keys(keys::QUEUE).ok()?.pop()
     });
-
-    let s2 = "2026-03-01T04:00Z";
-    let flags = ["--slot", s2, "--concurrency", "forbid"];
-    let (code, err) = finish(greaserun(&w, "worker2", &flags, "echo must-not-run"));
-    assert_eq!(code, 0, "{err}");
-    let r = &runs(&*s, s2)[0];
-    assert_eq!(r.status, Status::Skipped);
-    assert!(r.reason.as_deref().unwrap().contains(&old_id), "{r:?}");
-
-    let s3 = "2026-03-01T05:00Z";
-    let flags = ["--slot", s3, "--concurrency", "replace"];
-    let (code, err) = finish(greaserun(&w, "worker2", &flags, "echo replaced"));
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(runs(&*s, s3)[0].status, Status::Succeeded);
-    let (code, err) = ended(old);
-    assert_eq!(code, 81, "{err}");
-    let r = &runs(&*s, SLOT)[0];
-    assert_eq!(r.status, Status::Cancelled);
-    assert!(
-        r.reason
-            .as_deref()
-            .unwrap()
-            .contains("--concurrency replace"),
-        "{r:?}"
-    );
-    let new_start = runs(&*s, s3)[0].start.unwrap();
-    assert!(
-        r.end.unwrap() <= new_start,
-        "the old run ended before the new one started"
-    );
+    let id = keys::unsegment(key.rsplit('/').next().unwrap());
+    let req = queue::get(&*s, &id).unwrap().unwrap();
+    let script = "for i in 1 2 3 4; do echo out$i; sleep 0.5; done; exit 3";
+    let (code, err) = finish(served(&w, &*s, &req, "worker1", &[], script));
+    assert_eq!(code, 3, "{err}");
+    let mut child = follower.0.take().unwrap();
+    wait_for("the follower to exit", Duration::from_secs(30), || {
+        child.try_wait().unwrap()
+    });
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(stdout, "out1\nout2\nout3\nout4\n", "{stderr}");
 }

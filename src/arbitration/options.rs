@@ -104,3 +104,20 @@ impl SessionError {
         exit::USAGE
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_backoff_doubles_to_the_cap_and_stops_after_the_last_retry() {
+        let p = RetryPolicy {
+            retries: 4,
+            delay: Duration::from_secs(60),
+            max_delay: Duration::from_secs(150),
+        };
+        let b: Vec<_> = (0..=5).map(|a| p.backoff(a).map(|d| d.as_secs())).collect();
+        assert_eq!(b, [None, Some(60), Some(120), Some(150), Some(150), None]);
+        assert_eq!(RetryPolicy::default().backoff(1), None, "--retries 0");
+    }
+}

@@ -80,11 +80,13 @@ pub fn exists(pattern: &str) -> bool {
 }
 
 /// Waits until every pattern exists for `slot`, polling with backoff (1 s doubling to
-/// 30 s, never past the deadline). `Ok(Err(path))` on timeout names a missing path.
+/// 30 s, never past the deadline). `Ok(Err(path))` on timeout, or as soon as `stop`
+/// says so (checked at least once a second), names a missing path.
 pub fn wait_for(
     patterns: &[String],
     slot: Slot,
     timeout: Duration,
+    stop: &dyn Fn() -> bool,
 ) -> Result<Result<(), String>, ParamError> {
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(250);
@@ -96,7 +98,14 @@ pub fn wait_for(
         if now >= deadline {
             return Ok(Err(path));
         }
-        std::thread::sleep(pause.min(deadline - now));
+        // Sleep in steps of a second at most, so `stop` (a cancel) is seen promptly.
+        let until = now + pause.min(deadline - now);
+        while let Some(left) = until.checked_duration_since(Instant::now()) {
+            if stop() {
+                return Ok(Err(path));
+            }
+            std::thread::sleep(left.min(Duration::from_secs(1)));
+        }
         pause = (pause * 2).min(Duration::from_secs(30));
     }
 }
@@ -127,13 +136,21 @@ mod tests {
         let p = d.path().join("in");
         let s = Slot::now();
         let pat = vec![p.display().to_string()];
-        assert!(wait_for(&pat, s, Duration::ZERO).unwrap().is_err());
+        assert!(
+            wait_for(&pat, s, Duration::ZERO, &|| false)
+                .unwrap()
+                .is_err()
+        );
         let p2 = p.clone();
         let t = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(50));
             std::fs::write(p2, "x").unwrap();
         });
-        assert!(wait_for(&pat, s, Duration::from_secs(60)).unwrap().is_ok());
+        assert!(
+            wait_for(&pat, s, Duration::from_secs(60), &|| false)
+                .unwrap()
+                .is_ok()
+        );
         t.join().unwrap();
     }
 }

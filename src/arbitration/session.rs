@@ -325,14 +325,14 @@ impl Session {
         Some(params::fill_pattern(&patterns[0], slot).unwrap_or_default())
     }
 
-    /// The wait step: waits up to `--wait-timeout` for the `--wait-for` inputs of `slot`;
-    /// the error says which did not appear.
-    pub fn wait_for_inputs(&self, slot: Slot) -> Result<(), String> {
+    /// The wait step: waits up to `--wait-timeout` for the `--wait-for` inputs of `slot`,
+    /// or until `stop` says so (a cancel); the error says which did not appear.
+    pub fn wait_for_inputs(&self, slot: Slot, stop: &dyn Fn() -> bool) -> Result<(), String> {
         if self.opts.wait_for.is_empty() {
             return Ok(());
         }
         let timeout = self.opts.wait_timeout;
-        match outputs::wait_for(&self.opts.wait_for, slot, timeout) {
+        match outputs::wait_for(&self.opts.wait_for, slot, timeout, stop) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(path)) | Err(params::ParamError { text: path, .. }) => Err(format!(
                 "inputs did not appear within {}: {path}",

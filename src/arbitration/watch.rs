@@ -4,11 +4,13 @@
 //! `greasedispatch --follow`; and it ends the job when the heartbeat found a cancel
 //! marker ([`Cancel`]). The live key is written by a thread of its own through a
 //! one-slot channel, so a slow store never stalls the job's output, and at most two
-//! copies of the tail exist at once; [`RunWatch::finish`] removes the key.
+//! copies of the tail exist at once; [`RunWatch::finish`] removes the key (and it
+//! expires after `funnel.retention` should greaserun die first).
 
 use std::sync::Arc;
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use base64::Engine;
 
@@ -32,9 +34,12 @@ struct Live {
 
 impl RunWatch {
     /// A watch ending the job when `cancel` finds a marker, and writing live output to
-    /// `live` (store and key) when given.
-    pub fn new(cancel: Option<Cancel>, live: Option<(Arc<dyn Store>, String)>) -> RunWatch {
-        let live = live.map(|(store, key)| {
+    /// `live` (store, key, and how long the key lives) when given.
+    pub fn new(
+        cancel: Option<Cancel>,
+        live: Option<(Arc<dyn Store>, String, Duration)>,
+    ) -> RunWatch {
+        let live = live.map(|(store, key, ttl)| {
             let (tx, rx) = sync_channel::<Vec<u8>>(1);
             let (s, k) = (store.clone(), key.clone());
             let thread = std::thread::Builder::new()
@@ -42,7 +47,7 @@ impl RunWatch {
                 .spawn(move || {
                     let mut warned = false;
                     for doc in rx {
-                        if let Err(e) = s.put(&k, &doc, None)
+                        if let Err(e) = s.put(&k, &doc, Some(ttl))
                             && !std::mem::replace(&mut warned, true)
                         {
                             tracing::warn!("live output not written (will retry): {e}");
@@ -64,7 +69,8 @@ impl RunWatch {
         }
     }
 
-    /// Stops the writer and removes the live key (call once the final tail is written).
+    /// Stops the writer and removes the live key, if one was written (call once the final
+    /// tail is written).
     pub fn finish(&mut self) {
         let Some(mut live) = self.live.take() else {
             return;
@@ -72,6 +78,9 @@ impl RunWatch {
         drop(live.tx.take());
         if let Some(t) = live.thread.take() {
             let _ = t.join();
+        }
+        if self.written == 0 {
+            return; // nothing was written: no store operation for short jobs
         }
         if let Err(e) = live.store.delete(&live.key) {
             tracing::debug!("live output {} not removed (pruning will): {e}", live.key);

@@ -145,11 +145,12 @@ pub struct GreaserunArgs {
     pub request: Option<String>,
 
     /// When the job fails (not when it is cancelled or skipped), queue it again this
-    /// many times, for any worker with room to take (attempts 2, 3, ...). Default 0.
+    /// many times, for any worker with room to take (attempts 2, 3, ...).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub retries: u32,
 
-    /// The wait before the first retry, doubled for each further one (±20% jitter).
+    /// The wait before the first retry, doubled for each further one (±20% jitter): a
+    /// duration such as 30s, 5m, 2h.
     #[arg(long, value_name = "DURATION", value_parser = |s: &str| duration::parse_in(s, FARM_DELAY), default_value = "5m")]
     pub retry_delay: Duration,
 
@@ -165,7 +166,7 @@ pub struct GreaserunArgs {
 
     /// What to do when another run of this job is still alive in the farm: allow (run
     /// anyway), forbid (record the slot skipped and exit 0), or replace (cancel the
-    /// other run, wait for it to end, then run). Default allow.
+    /// other run, wait for it to end, then run).
     #[arg(long, value_name = "POLICY", value_enum, default_value_t = Concurrency::Allow)]
     pub concurrency: Concurrency,
 

@@ -38,8 +38,7 @@ use crate::config::Config;
 use crate::debugging::trace::LogSink;
 use crate::deployment::ArtifactSpec;
 use crate::execution;
-use crate::model::slot::Slot;
-use crate::store::{self, Store};
+use crate::store::Store;
 
 pub mod job;
 mod overlap;
@@ -49,7 +48,7 @@ mod slot;
 mod tests;
 
 pub use job::{Execute, JobEnd, Runner};
-pub use request::FarmRun;
+pub use request::{FarmRun, Served};
 
 /// Everything greaserun was asked to do, validated. Built once from the command line.
 #[derive(Debug, Clone)]
@@ -125,21 +124,10 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Outcome, Error> {
     };
     let mut store: Option<Arc<dyn Store>> = None;
     if let Some(id) = &opts.request {
-        // A request names one slot and its attempt: attempt 1 claims it, later ones
-        // do not (their take is their exclusivity).
-        let s: Arc<dyn Store> = Arc::from(store::open(&cfg.store_config(opts.store.as_deref()))?);
-        let req = match request::load(&*s, id) {
-            Ok(r) => r,
-            Err(why) => {
-                let code = request::refuse(Some(&*s), id, &cfg.hostname(), &why);
-                return Ok(Outcome::Exit(code));
-            }
-        };
-        funnel.slot = Slot::from_key(&req.slot);
-        (funnel.backfill, funnel.every, funnel.keep_going) = (None, None, false);
-        funnel.no_claim = req.attempt > 1;
-        farm.request = Some(req);
-        store = Some(s);
+        match request::open(cfg, opts.store.as_deref(), id, &mut funnel)? {
+            Served::Serve(req, s) => (farm.request, store) = (Some(req), Some(s)),
+            Served::Refused(code) => return Ok(Outcome::Exit(code)),
+        }
     }
     let job_spec = JobSpec {
         runner: opts.runner.clone(),
@@ -158,20 +146,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Outcome, Error> {
     if let Some(s) = store {
         session = session.with_store(s);
     }
-    if let Some(req) = &farm.request
-        && req.job != session.job()
-    {
-        let why = format!(
-            "it is for job {:?}, and this entry's job is {:?}",
-            req.job,
-            session.job()
-        );
-        let code = request::refuse(
-            session.store().ok().as_deref(),
-            &req.id,
-            &cfg.hostname(),
-            &why,
-        );
+    if let Some(code) = request::check_job(&farm, &session, &cfg.hostname()) {
         return Ok(Outcome::Exit(code));
     }
     guard_and_delay(cfg, opts, &session, &farm)?;

@@ -9,14 +9,17 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::arbitration::options::{Concurrency, RetryPolicy};
+use crate::Error;
+use crate::arbitration::options::{Concurrency, RetryPolicy, SlotOptions};
 use crate::arbitration::queue::{self, Submitted};
+use crate::arbitration::session::Session;
+use crate::config::Config;
 use crate::exit;
 use crate::model::NOTICE;
 use crate::model::record::{RunRecord, Status};
 use crate::model::request::{Kind, Phase, Request, RequestState, check_request_id, request_id};
 use crate::model::slot::Slot;
-use crate::store::Store;
+use crate::store::{self, Store};
 use crate::util::random;
 
 /// How this run relates to the farm queue.
@@ -28,6 +31,56 @@ pub struct FarmRun {
     pub concurrency: Concurrency,
     /// `--kill-grace` (how long a replaced run may take to end).
     pub kill_grace: Duration,
+}
+
+/// What a run started for a request does: serve it, or exit with this code.
+pub enum Served {
+    /// Serve this request; the store it came from.
+    Serve(Request, Arc<dyn Store>),
+    /// It was refused (missing, garbled): exit with this code.
+    Refused(i32),
+}
+
+/// Opens the store and loads request `id`, narrowing `funnel` to what it asks: its one
+/// slot, claimed by attempt 1 only (later attempts' take is their exclusivity). A
+/// missing or garbled request is ended refused.
+pub fn open(
+    cfg: &Config,
+    store_flag: Option<&str>,
+    id: &str,
+    funnel: &mut SlotOptions,
+) -> Result<Served, Error> {
+    let s: Arc<dyn Store> = Arc::from(store::open(&cfg.store_config(store_flag))?);
+    let req = match load(&*s, id) {
+        Ok(r) => r,
+        Err(why) => {
+            return Ok(Served::Refused(refuse(
+                Some(&*s),
+                id,
+                &cfg.hostname(),
+                &why,
+            )));
+        }
+    };
+    funnel.slot = Slot::from_key(&req.slot);
+    (funnel.backfill, funnel.every, funnel.keep_going) = (None, None, false);
+    funnel.no_claim = req.attempt > 1;
+    Ok(Served::Serve(req, s))
+}
+
+/// Refuses the request (the code to exit with) when it is for another job than the one
+/// this greaserun computes.
+pub fn check_job(farm: &FarmRun, session: &Session, host: &str) -> Option<i32> {
+    let req = farm.request.as_ref()?;
+    if req.job == session.job() {
+        return None;
+    }
+    let why = format!(
+        "it is for job {:?}, and this entry's job is {:?}",
+        req.job,
+        session.job()
+    );
+    Some(refuse(session.store().ok().as_deref(), &req.id, host, &why))
 }
 
 /// Loads request `id`: why not when it is missing or not a valid request.
@@ -85,6 +138,15 @@ impl FarmRun {
         let mut keys = vec![crate::model::keys::cancel(&rec.job, &rec.slot, &rec.id())];
         keys.extend(self.request.as_ref().map(queue::cancel_key));
         keys
+    }
+
+    /// Removes the cancel markers of a run that obeyed one (they served their purpose).
+    pub fn forget_cancel(&self, store: &dyn Store, rec: &RunRecord) {
+        for k in self.cancel_keys(rec) {
+            if let Err(e) = store.delete(&k) {
+                tracing::debug!("cancel marker {k} not removed (pruning will): {e}");
+            }
+        }
     }
 
     /// The slot is claimed by another run: 0 for a scheduled run (the funnel did its

@@ -62,7 +62,24 @@ pub fn run_slot(
 
     recorder.running(&rec);
     farm.running(store.as_deref(), &rec);
-    if let Err(why) = session.wait_for_inputs(slot) {
+    let cancelled = || match (&cancel, &store) {
+        (Some(c), Some(s)) => c.check(&**s),
+        _ => None,
+    };
+    let waited = session.wait_for_inputs(slot, &|| {
+        cancel.as_ref().is_some_and(|c| c.requested().is_some())
+    });
+    if let Some(who) = cancelled() {
+        let why = format!("cancelled by {who} before it started");
+        tracing::warn!(target: NOTICE, "not running {name} slot {slot}: {why}");
+        rec.finish(Utc::now(), Status::Cancelled, None, None, Some(why));
+        close(&rec, recorder, None);
+        if let Some(s) = &store {
+            farm.forget_cancel(&**s, &rec);
+        }
+        return Ok(exit::CANCELLED);
+    }
+    if let Err(why) = waited {
         tracing::error!(target: NOTICE, "not running {name} slot {slot}: {why}");
         rec.finish(
             Utc::now(),
@@ -74,21 +91,11 @@ pub fn run_slot(
         close(&rec, recorder, None);
         return Ok(exit::TEMP_FAIL);
     }
-    let asked = match (&cancel, &store) {
-        (Some(c), Some(s)) => c.check(&**s),
-        _ => None,
-    };
-    if let Some(who) = asked {
-        let why = format!("cancelled by {who} before it started");
-        tracing::warn!(target: NOTICE, "not running {name} slot {slot}: {why}");
-        rec.finish(Utc::now(), Status::Cancelled, None, None, Some(why));
-        close(&rec, recorder, None);
-        return Ok(exit::CANCELLED);
-    }
 
+    let retention = session.funnel().retention;
     let live = store
         .clone()
-        .map(|s| (s, keys::live(&rec.job, &rec.slot, &rec.id())));
+        .map(|s| (s, keys::live(&rec.job, &rec.slot, &rec.id()), retention));
     let mut watch = RunWatch::new(cancel.clone(), live);
     let end = match job.execute(name, slot, args, &mut watch) {
         Ok(end) => end,
@@ -113,6 +120,9 @@ pub fn run_slot(
     recorder.save(&rec, Some(&end.tail));
     watch.finish();
     farm.ended(store.as_deref(), &rec, &session.who());
+    if let (true, Some(s)) = (end.cancelled, &store) {
+        farm.forget_cancel(&**s, &rec);
+    }
     drop(heartbeat);
     Ok(end.code)
 }

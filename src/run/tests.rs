@@ -16,6 +16,7 @@ use crate::model::funnel::Claimant;
 use crate::model::keys;
 use crate::model::record::Status;
 use crate::model::slot::Period;
+use crate::model::slot::Slot;
 use crate::store::Store;
 use crate::store::dir::DirStore;
 
