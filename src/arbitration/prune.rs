@@ -126,8 +126,8 @@ pub fn prune(store: &dyn Store, cfg: &Config, now: DateTime<Utc>) -> Result<Prun
 /// `funnel.retention` before `now` (its `states/`, `requests/`, its attempt's
 /// reservation under `attempts/`, and the `cancels/` and `live/` keys of the request and
 /// its run). A request still queued or in flight is never touched, nor `queue/` or
-/// `taken/`. Cancel markers and live output left by scheduled runs are pruned by age
-/// (on backends that prune by age). Returns how many requests went.
+/// `taken/` ([`prune`] removes other runs' cancel markers and live output by age).
+/// Returns how many requests went.
 fn prune_requests(
     store: &dyn Store,
     f: &crate::config::Funnel,
@@ -157,8 +157,6 @@ fn prune_requests(
         store.delete(&e.key)?;
         n += 1;
     }
-    store.prune(keys::CANCELS, f.retention)?;
-    store.prune(keys::LIVE, f.retention)?;
     Ok(n)
 }
 
