@@ -273,7 +273,7 @@ fn a_user_the_worker_no_longer_allows_is_refused_with_why() {
 }
 
 /// A running `greasesnatch --watch`, killed and reaped on Drop.
-struct Watcher(Child);
+pub(crate) struct Watcher(pub(crate) Child);
 
 impl Drop for Watcher {
     fn drop(&mut self) {

@@ -2,7 +2,8 @@
 //! [`crate::queue_worker`]): a take whose worker died before greaserun started is ended
 //! `abandoned` and, with the entry's `--retries 1`, retried once as attempt 2, which runs;
 //! a request past its deadline is dropped with a dropped run record; one whose
-//! `not_before` is ahead waits; a store failure in the pull round gives greasesnatch the
+//! `not_before` is ahead waits; a command that exits before greaserun served its request
+//! (here: greaserun missing) ends it `failed` with the exit status; a store failure in the pull round gives greasesnatch the
 //! store's exit code and leaves what it installed in place.
 
 use std::os::unix::fs::symlink;
@@ -16,7 +17,7 @@ use serde_json::json;
 
 use crate::harness::{text, wait_for};
 use crate::queue_worker::{
-    LONG, SLOT, SLOT2, dispatch, ended, record, root_with_tools, snatch, state, world,
+    LONG, SLOT, SLOT2, Watcher, dispatch, ended, record, root_with_tools, snatch, state, world,
 };
 
 #[test]
@@ -107,4 +108,38 @@ fn a_store_failure_in_the_pull_round_keeps_the_install_and_exits_69() {
     assert!(out.contains("1 installed"), "{out}");
     assert!(err.contains("pull round"), "{err}");
     assert_eq!(w.cron_files(), before, "the install stands");
+}
+
+#[test]
+fn a_command_that_exits_before_greaserun_serves_the_request_fails_it() {
+    if !root_with_tools() {
+        return;
+    }
+    let job =
+        "0 3 * * * {user} /nonexistent-sgt/greaserun --job qw-gone --runner shell {jar} -- true\n";
+    let (w, _u) = world("f", job);
+    let s = w.store();
+    let _watcher = Watcher(
+        w.spawn_cmd("greasesnatch")
+            .arg("--watch")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let id = dispatch(&w, &["qw-gone", "--slot", SLOT]);
+    let st = ended(&*s, &id);
+    assert_eq!(
+        (st.phase, st.exit_code),
+        (Phase::Failed, Some(127)),
+        "{st:?}"
+    );
+    assert!(
+        st.reason
+            .as_deref()
+            .unwrap()
+            .contains("before greaserun served"),
+        "{st:?}"
+    );
+    assert!(s.keys("taken").unwrap().is_empty());
 }

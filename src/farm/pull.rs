@@ -70,7 +70,8 @@ pub struct Pulled {
     pub refused: usize,
     /// Requests ended dropped (deadline passed).
     pub dropped: usize,
-    /// Requests ended failed because their entry could not be started.
+    /// Requests ended failed because their entry could not be started, or its command
+    /// ended before greaserun served the request.
     pub failed: usize,
     /// Requests in flight ended abandoned.
     pub abandoned: usize,
@@ -114,6 +115,7 @@ pub fn round(
         BTreeMap::new()
     });
     let mut out = Pulled::default();
+    out.failed += abandon::ended_early(store, opts, children.take_ended())?;
     let flights = queue::in_flight(store)?;
     let mine: Vec<String> = children.alive().into_iter().map(|(_, r)| r).collect();
     (out.abandoned, out.retried) = abandon::abandon(store, opts, &installed, &flights, &mine, now)?;

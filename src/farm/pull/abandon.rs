@@ -5,11 +5,15 @@
 //! installed entry's `--retries` allows another attempt, attempt + 1 is queued as a
 //! retry (the attempt reservation makes exactly one worker do it).
 //!
+//! A command this worker started that exits before greaserun took the request over ends
+//! it `failed` at once ([`ended_early`]).
+//!
 //! Only takes of jobs installed here are judged, so the retry policy is the entry's.
 //! Removing the take (`taken/<id>`) is the exclusive step: of several workers noticing
 //! the same lapse, only the one whose delete removed it writes the end.
 
 use std::collections::BTreeMap;
+use std::process::ExitStatus;
 
 use chrono::{DateTime, Utc};
 
@@ -69,6 +73,44 @@ pub(super) fn abandon(
         }
     }
     Ok((abandoned, retried))
+}
+
+/// Ends `failed` each request whose command this worker started and saw exit while the
+/// request was still `taken` here: greaserun never served it (a missing greaserun, an
+/// unreadable config). Returns how many.
+pub(super) fn ended_early(
+    store: &dyn Store,
+    opts: &PullOptions,
+    ended: Vec<(String, ExitStatus)>,
+) -> Result<usize, StoreError> {
+    let mut n = 0;
+    for (id, status) in ended {
+        let Some(st) = queue::state(store, &id)? else {
+            continue;
+        };
+        if st.phase != Phase::Taken || st.host.as_deref() != Some(opts.host.as_str()) {
+            continue;
+        }
+        if !store.delete(&keys::request(keys::TAKEN, &id))? {
+            continue;
+        }
+        let why = format!(
+            "its command ended ({status}) before greaserun served the request (see the entry's command and greaserun's log on {})",
+            opts.host
+        );
+        tracing::warn!("request {id} failed: {why}");
+        queue::finish(
+            store,
+            &RequestState {
+                host: Some(opts.host.clone()),
+                exit_code: status.code(),
+                reason: Some(why),
+                ..RequestState::new(&id, Phase::Failed)
+            },
+        )?;
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// Why take `t` counts as abandoned at `now`, or `None` while it may still be alive.

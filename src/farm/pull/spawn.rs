@@ -14,7 +14,7 @@
 use std::collections::BTreeSet;
 use std::ffi::CString;
 use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 
 use nix::unistd::{Gid, Uid, User};
@@ -33,13 +33,14 @@ pub const REQUEST_ENV: &str = "SCALEGREASE_REQUEST";
 #[derive(Debug, Clone, Default)]
 pub struct PassThrough(pub Vec<(String, String)>);
 
-/// The worker's children still running, by pid. With `reap`, a thread waits for each
-/// child (a long-running worker leaves no zombie); without, the children are counted by
-/// polling and left to init when the worker exits.
-#[derive(Debug, Clone)]
+/// The worker's children still running, by pid, and how those that ended ended. With
+/// `reap`, a thread waits for each child (a long-running worker leaves no zombie);
+/// without, the children are polled and left to init when the worker exits.
+#[derive(Debug, Clone, Default)]
 pub struct Children {
     reap: bool,
     alive: Arc<Mutex<Vec<Tracked>>>,
+    ended: Arc<Mutex<Vec<(String, ExitStatus)>>>,
 }
 
 /// A child: pid, request id, and the handle when this tracker polls instead of reaping.
@@ -50,7 +51,7 @@ impl Children {
     pub fn new(reap: bool) -> Children {
         Children {
             reap,
-            alive: Arc::default(),
+            ..Children::default()
         }
     }
 
@@ -62,24 +63,38 @@ impl Children {
             return;
         }
         alive.push((pid, request.to_string(), None));
-        let list = Arc::clone(&self.alive);
-        let mut child = child;
+        let (list, ended) = (Arc::clone(&self.alive), Arc::clone(&self.ended));
+        let (mut child, request) = (child, request.to_string());
         std::thread::spawn(move || {
-            let _ = child.wait();
+            let status = child.wait();
             list.lock()
                 .expect("children lock")
                 .retain(|(p, _, _)| *p != pid);
+            if let Ok(status) = status {
+                ended.lock().expect("children lock").push((request, status));
+            }
         });
     }
 
     /// The children still running: `(pid, request id)`.
     pub fn alive(&self) -> Vec<(u32, String)> {
         let mut alive = self.alive.lock().expect("children lock");
-        alive.retain_mut(|(_, _, c)| match c {
-            Some(c) => matches!(c.try_wait(), Ok(None)),
-            None => true,
+        let mut ended = self.ended.lock().expect("children lock");
+        alive.retain_mut(|(_, r, c)| match c.as_mut().map(|c| c.try_wait()) {
+            Some(Ok(Some(status))) => {
+                ended.push((r.clone(), status));
+                false
+            }
+            Some(Ok(None)) | None => true,
+            Some(Err(_)) => false,
         });
         alive.iter().map(|(p, r, _)| (*p, r.clone())).collect()
+    }
+
+    /// The children that ended since the last call: `(request id, exit status)`.
+    pub fn take_ended(&self) -> Vec<(String, ExitStatus)> {
+        self.alive();
+        std::mem::take(&mut *self.ended.lock().expect("children lock"))
     }
 }
 
