@@ -108,6 +108,16 @@ pub fn round(
     opts: &PullOptions,
     children: &Children,
 ) -> Result<Pulled, StoreError> {
+    round_of(store, opts, children, None)
+}
+
+/// [`round`], over the `queue/` entries when the caller listed them already.
+pub fn round_of(
+    store: &dyn Store,
+    opts: &PullOptions,
+    children: &Children,
+    queued: Option<Vec<crate::store::Entry>>,
+) -> Result<Pulled, StoreError> {
     let now = Utc::now();
     let cron_dir = &opts.snatch.cron_dir;
     let installed = installed::installed(cron_dir, &opts.snatch.prefix).unwrap_or_else(|e| {
@@ -119,7 +129,10 @@ pub fn round(
     let flights = queue::in_flight(store)?;
     let mine: Vec<String> = children.alive().into_iter().map(|(_, r)| r).collect();
     (out.abandoned, out.retried) = abandon::abandon(store, opts, &installed, &flights, &mine, now)?;
-    let (pending, garbled) = queue::pending(store)?;
+    let (pending, garbled) = match queued {
+        Some(entries) => queue::pending_of(entries),
+        None => queue::pending(store)?,
+    };
     for g in garbled {
         // Removing the marker is the exclusive step.
         if store.delete(&g.key)? {

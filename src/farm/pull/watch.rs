@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::spawn::Children;
-use super::{PullOptions, Pulled, round};
+use super::{PullOptions, Pulled, round_of};
 use crate::model::keys;
 use crate::store::{Store, StoreError};
 
@@ -31,9 +31,11 @@ pub fn watch(
 ) -> ! {
     let children = Children::new(true);
     loop {
+        // The queue is read once: the round works on the very snapshot the wait starts
+        // from, so a request queued after it wakes the wait.
         let pulled = store
             .list_versioned(keys::QUEUE)
-            .and_then(|(_, v)| round(store, opts, &children).map(|p| (p, v)));
+            .and_then(|(queued, v)| round_of(store, opts, &children, Some(queued)).map(|p| (p, v)));
         let (pulled, version) = match pulled {
             Ok(x) => x,
             Err(e) => {
