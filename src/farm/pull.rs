@@ -80,9 +80,12 @@ pub struct Pulled {
     /// The earliest `not_before` of a request left waiting (the watch wakes up then).
     #[serde(skip)]
     pub next_due: Option<DateTime<Utc>>,
-    /// A request runnable here waits for room (or for its batch's limit).
+    /// A request runnable here waits for its batch's limit, or for room.
     #[serde(skip)]
     pub blocked: bool,
+    /// A request runnable here waits for room (a job ending here makes some).
+    #[serde(skip)]
+    pub no_room: bool,
 }
 
 impl std::fmt::Display for Pulled {
@@ -178,7 +181,7 @@ pub fn round_of(
         }
         let free = *room.get_or_insert_with(|| measure_room(opts, children));
         if free == 0 {
-            out.blocked = true;
+            (out.blocked, out.no_room) = (true, true);
             continue;
         }
         if let Err(why) = users.check(&it.entry.user, &it.project.group) {

@@ -15,7 +15,8 @@ use std::collections::BTreeSet;
 use std::ffi::CString;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use nix::unistd::{Gid, Uid, User};
 
@@ -40,8 +41,11 @@ pub struct PassThrough(pub Vec<(String, String)>);
 pub struct Children {
     reap: bool,
     alive: Arc<Mutex<Vec<Tracked>>>,
-    ended: Arc<Mutex<Vec<(String, ExitStatus)>>>,
+    ended: Arc<(Mutex<Vec<Ended>>, Condvar)>,
 }
+
+/// A child that ended: its request id and exit status.
+type Ended = (String, ExitStatus);
 
 /// A child: pid, request id, and the handle when this tracker polls instead of reaping.
 type Tracked = (u32, String, Option<std::process::Child>);
@@ -71,7 +75,12 @@ impl Children {
                 .expect("children lock")
                 .retain(|(p, _, _)| *p != pid);
             if let Ok(status) = status {
-                ended.lock().expect("children lock").push((request, status));
+                ended
+                    .0
+                    .lock()
+                    .expect("children lock")
+                    .push((request, status));
+                ended.1.notify_all();
             }
         });
     }
@@ -79,7 +88,7 @@ impl Children {
     /// The children still running: `(pid, request id)`.
     pub fn alive(&self) -> Vec<(u32, String)> {
         let mut alive = self.alive.lock().expect("children lock");
-        let mut ended = self.ended.lock().expect("children lock");
+        let mut ended = self.ended.0.lock().expect("children lock");
         alive.retain_mut(|(_, r, c)| match c.as_mut().map(|c| c.try_wait()) {
             Some(Ok(Some(status))) => {
                 ended.push((r.clone(), status));
@@ -94,7 +103,15 @@ impl Children {
     /// The children that ended since the last call: `(request id, exit status)`.
     pub fn take_ended(&self) -> Vec<(String, ExitStatus)> {
         self.alive();
-        std::mem::take(&mut *self.ended.lock().expect("children lock"))
+        std::mem::take(&mut *self.ended.0.lock().expect("children lock"))
+    }
+
+    /// Waits until a reaped child has ended (one not yet taken by [`Children::take_ended`])
+    /// or `timeout` passes.
+    pub fn wait_ended(&self, timeout: Duration) {
+        let (lock, cv) = &*self.ended;
+        let ended = lock.lock().expect("children lock");
+        let _ = cv.wait_timeout_while(ended, timeout, |e| e.is_empty());
     }
 }
 

@@ -3,7 +3,8 @@
 //! within milliseconds of a submit; the directory store is polled every second), or for
 //! the earliest `not_before` of a waiting request, at most [`IDLE`], so deadlines and
 //! abandoned requests are noticed without any change. While a request waits for room,
-//! the wait is at most [`BLOCKED`] (a job ending here does not change the queue).
+//! the wait is at most [`BLOCKED`], and ends as soon as one of this worker's jobs ends
+//! (which does not change the queue).
 //! Children are reaped on threads. Store failures are reported and retried every
 //! [`RETRY`]; they never end the loop.
 
@@ -45,6 +46,12 @@ pub fn watch(
             }
         };
         report(Ok(&pulled));
+        // Out of room while own jobs run: a job ending here makes room, sooner than
+        // any change to the queue would tell.
+        if pulled.no_room && !children.alive().is_empty() {
+            children.wait_ended(BLOCKED);
+            continue;
+        }
         let mut timeout = if pulled.blocked { BLOCKED } else { IDLE };
         if let Some(due) = pulled.next_due {
             let until = (due - Utc::now()).to_std().unwrap_or_default();
