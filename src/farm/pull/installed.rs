@@ -65,3 +65,51 @@ pub fn installed(cron_dir: &Path, prefix: &str) -> std::io::Result<BTreeMap<Stri
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatch::snatch::installed_content;
+
+    #[test]
+    fn installed_entries_by_job_without_ambiguous_or_foreign_ones() {
+        let d = tempfile::tempdir().unwrap();
+        let p = Project {
+            group: "g".into(),
+            artifact: "a".into(),
+        };
+        let one = "0 3 * * * u greaserun --job one -r shell g:a\n\
+                   0 4 * * * u greaserun --job twice -r shell g:a\n\
+                   0 5 * * * u /bin/echo not greaserun\n";
+        let two = "0 6 * * * v greaserun --job twice -r shell g:b\n";
+        std::fs::write(
+            d.path().join("p__g__a__one"),
+            installed_content(&p, "one", one),
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("p__g__a__two"),
+            installed_content(&p, "two", two),
+        )
+        .unwrap();
+        // Without greasesnatch's header, or without the prefix: not installed by it.
+        std::fs::write(
+            d.path().join("p__g__a__bare"),
+            "0 3 * * * u greaserun --job bare -r shell g:a\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("other"),
+            installed_content(&p, "x", "0 3 * * * u greaserun --job other -r shell g:a\n"),
+        )
+        .unwrap();
+        let got = installed(d.path(), "p").unwrap();
+        assert_eq!(got.keys().collect::<Vec<_>>(), ["one"]);
+        let it = &got["one"];
+        assert_eq!(
+            (it.entry.user.as_str(), it.file.as_str()),
+            ("u", "p__g__a__one")
+        );
+        assert_eq!(it.project, p);
+    }
+}
