@@ -1,5 +1,5 @@
 //! Starting an installed entry for a request the way cron starts it: a new session,
-//! the user's groups (`initgroups`), gid and uid, the working directory the user's home
+//! the user's groups (as `initgroups` sets them), gid and uid, the working directory the user's home
 //! (`/` when it cannot be entered), an environment built from nothing (`HOME`,
 //! `LOGNAME`, `USER` from the password database, `SHELL=/bin/sh` and
 //! `PATH=/usr/bin:/bin` as cron sets them, then the crontab's environment lines, which
@@ -183,14 +183,20 @@ pub fn spawn(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY: between fork and exec the closure calls only async-signal-safe system
-    // calls (setsid, setgroups via initgroups, setgid, setuid, chdir) on values prepared
-    // before the fork; it allocates nothing.
+    // The group list is read (NSS: files, locks, allocation) before the fork.
+    let groups = match switch {
+        true => nix::unistd::getgrouplist(&c_name, gid)
+            .map_err(|e| format!("groups of user {name:?} cannot be read: {e}"))?,
+        false => Vec::new(),
+    };
+    // SAFETY: between fork and exec the closure makes only async-signal-safe system
+    // calls (setsid, setgroups, setgid, setuid, chdir) on values prepared before the
+    // fork; it allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
             nix::unistd::setsid()?;
             if switch {
-                nix::unistd::initgroups(&c_name, gid)?;
+                nix::unistd::setgroups(&groups)?;
                 nix::unistd::setgid(gid)?;
                 nix::unistd::setuid(uid)?;
             }
