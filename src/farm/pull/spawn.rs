@@ -1,7 +1,7 @@
 //! Starting an installed entry for a request the way cron starts it: a new session,
-//! the user's groups (as `initgroups` sets them), gid and uid, the working directory the user's home
-//! (`/` when it cannot be entered), an environment built from nothing (`HOME`,
-//! `LOGNAME`, `USER` from the password database, `SHELL=/bin/sh` and
+//! the user's groups (as `initgroups` sets them), gid and uid, the working directory
+//! the user's home (`/` when it cannot be entered), an environment built from nothing
+//! (`HOME`, `LOGNAME`, `USER` from the password database, `SHELL=/bin/sh` and
 //! `PATH=/usr/bin:/bin` as cron sets them, then the crontab's environment lines, which
 //! may override any of them), plus `SCALEGREASE_REQUEST` and the worker's store, config
 //! and host name unless the crontab sets them; then `$SHELL -c <command>` with stdin,
