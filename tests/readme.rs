@@ -9,10 +9,15 @@
 //! system-wide, runs the whole suite or writes `/etc`). No other shell fence (`bash`,
 //! `shell`, `console`, ...) may appear, so no command escapes this test by its fence.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use crate::harness::{self, World};
+
+/// How long one block may run.
+const BLOCK_DEADLINE: Duration = Duration::from_secs(600);
 
 /// One fenced code block of README.md.
 struct Block {
@@ -119,7 +124,8 @@ fn every_sh_block_runs() {
         for d in ["conf", "examples"] {
             link(&repo().join(d), &home.path().join(d));
         }
-        let out = Command::new("bash")
+        let (out_path, err_path) = (home.path().join(".stdout"), home.path().join(".stderr"));
+        let mut child = Command::new("bash")
             .args(["-euo", "pipefail", "-c", &b.body])
             .current_dir(home.path())
             .env("HOME", home.path())
@@ -129,14 +135,31 @@ fn every_sh_block_runs() {
             .env_remove("SCALEGREASE_HOSTNAME")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
-            .output()
+            .stdout(std::fs::File::create(&out_path).expect("stdout file"))
+            .stderr(std::fs::File::create(&err_path).expect("stderr file"))
+            .process_group(0)
+            .spawn()
             .expect("bash");
-        let (stdout, stderr) = harness::text(&out);
+        // A block that hangs (a queued run no worker takes, say) fails with its output
+        // instead of stalling the suite; the whole group goes with it.
+        let status = harness::try_wait_for(BLOCK_DEADLINE, || child.try_wait().expect("wait"));
+        if status.is_none() {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = child.wait();
+        }
+        let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
+        let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
         assert!(
-            out.status.success(),
-            "README.md:{}: the ```sh block exited {:?}\n--- block\n{}--- stdout\n{stdout}--- stderr\n{stderr}",
+            status.is_some_and(|s| s.success()),
+            "README.md:{}: the ```sh block {}\n--- block\n{}--- stdout\n{stdout}--- stderr\n{stderr}",
             b.line,
-            out.status.code(),
+            match status {
+                Some(s) => format!("exited {:?}", s.code()),
+                None => format!("did not end within {BLOCK_DEADLINE:?}"),
+            },
             b.body
         );
     }

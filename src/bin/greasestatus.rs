@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use scalegrease::Config;
 use scalegrease::cli::{self, Common, CommonArgs};
-use scalegrease::debugging::{runs, status};
+use scalegrease::debugging::{queue, runs, status};
 use scalegrease::error::Failure;
 use scalegrease::exit::{self, Tool};
 use scalegrease::{cli::status as args, store};
@@ -60,9 +60,14 @@ enum View {
     /// List the bundles in the store (project, crontab count, revision, launch time).
     Projects,
     /// Run history, newest first: slot, status (running, succeeded, failed, abandoned,
-    /// dropped, skipped; declined while a slot nobody claimed is not yet dropped), host,
-    /// duration, exit status, version, job and a note.
+    /// dropped, skipped, cancelled; declined while a slot nobody claimed is not yet
+    /// dropped), host, duration, exit status, version, who requested it (`#<attempt>
+    /// <user@host>` for runs of the farm queue), job and a note.
     Runs(RunsArgs),
+    /// The farm queue now: requests waiting for a worker (id, job, slot, attempt, kind,
+    /// requested by and at, not before, deadline) and those in flight (the host that took
+    /// each, its phase). With --json: {"pending", "in_flight", "garbled"}.
+    Queue(QueueArgs),
     /// The output of one run (the latest by default), from the store or the shared log
     /// directory; the run's host and status go to stderr. With --json, one object:
     /// {"header", "source", "path", "run", "text"}.
@@ -77,6 +82,12 @@ struct RunsArgs {
     /// age (90m, 2d). Default: all history kept (history.retention, 30 days by default).
     #[arg(long, value_name = "TIME|AGE")]
     since: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct QueueArgs {
+    /// Only requests whose job name contains this.
+    job: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -116,6 +127,16 @@ fn run() -> Result<i32, Failure> {
     match &cli.view {
         Some(View::Runs(a)) => runs_view(&common, g, a)?,
         Some(View::Log(a)) => log_view(&common, g, a)?,
+        Some(View::Queue(a)) => {
+            let config = common.config()?;
+            let s = open_store(&common, &config)?;
+            let v = queue::queue(s.as_ref(), a.job.as_deref())?;
+            if g.json {
+                println!("{}", queue::json(&v));
+            } else {
+                print!("{}", queue::text(&v));
+            }
+        }
         Some(View::Next(a)) => {
             let zone = args::zone(a.tz.as_deref())?;
             let at = args::at(g.at.as_deref(), zone)?;

@@ -246,8 +246,13 @@ fn measure_room(opts: &PullOptions, children: &Children) -> u32 {
     });
     match guard::judge(m, &opts.guard, &opts.host) {
         Ok(m) => opts.guard.max_running.saturating_sub(m.running),
+        Err(guard::GuardError::Refused(r)) => {
+            let why: Vec<String> = r.exceeded.iter().map(ToString::to_string).collect();
+            tracing::info!("no room for queued requests here: {}", why.join(", "));
+            0
+        }
         Err(e) => {
-            tracing::debug!("no room for queued requests: {e}");
+            tracing::info!("no room for queued requests here: {e}");
             0
         }
     }

@@ -226,15 +226,21 @@ pub fn bin_path(bin: &str) -> PathBuf {
 
 /// Polls `f` every few milliseconds (backing off to 200 ms) until it returns `Some` or
 /// `deadline` passes; panics with `what` on timeout.
-pub fn wait_for<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+pub fn wait_for<T>(what: &str, deadline: Duration, f: impl FnMut() -> Option<T>) -> T {
+    try_wait_for(deadline, f)
+        .unwrap_or_else(|| panic!("timed out after {deadline:?} waiting for {what}"))
+}
+
+/// Polls `f` as [`wait_for`] does; `None` when `deadline` passes first.
+pub fn try_wait_for<T>(deadline: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(5);
     loop {
         if let Some(v) = f() {
-            return v;
+            return Some(v);
         }
         if start.elapsed() > deadline {
-            panic!("timed out after {deadline:?} waiting for {what}");
+            return None;
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(200));
@@ -291,6 +297,7 @@ impl World {
 pub mod backend;
 pub mod etcd;
 pub mod etcd_solo;
+pub mod farm;
 
 /// The smallest valid zip file (an empty one): a local "fat jar" for the shell runner.
 pub const EMPTY_ZIP: &[u8] = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
