@@ -2,7 +2,9 @@
 //! directory, and the status views over the run records in the store (written by
 //! arbitration's funnel) and over both.
 
+pub mod latest;
 pub mod log;
+pub mod logcopy;
 pub mod logview;
 pub mod runs;
 pub mod status;

@@ -20,6 +20,7 @@ use crate::model::record::{RunRecord, Status};
 use crate::model::slot::Slot;
 use crate::store::{Store, StoreError};
 
+pub use crate::debugging::latest::{latest, latest_of};
 pub use crate::debugging::logview::{LogSource, LogView, log};
 pub use crate::debugging::table::{json, table};
 
@@ -68,14 +69,18 @@ pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<Slot, ViewError> {
 /// naming the jobs the store knows;
 /// several are [`ViewError::Ambiguous`], listing them.
 pub fn find_job(store: &dyn Store, query: &str) -> Result<String, ViewError> {
+    // One level each (the job's slots, the jobs), never the records below.
     for top in keys::JOB_TOPS {
-        if !store.keys(&keys::job_prefix(top, Some(query)))?.is_empty() {
+        if !store
+            .children(&keys::job_prefix(top, Some(query)))?
+            .is_empty()
+        {
             return Ok(query.to_string());
         }
     }
     let mut names = std::collections::BTreeSet::new();
     for top in keys::JOB_TOPS {
-        names.extend(store.keys(top)?.iter().filter_map(|k| keys::job_of(k)));
+        names.extend(store.children(top)?.iter().map(|s| keys::unsegment(s)));
     }
     let hits: Vec<&String> = names.iter().filter(|n| n.contains(query)).collect();
     match hits.as_slice() {
@@ -114,8 +119,12 @@ pub fn runs(
         (Some(_), None) => false,
         (None, _) => true,
     };
-    let beats: HashMap<String, DateTime<Utc>> = store
-        .list(&sub(keys::HEARTBEATS))?
+    // With --since, only the slots from it on are read (per job: one range of its keys).
+    let read = |top: &str| match since {
+        Some(s) => records::slot_range(store, top, job, s),
+        None => store.list(&sub(top)),
+    };
+    let beats: HashMap<String, DateTime<Utc>> = read(keys::HEARTBEATS)?
         .into_iter()
         .filter_map(|e| Some((e.key, serde_json::from_slice::<Beat>(&e.value).ok()?.at)))
         .collect();
@@ -124,7 +133,10 @@ pub fn runs(
     };
 
     let mut by_slot: BTreeMap<(String, String), Vec<RunRecord>> = BTreeMap::new();
-    let (recs, _) = records::list(store, &sub(keys::RUNS))?;
+    let (recs, _) = match since {
+        Some(s) => records::since(store, job, s)?,
+        None => records::list(store, &sub(keys::RUNS))?,
+    };
     for r in recs.into_iter().filter(|r| keep(&r.slot)) {
         by_slot
             .entry((r.job.clone(), r.slot.clone()))
@@ -143,7 +155,7 @@ pub fn runs(
     }
 
     let mut claimed: std::collections::HashSet<(String, String)> = Default::default();
-    for e in store.list(&sub(keys::CLAIMS))? {
+    for e in read(keys::CLAIMS)? {
         let Ok(c) = serde_json::from_slice::<ClaimInfo>(&e.value) else {
             continue;
         };
@@ -166,7 +178,7 @@ pub fn runs(
     }
 
     let mut declined: BTreeMap<(String, String), Vec<Decline>> = BTreeMap::new();
-    for e in store.list(&sub(keys::DECLINES))? {
+    for e in read(keys::DECLINES)? {
         if let Ok(d) = serde_json::from_slice::<Decline>(&e.value) {
             declined
                 .entry((d.job.clone(), d.slot.clone()))

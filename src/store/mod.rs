@@ -117,6 +117,34 @@ pub trait Store: Send + Sync {
     fn list(&self, prefix: &str) -> Result<Vec<Entry>, StoreError>;
     /// Only the keys under `prefix`, sorted (cheaper than [`Store::list`] where it matters).
     fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+    /// The entries under `prefix` whose segment number `depth` below it (0: the first
+    /// segment after `prefix`) sorts at or after `from`, sorted by key: the time-ordered
+    /// tail of a history without reading what is older (`runs/<job>` from a slot is depth
+    /// 0; `runs` from a slot, every job, is depth 1). Entries not that deep are left out.
+    /// The default filters [`Store::list`]; backends override it to read only the range.
+    fn list_range(&self, prefix: &str, depth: usize, from: &str) -> Result<Vec<Entry>, StoreError> {
+        let mut all = self.list(prefix)?;
+        all.retain(|e| in_range(&e.key, prefix, depth, from));
+        Ok(all)
+    }
+    /// The distinct segments directly under `prefix` (jobs under `runs`, slots under
+    /// `runs/<job>`), sorted. The default reads [`Store::keys`]; backends override it to
+    /// read one level only.
+    fn children(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut out: Vec<String> = self
+            .keys(prefix)?
+            .iter()
+            .filter_map(|k| child_of(k, prefix))
+            .map(str::to_string)
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+    /// The last (greatest) of [`Store::children`]: a job's newest slot.
+    fn last_child(&self, prefix: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.children(prefix)?.pop())
+    }
     /// Removes entries under `prefix` last written more than `older_than` ago. Backends
     /// whose keys expire by lease may do nothing. Returns how many were removed.
     fn prune(&self, prefix: &str, older_than: Duration) -> Result<usize, StoreError>;
@@ -189,6 +217,27 @@ impl Version {
 }
 
 pub use crate::model::keys::{segment, unsegment};
+
+/// The segment directly under `prefix` of `key` (`None`: not under it).
+pub fn child_of<'a>(key: &'a str, prefix: &str) -> Option<&'a str> {
+    let rest = if prefix.is_empty() {
+        key
+    } else {
+        key.strip_prefix(prefix)?.strip_prefix('/')?
+    };
+    rest.split('/').next().filter(|s| !s.is_empty())
+}
+
+/// Whether `key` is in [`Store::list_range`]`(prefix, depth, from)`.
+pub fn in_range(key: &str, prefix: &str, depth: usize, from: &str) -> bool {
+    let rest = if prefix.is_empty() {
+        Some(key)
+    } else {
+        key.strip_prefix(prefix).and_then(|r| r.strip_prefix('/'))
+    };
+    rest.and_then(|r| r.split('/').nth(depth))
+        .is_some_and(|seg| seg >= from)
+}
 
 /// Checks a key is made of non-empty segments that [`segment`] could have produced.
 pub fn check_key(key: &str) -> Result<(), StoreError> {
