@@ -141,7 +141,8 @@ pub trait Store: Send + Sync {
         out.dedup();
         Ok(out)
     }
-    /// The last (greatest) of [`Store::children`]: a job's newest slot.
+    /// The last (greatest) of [`Store::children`]: a job's newest slot. etcd answers
+    /// with the child of the greatest key, the same for children of equal length (slots).
     fn last_child(&self, prefix: &str) -> Result<Option<String>, StoreError> {
         Ok(self.children(prefix)?.pop())
     }

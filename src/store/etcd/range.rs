@@ -117,11 +117,15 @@ impl EtcdStore {
             .filter_map(|e| child_of(&e.key, prefix))
             .map(str::to_string)
             .collect();
+        // Keys sort `j-x/..` before `j/..`; names sort `j` first.
+        out.sort();
         out.dedup();
         Ok(out)
     }
 
-    /// The last child of `prefix`: the greatest key under it, one key read.
+    /// The last child of `prefix`: the child of the greatest key under it, one key read
+    /// (the greatest name too, unless one child's name continues another's with a byte
+    /// before `/`; never so for slots, which are all as long).
     pub(super) fn last_child_of(&self, prefix: &str) -> Result<Option<String>, StoreError> {
         let dir = self.dir_of(prefix)?;
         let opts = GetOptions::new()
