@@ -51,6 +51,7 @@ for x in json.load(open(sys.argv[1]))["results"]:
 PY
 echo "== peak RSS (warm) and cold (page cache dropped)"
 for v in "${views[@]}"; do
+  "${st[@]}" $v > /dev/null # warm the page cache after the last view's drop
   /usr/bin/time -f "warm: %e s, max RSS %M KiB  runs${v#runs}" "${st[@]}" $v > /dev/null
   if [ "$(id -u)" = 0 ] && [ -w /proc/sys/vm/drop_caches ]; then
     sync; echo 3 > /proc/sys/vm/drop_caches

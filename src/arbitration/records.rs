@@ -43,16 +43,6 @@ pub fn list(store: &dyn Store, prefix: &str) -> Result<(Vec<RunRecord>, usize), 
     Ok(parse(store.list(prefix)?))
 }
 
-/// The records of `job` (or of every job) from slot `since` on, reading only those slots
-/// ([`Store::list_range`]); skipped and counted as [`list`] does.
-pub fn since(
-    store: &dyn Store,
-    job: Option<&str>,
-    since: Slot,
-) -> Result<(Vec<RunRecord>, usize), StoreError> {
-    Ok(parse(slot_range(store, keys::RUNS, job, since)?))
-}
-
 /// The entries under `top` (one of [`keys::JOB_TOPS`] or [`keys::HEARTBEATS`]) of `job`
 /// (or of every job) whose slot is `since` or later, reading nothing older.
 pub fn slot_range(
@@ -80,8 +70,8 @@ pub fn newest_slot(store: &dyn Store, top: &str, job: &str) -> Result<Option<Slo
         .max())
 }
 
-/// Records from entries; unreadable ones counted.
-fn parse(entries: Vec<crate::store::Entry>) -> (Vec<RunRecord>, usize) {
+/// Records from entries (a listing of run records); unreadable ones skipped and counted.
+pub fn parse(entries: Vec<crate::store::Entry>) -> (Vec<RunRecord>, usize) {
     let mut out = Vec::new();
     let mut bad = 0;
     for e in entries {

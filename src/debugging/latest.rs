@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use crate::arbitration::records;
 use crate::config::Config;
-use crate::debugging::runs::runs;
+use crate::debugging::runs::{Slots, runs_in};
 use crate::model::keys;
 use crate::model::record::RunRecord;
 use crate::model::slot::Slot;
@@ -71,7 +71,7 @@ pub fn latest_of(
     let Some(slot) = newest_slot(store, job)? else {
         return Ok(None);
     };
-    let all = runs(store, cfg, Some(job), Some(slot), now)?;
-    let here: Vec<&RunRecord> = all.iter().filter(|r| r.slot == slot.key()).collect();
+    let all = runs_in(store, cfg, Some(job), Slots::At(slot), now)?;
+    let here: Vec<&RunRecord> = all.iter().collect();
     Ok(pick(&here))
 }

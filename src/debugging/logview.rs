@@ -48,7 +48,11 @@ impl LogView {
     pub fn write_to(&self, out: &mut dyn Write) -> io::Result<u64> {
         match &self.source {
             LogSource::File(p) => {
-                copy_lines_of_pid(std::fs::File::open(p)?, self.run.pid, out, false)
+                // Whole buffers to `out`, never a write per line.
+                let mut buf = io::BufWriter::with_capacity(64 * 1024, out);
+                let n = copy_lines_of_pid(std::fs::File::open(p)?, self.run.pid, &mut buf, false)?;
+                buf.flush()?;
+                Ok(n)
             }
             _ => out.write_all(&self.text).map(|()| self.text.len() as u64),
         }

@@ -18,7 +18,7 @@ use crate::model::funnel::{Beat, ClaimInfo, Decline, alive, unclaimed};
 use crate::model::keys;
 use crate::model::record::{RunRecord, Status};
 use crate::model::slot::Slot;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, segment};
 
 pub use crate::debugging::latest::{latest, latest_of};
 pub use crate::debugging::logview::{LogSource, LogView, log};
@@ -104,6 +104,17 @@ pub fn find_job(store: &dyn Store, query: &str) -> Result<String, ViewError> {
     }
 }
 
+/// Which slots [`runs_in`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slots {
+    /// Every slot kept.
+    All,
+    /// This slot and the later ones (`--since`).
+    Since(Slot),
+    /// This slot only (a job's newest, for `--latest`): read by its keys, no listing.
+    At(Slot),
+}
+
 /// Every run (and every slot no run took) of `job`, or of all jobs, from slot `since`
 /// on, newest first, each with its status as of `now`.
 pub fn runs(
@@ -113,16 +124,29 @@ pub fn runs(
     since: Option<Slot>,
     now: DateTime<Utc>,
 ) -> Result<Vec<RunRecord>, StoreError> {
+    runs_in(store, cfg, job, since.map_or(Slots::All, Slots::Since), now)
+}
+
+/// [`runs`] over the slots `slots` says, reading nothing else: with a slot, for one job
+/// one range (or one slot's keys) per top, for every job one range per job.
+pub fn runs_in(
+    store: &dyn Store,
+    cfg: &Config,
+    job: Option<&str>,
+    slots: Slots,
+    now: DateTime<Utc>,
+) -> Result<Vec<RunRecord>, StoreError> {
     let sub = |top: &str| keys::job_prefix(top, job);
-    let keep = |slot: &str| match (since, Slot::from_key(slot)) {
-        (Some(since), Some(s)) => s >= since,
-        (Some(_), None) => false,
-        (None, _) => true,
+    let keep = |slot: &str| match (slots, Slot::from_key(slot)) {
+        (Slots::Since(since), Some(s)) => s >= since,
+        (Slots::At(at), Some(s)) => s == at,
+        (Slots::All, _) => true,
+        (_, None) => false,
     };
-    // With --since, only the slots from it on are read (per job: one range of its keys).
-    let read = |top: &str| match since {
-        Some(s) => records::slot_range(store, top, job, s),
-        None => store.list(&sub(top)),
+    let read = |top: &str| match (slots, job) {
+        (Slots::At(at), Some(_)) => store.list(&format!("{}/{}", sub(top), segment(&at.key()))),
+        (Slots::Since(s) | Slots::At(s), _) => records::slot_range(store, top, job, s),
+        (Slots::All, _) => store.list(&sub(top)),
     };
     let beats: HashMap<String, DateTime<Utc>> = read(keys::HEARTBEATS)?
         .into_iter()
@@ -133,10 +157,7 @@ pub fn runs(
     };
 
     let mut by_slot: BTreeMap<(String, String), Vec<RunRecord>> = BTreeMap::new();
-    let (recs, _) = match since {
-        Some(s) => records::since(store, job, s)?,
-        None => records::list(store, &sub(keys::RUNS))?,
-    };
+    let (recs, _) = records::parse(read(keys::RUNS)?);
     for r in recs.into_iter().filter(|r| keep(&r.slot)) {
         by_slot
             .entry((r.job.clone(), r.slot.clone()))
