@@ -268,6 +268,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn children_and_ranges_by_segment() {
+        assert_eq!(child_of("runs/j/s/r", "runs"), Some("j"));
+        assert_eq!(child_of("runs/j/s/r", "runs/j"), Some("s"));
+        assert_eq!(child_of("runs-x/j", "runs"), None);
+        assert_eq!(child_of("runs/j", ""), Some("runs"));
+        assert!(in_range(
+            "runs/j/2026-11-02T00:00Z/r",
+            "runs/j",
+            0,
+            "2026-11-02T00:00Z"
+        ));
+        assert!(!in_range(
+            "runs/j/2026-11-01T00:00Z/r",
+            "runs/j",
+            0,
+            "2026-11-02"
+        ));
+        assert!(in_range(
+            "runs/j/2026-11-03T00:00Z/r",
+            "runs",
+            1,
+            "2026-11-02"
+        ));
+        assert!(!in_range("runs/j", "runs", 1, ""));
+        assert!(!in_range("claims/j/2026-11-03T00:00Z", "runs", 1, ""));
+    }
+
+    #[test]
     fn segments_are_valid_keys() {
         for t in ["com.example:jobs", ".hidden", "a/b", "space here", "", "ü"] {
             let s = segment(t);
