@@ -102,7 +102,7 @@ pub(crate) fn world(tag: &str, crontab: &str) -> (World, JobUser) {
 }
 
 /// A world on `backend` (a directory store the job user's group shares), with `crontab`
-/// (one line per entry, `{user}` and `{greaserun}` and `{jar}` filled in) published as
+/// (one line per entry, `{user}`, `{greaserun}`, `{jar}` and `{world}` filled in) published as
 /// g:jobs and installed by a greasesnatch that does not pull; `None` when the backend
 /// cannot run here.
 pub(crate) fn world_on(backend: Backend, tag: &str, crontab: &str) -> Option<(World, JobUser)> {
@@ -129,7 +129,8 @@ pub(crate) fn world_on(backend: Backend, tag: &str, crontab: &str) -> Option<(Wo
     let text_ = crontab
         .replace("{user}", &u.name)
         .replace("{greaserun}", env!("CARGO_BIN_EXE_greaserun"))
-        .replace("{jar}", jar.to_str().unwrap());
+        .replace("{jar}", jar.to_str().unwrap())
+        .replace("{world}", w.path().to_str().unwrap());
     let p = w.project("p", "g", "jobs", &[("q.cron", &text_)]);
     let o = w.launch(&p, &[]);
     assert!(o.status.success(), "{:?}", text(&o));

@@ -2,11 +2,12 @@
 //! [`crate::queue_worker`]): a take whose worker died before greaserun started is ended
 //! `abandoned` and, with the entry's `--retries 1`, retried once as attempt 2, which runs;
 //! a request past its deadline is dropped with a dropped run record; one whose
-//! `not_before` is ahead waits; a command that exits before greaserun served its request
-//! (here: greaserun missing) ends it `failed` with the exit status; a store failure in the pull round gives greasesnatch the
-//! store's exit code and leaves what it installed in place.
+//! `not_before` is ahead waits; an entry whose program is missing, or whose command exits
+//! before greaserun served its request, ends it `failed` (with the exit status); a store
+//! failure in the pull round gives greasesnatch the store's exit code and leaves what it
+//! installed in place.
 
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{PermissionsExt, symlink};
 
 use scalegrease::arbitration::{queue, records};
 use scalegrease::model::keys;
@@ -111,13 +112,16 @@ fn a_store_failure_in_the_pull_round_keeps_the_install_and_exits_69() {
 }
 
 #[test]
-fn a_command_that_exits_before_greaserun_serves_the_request_fails_it() {
+fn a_command_that_cannot_start_or_exits_before_greaserun_serves_fails_the_request() {
     if !root_with_tools() {
         return;
     }
-    let job =
-        "0 3 * * * {user} /nonexistent-sgt/greaserun --job qw-gone --runner shell {jar} -- true\n";
-    let (w, _u) = world("f", job);
+    // One entry's program is missing; the other's is a `greaserun` that exits at once.
+    let jobs = "0 3 * * * {user} /nonexistent-sgt/greaserun --job qw-gone --runner shell {jar} -- true\n\
+                0 3 * * * {user} {world}/work/bin/greaserun --job qw-early --runner shell {jar} -- true\n";
+    let (w, _u) = world("f", jobs);
+    let early = w.write("work/bin/greaserun", "#!/bin/sh\nexit 3\n");
+    std::fs::set_permissions(&early, std::fs::Permissions::from_mode(0o755)).unwrap();
     let s = w.store();
     let _watcher = Watcher(
         w.spawn_cmd("greasesnatch")
@@ -127,13 +131,19 @@ fn a_command_that_exits_before_greaserun_serves_the_request_fails_it() {
             .spawn()
             .unwrap(),
     );
-    let id = dispatch(&w, &["qw-gone", "--slot", SLOT]);
-    let st = ended(&*s, &id);
-    assert_eq!(
-        (st.phase, st.exit_code),
-        (Phase::Failed, Some(127)),
+    let gone = dispatch(&w, &["qw-gone", "--slot", SLOT]);
+    let st = ended(&*s, &gone);
+    assert_eq!(st.phase, Phase::Failed, "{st:?}");
+    assert!(
+        st.reason
+            .as_deref()
+            .unwrap()
+            .contains("/nonexistent-sgt/greaserun"),
         "{st:?}"
     );
+    let id = dispatch(&w, &["qw-early", "--slot", SLOT]);
+    let st = ended(&*s, &id);
+    assert_eq!((st.phase, st.exit_code), (Phase::Failed, Some(3)), "{st:?}");
     assert!(
         st.reason
             .as_deref()

@@ -22,6 +22,7 @@ mod funnel;
 mod funnel_etcd;
 mod funnel_inputs;
 mod guard_trust;
+mod history;
 mod hostile_repo;
 mod launch;
 mod policy;

@@ -116,9 +116,6 @@ pub fn prune(store: &dyn Store, cfg: &Config, now: DateTime<Utc>) -> Result<Prun
     store.prune(keys::TAILS, cfg.history.retention)?;
     store.prune(keys::HEARTBEATS, f.retention + f.abandon_after)?;
     store.prune(keys::MAINTENANCE, f.retention)?;
-    // What a greaserun that died left of the farm queue's per-run keys.
-    store.prune(keys::LIVE, f.retention)?;
-    store.prune(keys::CANCELS, f.retention)?;
     Ok(out)
 }
 

@@ -170,10 +170,23 @@ pub fn spawn(
         .rev()
         .find(|(n, _)| n == "HOME")
         .map_or(String::new(), |(_, v)| v.clone());
+    let path = env
+        .iter()
+        .rev()
+        .find(|(n, _)| n == "PATH")
+        .map_or(PATH.to_string(), |(_, v)| v.clone());
+    find_program(&it.entry.program, &path)?;
     let c_name = CString::new(user.name.as_bytes()).map_err(|e| e.to_string())?;
     let c_home = CString::new(home).unwrap_or_default();
     let (uid, gid): (Uid, Gid) = (user.uid, user.gid);
     let switch = Uid::effective() != uid || Gid::effective() != gid;
+    // The group list is read here: the group database is no business of a forked child.
+    let groups = if switch {
+        nix::unistd::getgrouplist(&c_name, gid)
+            .map_err(|e| format!("cannot read the groups of user {name:?}: {e}"))?
+    } else {
+        Vec::new()
+    };
     let mut cmd = Command::new(&shell);
     cmd.arg("-c")
         .arg(&it.entry.command)
@@ -183,15 +196,9 @@ pub fn spawn(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // The group list is read (NSS: files, locks, allocation) before the fork.
-    let groups = match switch {
-        true => nix::unistd::getgrouplist(&c_name, gid)
-            .map_err(|e| format!("groups of user {name:?} cannot be read: {e}"))?,
-        false => Vec::new(),
-    };
-    // SAFETY: between fork and exec the closure makes only async-signal-safe system
+    // SAFETY: between fork and exec the closure calls only async-signal-safe system
     // calls (setsid, setgroups, setgid, setuid, chdir) on values prepared before the
-    // fork; it allocates nothing.
+    // fork; it allocates nothing and reads no database.
     unsafe {
         cmd.pre_exec(move || {
             nix::unistd::setsid()?;
@@ -214,9 +221,50 @@ pub fn spawn(
     Ok(pid)
 }
 
+/// Checks `program` can be started with `path` as the command's `PATH`: a name with a
+/// `/` must be an executable file; a bare name must be one in a `PATH` directory. Cron
+/// would fail the same way, but silently; here the request ends saying so.
+fn find_program(program: &str, path: &str) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &std::path::Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        return if runnable(std::path::Path::new(program)) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{program} is not an executable file on this worker"
+            ))
+        };
+    }
+    if path
+        .split(':')
+        .any(|d| runnable(&std::path::Path::new(d).join(program)))
+    {
+        return Ok(());
+    }
+    Err(format!(
+        "{program} is not on the command's PATH={path} (cron's default unless the crontab sets PATH): set PATH in the crontab or call {program} by its full path"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_program_the_command_cannot_start_is_named() {
+        assert!(find_program("sh", "/nonexistent:/bin").is_ok());
+        assert!(find_program("/bin/sh", "").is_ok());
+        let e = find_program("greaserun-nowhere", "/usr/bin:/bin").unwrap_err();
+        assert!(
+            e.contains("PATH=/usr/bin:/bin") && e.contains("full path"),
+            "{e}"
+        );
+        let e = find_program("/etc/passwd", "").unwrap_err();
+        assert!(e.contains("not an executable file"), "{e}");
+    }
 
     #[test]
     fn cron_environment_with_crontab_overrides_and_pass_through() {
