@@ -211,6 +211,12 @@ fn backfill_queues_exactly_the_missing_slots_oldest_first_in_one_batch() {
         .map(|r| format!("queue/{}", r["id"].as_str().unwrap()))
         .collect();
     assert_eq!(q, want, "ids sort oldest slot first");
+    // Bad usage queues nothing: a step longer than the window, --follow of a backfill.
+    for bad in [&["--every", "5d"][..], &["--follow"]] {
+        let o = dispatch(&w, &[&["etl-daily", "--backfill", "4d"][..], bad].concat());
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {err}");
+    }
     // Everything is queued or succeeded now: nothing more to queue.
     let j = json(&dispatch(&w, &args));
     assert_eq!(j["requests"].as_array().unwrap().len(), 0, "{j}");

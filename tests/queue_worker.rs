@@ -18,39 +18,38 @@ use std::time::Duration;
 
 use scalegrease::arbitration::queue;
 use scalegrease::model::record::{RunRecord, Status};
-use scalegrease::model::request::{Phase, Request, RequestState, request_id};
+use scalegrease::model::request::{Phase, RequestState};
 use scalegrease::store::Store;
 use serde_json::{Value, json};
 
 use crate::harness::backend::Backend;
 use crate::harness::{World, have, text, wait_for};
 
-const SLOT: &str = "2026-11-23T03:00Z";
-const SLOT2: &str = "2026-11-23T04:00Z";
-const LONG: Duration = Duration::from_secs(60);
+pub(crate) const SLOT: &str = "2026-11-23T03:00Z";
+pub(crate) const SLOT2: &str = "2026-11-23T04:00Z";
+pub(crate) const LONG: Duration = Duration::from_secs(60);
 
-/// A user and group made for one test (`sgt<pid><tag>`), with its home in the world;
-/// removed on Drop.
-struct JobUser {
-    name: String,
-    home: PathBuf,
+/// A user and its group made for one test (`sgt<pid><tag>`), also in a supplementary
+/// group (`…x`), with its home in the world; removed on Drop.
+pub(crate) struct JobUser {
+    pub(crate) name: String,
+    pub(crate) extra: String,
+    pub(crate) home: PathBuf,
 }
 
 impl JobUser {
     fn new(w: &World, tag: &str) -> JobUser {
         let name = format!("sgt{}{tag}", std::process::id() % 100_000);
+        let extra = format!("{name}x");
         let home = w.join(&format!("home-{tag}"));
         std::fs::create_dir_all(&home).unwrap();
-        assert!(
-            Command::new("groupadd")
-                .arg(&name)
-                .status()
-                .unwrap()
-                .success()
-        );
+        for g in [&name, &extra] {
+            assert!(Command::new("groupadd").arg(g).status().unwrap().success());
+        }
         wait_for("useradd", Duration::from_secs(30), || {
             let ok = Command::new("useradd")
-                .args(["-M", "-g", &name, "-s", "/usr/sbin/nologin", "-d"])
+                .args(["-M", "-g", &name, "-G", &extra, "-s", "/usr/sbin/nologin"])
+                .arg("-d")
                 .arg(&home)
                 .arg(&name)
                 .status()
@@ -60,10 +59,10 @@ impl JobUser {
         });
         let u = nix::unistd::User::from_name(&name).unwrap().unwrap();
         nix::unistd::chown(&home, Some(u.uid), Some(u.gid)).unwrap();
-        JobUser { name, home }
+        JobUser { name, extra, home }
     }
 
-    fn read(&self, file: &str) -> Option<String> {
+    pub(crate) fn read(&self, file: &str) -> Option<String> {
         std::fs::read_to_string(self.home.join(file)).ok()
     }
 }
@@ -81,13 +80,15 @@ impl Drop for JobUser {
             std::thread::sleep(Duration::from_millis(100));
         }
         // userdel removes a user's own group already on most systems.
-        if nix::unistd::Group::from_name(&self.name).is_ok_and(|g| g.is_some()) {
-            let _ = Command::new("groupdel").arg(&self.name).status();
+        for g in [&self.name, &self.extra] {
+            if nix::unistd::Group::from_name(g).is_ok_and(|g| g.is_some()) {
+                let _ = Command::new("groupdel").arg(g).status();
+            }
         }
     }
 }
 
-fn root_with_tools() -> bool {
+pub(crate) fn root_with_tools() -> bool {
     let ok = nix::unistd::Uid::effective().is_root() && have("useradd") && have("groupadd");
     if !ok {
         eprintln!("SKIPPED: the worker tests need root, useradd and groupadd");
@@ -96,15 +97,15 @@ fn root_with_tools() -> bool {
 }
 
 /// A world on the directory store (see [`world_on`]).
-fn world(tag: &str, crontab: &str) -> (World, JobUser) {
+pub(crate) fn world(tag: &str, crontab: &str) -> (World, JobUser) {
     world_on(Backend::Dir, tag, crontab).unwrap()
 }
 
 /// A world on `backend` (a directory store the job user's group shares), with `crontab`
-/// (one line per entry, `{user}` and `{greaserun}` and `{jar}` filled in) published as
+/// (one line per entry, `{user}`, `{greaserun}`, `{jar}` and `{world}` filled in) published as
 /// g:jobs and installed by a greasesnatch that does not pull; `None` when the backend
 /// cannot run here.
-fn world_on(backend: Backend, tag: &str, crontab: &str) -> Option<(World, JobUser)> {
+pub(crate) fn world_on(backend: Backend, tag: &str, crontab: &str) -> Option<(World, JobUser)> {
     let mut w = World::new();
     if !backend.configure(&mut w) {
         eprintln!("SKIPPED on {backend:?}: not available here");
@@ -128,7 +129,8 @@ fn world_on(backend: Backend, tag: &str, crontab: &str) -> Option<(World, JobUse
     let text_ = crontab
         .replace("{user}", &u.name)
         .replace("{greaserun}", env!("CARGO_BIN_EXE_greaserun"))
-        .replace("{jar}", jar.to_str().unwrap());
+        .replace("{jar}", jar.to_str().unwrap())
+        .replace("{world}", w.path().to_str().unwrap());
     let p = w.project("p", "g", "jobs", &[("q.cron", &text_)]);
     let o = w.launch(&p, &[]);
     assert!(o.status.success(), "{:?}", text(&o));
@@ -139,7 +141,7 @@ fn world_on(backend: Backend, tag: &str, crontab: &str) -> Option<(World, JobUse
 }
 
 /// `greasedispatch args --json`: the first request's id.
-fn dispatch(w: &World, args: &[&str]) -> String {
+pub(crate) fn dispatch(w: &World, args: &[&str]) -> String {
     let o = w
         .cmd("greasedispatch")
         .args(args)
@@ -153,7 +155,7 @@ fn dispatch(w: &World, args: &[&str]) -> String {
 }
 
 /// One-shot greasesnatch --json: the whole output and its "pulled" object.
-fn snatch(w: &World) -> (Output, Value) {
+pub(crate) fn snatch(w: &World) -> (Output, Value) {
     let o = w.snatch(&["--json"]);
     let (out, err) = text(&o);
     let j: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out} {err}"));
@@ -161,19 +163,19 @@ fn snatch(w: &World) -> (Output, Value) {
     (o, pulled)
 }
 
-fn state(s: &dyn Store, id: &str) -> Option<RequestState> {
+pub(crate) fn state(s: &dyn Store, id: &str) -> Option<RequestState> {
     queue::state(s, id).unwrap()
 }
 
 /// Waits for request `id` to reach a final state.
-fn ended(s: &dyn Store, id: &str) -> RequestState {
+pub(crate) fn ended(s: &dyn Store, id: &str) -> RequestState {
     wait_for(&format!("request {id} to end"), LONG, || {
         state(s, id).filter(|st| st.phase.is_final())
     })
 }
 
 /// The run record the state of a request names.
-fn record(s: &dyn Store, st: &RequestState) -> RunRecord {
+pub(crate) fn record(s: &dyn Store, st: &RequestState) -> RunRecord {
     let key = st.run.as_deref().expect("a run key");
     serde_json::from_slice(&s.get(key).unwrap().expect("a run record")).unwrap()
 }
@@ -213,7 +215,9 @@ fn a_request_runs_once_as_the_entry_user_and_others_are_left_or_refused() {
     assert_eq!(rec.slot, SLOT);
     let who = u.read("who").unwrap();
     assert_eq!(who.lines().next(), Some(u.name.as_str()), "{who}");
-    assert_eq!(who.lines().nth(1), Some(u.name.as_str()), "groups: {who}");
+    // Its groups as initgroups sets them: its own and the supplementary one, not root's.
+    let groups: Vec<&str> = who.lines().nth(1).unwrap().split(' ').collect();
+    assert_eq!(groups, [u.name.as_str(), u.extra.as_str()], "groups: {who}");
     assert_eq!(u.read("pwd").unwrap().trim(), u.home.to_str().unwrap());
     let env = u.read("env").unwrap();
     for want in [
@@ -270,7 +274,7 @@ fn a_user_the_worker_no_longer_allows_is_refused_with_why() {
 }
 
 /// A running `greasesnatch --watch`, killed and reaped on Drop.
-struct Watcher(Child);
+pub(crate) struct Watcher(pub(crate) Child);
 
 impl Drop for Watcher {
     fn drop(&mut self) {
@@ -333,81 +337,4 @@ fn watch_on(backend: Backend, tag: &str) {
     );
     assert_eq!(u.read("runs").unwrap(), "x\nx\n");
     drop(watcher);
-}
-
-#[test]
-fn lapsed_takes_are_abandoned_and_retried_late_requests_dropped_early_ones_wait() {
-    if !root_with_tools() {
-        return;
-    }
-    let job = "0 3 * * * {user} {greaserun} --job qw-retry --retries 1 --retry-delay 0s --runner shell {jar} -- sh -c 'echo x >> $HOME/runs'\n";
-    let (mut w, u) = world("d", job);
-    w.configure(|c| c["funnel"]["abandon_after"] = json!("1s"));
-    let s = w.store();
-    // A worker "gone" took a request and died before greaserun started.
-    let lost = dispatch(&w, &["qw-retry", "--slot", SLOT]);
-    let req = queue::get(&*s, &lost).unwrap().unwrap();
-    assert!(queue::take(&*s, &req, "gone").unwrap());
-    let taken_at = chrono::Utc::now();
-    // One past its deadline, one not to start for an hour.
-    let now = chrono::Utc::now();
-    let late = Request {
-        id: request_id(now, 1),
-        slot: SLOT2.into(),
-        deadline: Some(now - chrono::TimeDelta::minutes(1)),
-        ..req.clone()
-    };
-    let early = Request {
-        id: request_id(now, 2),
-        slot: "2026-11-23T05:00Z".into(),
-        not_before: Some(now + chrono::TimeDelta::hours(1)),
-        ..req.clone()
-    };
-    for r in [&late, &early] {
-        queue::submit(&*s, r).unwrap();
-    }
-    wait_for("funnel.abandon_after to pass", LONG, || {
-        (chrono::Utc::now() - taken_at > chrono::TimeDelta::milliseconds(1500)).then_some(())
-    });
-
-    let (o, pulled) = snatch(&w);
-    assert!(o.status.success(), "{:?}", text(&o));
-    let n = |k: &str| pulled[k].as_u64().unwrap();
-    assert_eq!(
-        (n("abandoned"), n("retried"), n("dropped"), n("taken")),
-        (1, 1, 1, 1),
-        "{pulled}"
-    );
-    let st = state(&*s, &lost).unwrap();
-    assert_eq!(st.phase, Phase::Abandoned);
-    assert!(st.reason.unwrap().contains("gone"));
-    // The retry is attempt 2, queued once and run here in the same round.
-    assert_eq!(queue::attempts(&*s, "qw-retry", SLOT).unwrap(), [1, 2]);
-    let retry_id = String::from_utf8(
-        s.get(&scalegrease::model::keys::attempt("qw-retry", SLOT, 2))
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
-    let retry = queue::get(&*s, &retry_id).unwrap().unwrap();
-    assert_eq!(retry.kind, scalegrease::model::request::Kind::Retry);
-    let done = ended(&*s, &retry_id);
-    assert_eq!(done.phase, Phase::Succeeded, "{done:?}");
-    assert_eq!(record(&*s, &done).attempt, Some(2));
-    assert_eq!(u.read("runs").unwrap(), "x\n");
-
-    let st = state(&*s, &late.id).unwrap();
-    assert_eq!(st.phase, Phase::Dropped);
-    let slot2 = scalegrease::model::slot::Slot::from_key(SLOT2).unwrap();
-    let (recs, _) = scalegrease::arbitration::records::list(
-        &*s,
-        &scalegrease::model::keys::slot_runs("qw-retry", slot2),
-    )
-    .unwrap();
-    assert_eq!(recs.len(), 1);
-    assert_eq!(
-        (recs[0].status, recs[0].request.as_deref()),
-        (Status::Dropped, Some(late.id.as_str()))
-    );
-    assert_eq!(state(&*s, &early.id).unwrap().phase, Phase::Queued);
 }

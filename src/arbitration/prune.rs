@@ -116,9 +116,6 @@ pub fn prune(store: &dyn Store, cfg: &Config, now: DateTime<Utc>) -> Result<Prun
     store.prune(keys::TAILS, cfg.history.retention)?;
     store.prune(keys::HEARTBEATS, f.retention + f.abandon_after)?;
     store.prune(keys::MAINTENANCE, f.retention)?;
-    // What a greaserun that died left of the farm queue's per-run keys.
-    store.prune(keys::LIVE, f.retention)?;
-    store.prune(keys::CANCELS, f.retention)?;
     Ok(out)
 }
 
@@ -126,8 +123,8 @@ pub fn prune(store: &dyn Store, cfg: &Config, now: DateTime<Utc>) -> Result<Prun
 /// `funnel.retention` before `now` (its `states/`, `requests/`, its attempt's
 /// reservation under `attempts/`, and the `cancels/` and `live/` keys of the request and
 /// its run). A request still queued or in flight is never touched, nor `queue/` or
-/// `taken/`. Cancel markers and live output left by scheduled runs are pruned by age
-/// (on backends that prune by age). Returns how many requests went.
+/// `taken/` ([`prune`] removes other runs' cancel markers and live output by age).
+/// Returns how many requests went.
 fn prune_requests(
     store: &dyn Store,
     f: &crate::config::Funnel,
@@ -157,8 +154,6 @@ fn prune_requests(
         store.delete(&e.key)?;
         n += 1;
     }
-    store.prune(keys::CANCELS, f.retention)?;
-    store.prune(keys::LIVE, f.retention)?;
     Ok(n)
 }
 

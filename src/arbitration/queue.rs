@@ -17,7 +17,7 @@ use chrono::Utc;
 
 use crate::model::keys;
 use crate::model::request::{Phase, Request, RequestState, Take, check_request_id};
-use crate::store::{Created, Store, StoreError};
+use crate::store::{Created, Entry, Store, StoreError};
 
 /// The outcome of [`submit`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,9 +66,15 @@ pub struct Garbled {
 /// The requests waiting for a worker, oldest first, and the markers that are not valid
 /// requests.
 pub fn pending(store: &dyn Store) -> Result<(Vec<Request>, Vec<Garbled>), StoreError> {
+    Ok(pending_of(store.list(keys::QUEUE)?))
+}
+
+/// [`pending`] of entries already listed under `queue/` (a watching worker lists them
+/// with their version).
+pub fn pending_of(entries: Vec<Entry>) -> (Vec<Request>, Vec<Garbled>) {
     let mut ok = Vec::new();
     let mut bad = Vec::new();
-    for e in store.list(keys::QUEUE)? {
+    for e in entries {
         let id = keys::unsegment(e.key.rsplit('/').next().unwrap_or_default());
         match parse(&e.value) {
             Ok(r) if r.id == id => ok.push(r),
@@ -79,7 +85,7 @@ pub fn pending(store: &dyn Store) -> Result<(Vec<Request>, Vec<Garbled>), StoreE
             Err(why) => bad.push(Garbled { key: e.key, why }),
         }
     }
-    Ok((ok, bad))
+    (ok, bad)
 }
 
 /// Parses a request and checks what a worker relies on: the id's form, a valid job

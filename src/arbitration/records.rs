@@ -40,15 +40,47 @@ pub fn read_tail(store: &dyn Store, rec: &RunRecord) -> Result<Option<Vec<u8>>, 
 /// unreadable ones are skipped (and counted in the second value) rather than hiding the
 /// rest.
 pub fn list(store: &dyn Store, prefix: &str) -> Result<(Vec<RunRecord>, usize), StoreError> {
+    Ok(parse(store.list(prefix)?))
+}
+
+/// The entries under `top` (one of [`keys::JOB_TOPS`] or [`keys::HEARTBEATS`]) of `job`
+/// (or of every job) whose slot is `since` or later, reading nothing older.
+pub fn slot_range(
+    store: &dyn Store,
+    top: &str,
+    job: Option<&str>,
+    since: Slot,
+) -> Result<Vec<crate::store::Entry>, StoreError> {
+    let depth = if job.is_some() { 0 } else { 1 };
+    let from = keys::segment(&since.key());
+    store.list_range(&keys::job_prefix(top, job), depth, &from)
+}
+
+/// The newest slot under `top` of `job` (one directory or key read), if any.
+pub fn newest_slot(store: &dyn Store, top: &str, job: &str) -> Result<Option<Slot>, StoreError> {
+    let prefix = keys::job_prefix(top, Some(job));
+    if let Some(s) = store.last_child(&prefix)?.and_then(|s| Slot::from_key(&s)) {
+        return Ok(Some(s));
+    }
+    // Something that is not a slot sorts last: look at every child.
+    Ok(store
+        .children(&prefix)?
+        .iter()
+        .filter_map(|s| Slot::from_key(s))
+        .max())
+}
+
+/// Records from entries (a listing of run records); unreadable ones skipped and counted.
+pub fn parse(entries: Vec<crate::store::Entry>) -> (Vec<RunRecord>, usize) {
     let mut out = Vec::new();
     let mut bad = 0;
-    for e in store.list(prefix)? {
+    for e in entries {
         match serde_json::from_slice::<RunRecord>(&e.value) {
             Ok(r) => out.push(r),
             Err(_) => bad += 1,
         }
     }
-    Ok((out, bad))
+    (out, bad)
 }
 
 /// Whether the slot has a succeeded run (backfill's test when no output pattern is given).

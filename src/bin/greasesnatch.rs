@@ -52,7 +52,9 @@ struct Cli {
     /// (within a second: etcd pushes changes; the directory store is re-read every
     /// second), and re-check everything every 5 minutes. Store failures are reported
     /// once and retried every second; they never end the watch. Only a summary line for
-    /// rounds that changed or rejected something is printed.
+    /// rounds that changed or rejected something is printed. Unless --no-pull, a second
+    /// thread takes farm-queue requests as they are queued (within a second on etcd,
+    /// about two on the directory store) and at least every 10 seconds.
     #[arg(long, conflicts_with = "dry_run")]
     watch: bool,
     /// The cron directory. Defaults to the config's launch.crontab_etc_crond, then

@@ -82,6 +82,9 @@ struct RunsArgs {
     /// age (90m, 2d). Default: all history kept (history.retention, 30 days by default).
     #[arg(long, value_name = "TIME|AGE")]
     since: Option<String>,
+    /// Only the latest run of each job (of JOB, with one), read from its newest slot.
+    #[arg(long, conflicts_with = "since")]
+    latest: bool,
 }
 
 #[derive(Debug, Args)]
@@ -215,7 +218,13 @@ fn runs_view(common: &Common, g: &Global, a: &RunsArgs) -> Result<(), Failure> {
         Some(q) => Some(runs::find_job(s.as_ref(), q)?),
         None => None,
     };
-    let list = runs::runs(s.as_ref(), &config, job.as_deref(), since, now)?;
+    let list = match (a.latest, job.as_deref()) {
+        (true, None) => runs::latest(s.as_ref(), &config, now)?,
+        (true, Some(j)) => runs::latest_of(s.as_ref(), &config, j, now)?
+            .into_iter()
+            .collect(),
+        (false, j) => runs::runs(s.as_ref(), &config, j, since, now)?,
+    };
     if g.json {
         println!("{}", runs::json(&list));
     } else {
@@ -230,24 +239,14 @@ fn log_view(common: &Common, g: &Global, a: &LogArgs) -> Result<(), Failure> {
     let s = open_store(common, &config)?;
     let job = runs::find_job(s.as_ref(), &a.job)?;
     let view = runs::log(s.as_ref(), &config, &job, slot, chrono::Utc::now())?;
+    let mut out = std::io::stdout().lock();
     if g.json {
-        let (source, path) = match &view.source {
-            runs::LogSource::Store => ("store", None),
-            runs::LogSource::File(p) => ("file", Some(p.as_str())),
-            runs::LogSource::Tail { unreadable } => ("tail", unreadable.as_deref()),
-            runs::LogSource::None => ("none", None),
-        };
-        print_json(&serde_json::json!({
-            "header": view.header(),
-            "source": source,
-            "path": path,
-            "run": view.run,
-            "text": String::from_utf8_lossy(&view.text),
-        }))?;
+        view.write_json(&mut out)?;
     } else {
         eprintln!("greasestatus: {}", view.header());
-        std::io::stdout().write_all(&view.text)?;
+        view.write_to(&mut out)?;
     }
+    out.flush()?;
     Ok(())
 }
 

@@ -1,14 +1,19 @@
 //! `greasestatus log`: one run's output, wherever it ran: the whole output from the
 //! store when it fit in 64 KiB, else the run's lines from its log file on shared
-//! storage, else the stored last 64 KiB.
+//! storage, else the stored last 64 KiB. A log file is never read into memory: the view
+//! says where the output is, and [`LogView::write_to`] / [`LogView::write_json`] stream
+//! it ([`crate::debugging::logcopy`]), so a 1 GB log costs what a small one does.
 
-use std::io::BufRead;
+use std::io::{self, Write};
 
 use chrono::{DateTime, Utc};
 
 use crate::arbitration::records;
 use crate::config::Config;
+use crate::debugging::latest::pick;
+use crate::debugging::logcopy::{JsonText, copy_lines_of_pid};
 use crate::debugging::runs::{ViewError, runs};
+use crate::model::keys;
 use crate::model::record::{RunRecord, Status, TAIL_BYTES};
 use crate::model::slot::Slot;
 use crate::store::Store;
@@ -32,10 +37,53 @@ pub struct LogView {
     /// The run, with its status as shown by [`runs`].
     pub run: RunRecord,
     pub source: LogSource,
+    /// The output from the store (at most 64 KiB); empty for [`LogSource::File`], whose
+    /// lines [`LogView::write_to`] streams from the file.
     pub text: Vec<u8>,
 }
 
 impl LogView {
+    /// Writes the run's output to `out`, streamed from the log file for
+    /// [`LogSource::File`]; returns how many bytes.
+    pub fn write_to(&self, out: &mut dyn Write) -> io::Result<u64> {
+        match &self.source {
+            LogSource::File(p) => {
+                // Whole buffers to `out`, never a write per line.
+                let mut buf = io::BufWriter::with_capacity(64 * 1024, out);
+                let n = copy_lines_of_pid(std::fs::File::open(p)?, self.run.pid, &mut buf, false)?;
+                buf.flush()?;
+                Ok(n)
+            }
+            _ => out.write_all(&self.text).map(|()| self.text.len() as u64),
+        }
+    }
+
+    /// Writes the view as one pretty-printed JSON object and a newline: `header`,
+    /// `path`, `run`, `source` and `text` (the output, invalid UTF-8 replaced), the text
+    /// streamed into the string as it is read.
+    pub fn write_json(&self, out: &mut dyn Write) -> io::Result<()> {
+        let (source, path) = match &self.source {
+            LogSource::Store => ("store", None),
+            LogSource::File(p) => ("file", Some(p.as_str())),
+            LogSource::Tail { unreadable } => ("tail", unreadable.as_deref()),
+            LogSource::None => ("none", None),
+        };
+        let head = serde_json::json!({
+            "header": self.header(),
+            "source": source,
+            "path": path,
+            "run": self.run,
+        });
+        let head = serde_json::to_string_pretty(&head).map_err(io::Error::other)?;
+        // "text" sorts last: the object is the others' followed by it.
+        let open = head.strip_suffix("\n}").expect("an object");
+        write!(out, "{open},\n  \"text\": \"")?;
+        let mut text = JsonText::new(out);
+        self.write_to(&mut text)?;
+        text.finish()?;
+        out.write_all(b"\"\n}\n")
+    }
+
     /// The one-line header printed before the log (to stderr by the binary), with the
     /// store's control characters escaped ([`crate::util::escape`]); the log's bytes
     /// themselves are the job's output and are printed as they are.
@@ -79,23 +127,39 @@ pub fn log(
     slot: Option<Slot>,
     now: DateTime<Utc>,
 ) -> Result<LogView, ViewError> {
-    let all = runs(store, cfg, Some(job), slot, now)?;
-    let candidates: Vec<&RunRecord> = all
-        .iter()
-        .filter(|r| slot.is_none_or(|s| r.slot == s.key()))
-        .collect();
     // Prefer a run that ran (or the claim's winner) over a drop or a manual duplicate.
-    let run = candidates
-        .iter()
-        .find(|r| r.claimed && !r.host.is_empty())
-        .or_else(|| candidates.iter().find(|r| !r.host.is_empty()))
-        .or_else(|| candidates.first())
-        .copied()
-        .cloned()
-        .ok_or_else(|| ViewError::NoRun {
-            job: job.to_string(),
-            at: slot.map(|s| format!(" at slot {s}")).unwrap_or_default(),
-        })?;
+    let chosen = |since: Option<Slot>| -> Result<Option<RunRecord>, ViewError> {
+        let all = runs(store, cfg, Some(job), since, now)?;
+        let candidates: Vec<&RunRecord> = all
+            .iter()
+            .filter(|r| slot.is_none_or(|s| r.slot == s.key()))
+            .collect();
+        Ok(pick(&candidates))
+    };
+    // The latest run: first from the job's newest slot with a claim or a record, which
+    // is where it nearly always is; the whole history only when that one did not run.
+    let fast = match slot {
+        Some(_) => chosen(slot)?,
+        None => {
+            let newest = [keys::RUNS, keys::CLAIMS]
+                .into_iter()
+                .map(|top| records::newest_slot(store, top, job))
+                .try_fold(None, |m, s| s.map(|s| m.max(s)))?;
+            match newest {
+                Some(n) => chosen(Some(n))?.filter(|r| r.claimed && !r.host.is_empty()),
+                None => None,
+            }
+        }
+    };
+    let run = match fast {
+        Some(r) => Some(r),
+        None if slot.is_none() => chosen(None)?,
+        None => None,
+    }
+    .ok_or_else(|| ViewError::NoRun {
+        job: job.to_string(),
+        at: slot.map(|s| format!(" at slot {s}")).unwrap_or_default(),
+    })?;
     if run.host.is_empty() || run.status == Status::Skipped {
         return Ok(LogView {
             run,
@@ -114,12 +178,12 @@ pub fn log(
         });
     }
     if let Some(p) = &run.log_path
-        && let Some(text) = lines_of_pid(p, run.pid)
+        && has_lines_of_pid(p, run.pid)
     {
         return Ok(LogView {
             source: LogSource::File(p.clone()),
             run,
-            text,
+            text: Vec::new(),
         });
     }
     Ok(LogView {
@@ -134,20 +198,13 @@ pub fn log(
     })
 }
 
-/// The lines of a log file written by process `pid` (lines start with `[<pid>]`), or
-/// `None` when the file cannot be read or has none.
-fn lines_of_pid(path: &str, pid: u32) -> Option<Vec<u8>> {
-    let f = std::fs::File::open(path).ok()?;
-    let prefix = format!("[{pid}]");
-    let mut out = Vec::new();
-    for line in std::io::BufReader::new(f).split(b'\n') {
-        let line = line.ok()?;
-        if line.starts_with(prefix.as_bytes()) {
-            out.extend_from_slice(&line);
-            out.push(b'\n');
-        }
-    }
-    (!out.is_empty()).then_some(out)
+/// Whether the log file at `path` can be read and has a line of process `pid` (lines
+/// start with `[<pid>]`); read up to that line only.
+fn has_lines_of_pid(path: &str, pid: u32) -> bool {
+    let Ok(f) = std::fs::File::open(path) else {
+        return false;
+    };
+    copy_lines_of_pid(f, pid, &mut Vec::new(), true).is_ok_and(|n| n > 0)
 }
 
 #[cfg(test)]
@@ -180,10 +237,24 @@ mod tests {
         records::write_tail(&s, &r, &vec![b'x'; TAIL_BYTES], Duration::from_secs(60)).unwrap();
         let l = log(&s, &cfg, "j", None, Utc::now()).unwrap();
         assert_eq!(l.source, LogSource::File(logf.display().to_string()));
+        let mut text = Vec::new();
+        l.write_to(&mut text).unwrap();
         assert_eq!(
-            String::from_utf8(l.text).unwrap(),
+            String::from_utf8(text).unwrap(),
             "[9] 03:00:01 OUT:job mine\n[9] 03:00:02 INFO:greaserun done\n"
         );
+        // --json: the same document as a whole-string serialisation would give.
+        let mut json = Vec::new();
+        l.write_json(&mut json).unwrap();
+        let whole = serde_json::json!({
+            "header": l.header(),
+            "source": "file",
+            "path": logf.display().to_string(),
+            "run": l.run,
+            "text": "[9] 03:00:01 OUT:job mine\n[9] 03:00:02 INFO:greaserun done\n",
+        });
+        let whole = serde_json::to_string_pretty(&whole).unwrap() + "\n";
+        assert_eq!(String::from_utf8(json).unwrap(), whole);
         std::fs::remove_file(&logf).unwrap();
         let l = log(&s, &cfg, "j", None, Utc::now()).unwrap();
         assert!(matches!(

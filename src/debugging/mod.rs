@@ -2,7 +2,9 @@
 //! directory, and the status views over the run records in the store (written by
 //! arbitration's funnel) and over both, and the farm queue as it is now.
 
+pub mod latest;
 pub mod log;
+pub mod logcopy;
 pub mod logview;
 pub mod queue;
 pub mod runs;

@@ -18,8 +18,9 @@ use crate::model::funnel::{Beat, ClaimInfo, Decline, alive, unclaimed};
 use crate::model::keys;
 use crate::model::record::{RunRecord, Status};
 use crate::model::slot::Slot;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, segment};
 
+pub use crate::debugging::latest::{latest, latest_of};
 pub use crate::debugging::logview::{LogSource, LogView, log};
 pub use crate::debugging::table::{json, table};
 
@@ -68,14 +69,18 @@ pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<Slot, ViewError> {
 /// naming the jobs the store knows;
 /// several are [`ViewError::Ambiguous`], listing them.
 pub fn find_job(store: &dyn Store, query: &str) -> Result<String, ViewError> {
+    // One level each (the job's slots, the jobs), never the records below.
     for top in keys::JOB_TOPS {
-        if !store.keys(&keys::job_prefix(top, Some(query)))?.is_empty() {
+        if !store
+            .children(&keys::job_prefix(top, Some(query)))?
+            .is_empty()
+        {
             return Ok(query.to_string());
         }
     }
     let mut names = std::collections::BTreeSet::new();
     for top in keys::JOB_TOPS {
-        names.extend(store.keys(top)?.iter().filter_map(|k| keys::job_of(k)));
+        names.extend(store.children(top)?.iter().map(|s| keys::unsegment(s)));
     }
     let hits: Vec<&String> = names.iter().filter(|n| n.contains(query)).collect();
     match hits.as_slice() {
@@ -99,6 +104,17 @@ pub fn find_job(store: &dyn Store, query: &str) -> Result<String, ViewError> {
     }
 }
 
+/// Which slots [`runs_in`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slots {
+    /// Every slot kept.
+    All,
+    /// This slot and the later ones (`--since`).
+    Since(Slot),
+    /// This slot only (a job's newest, for `--latest`): read by its keys, no listing.
+    At(Slot),
+}
+
 /// Every run (and every slot no run took) of `job`, or of all jobs, from slot `since`
 /// on, newest first, each with its status as of `now`.
 pub fn runs(
@@ -108,14 +124,31 @@ pub fn runs(
     since: Option<Slot>,
     now: DateTime<Utc>,
 ) -> Result<Vec<RunRecord>, StoreError> {
+    runs_in(store, cfg, job, since.map_or(Slots::All, Slots::Since), now)
+}
+
+/// [`runs`] over the slots `slots` says, reading nothing else: with a slot, for one job
+/// one range (or one slot's keys) per top, for every job one range per job.
+pub fn runs_in(
+    store: &dyn Store,
+    cfg: &Config,
+    job: Option<&str>,
+    slots: Slots,
+    now: DateTime<Utc>,
+) -> Result<Vec<RunRecord>, StoreError> {
     let sub = |top: &str| keys::job_prefix(top, job);
-    let keep = |slot: &str| match (since, Slot::from_key(slot)) {
-        (Some(since), Some(s)) => s >= since,
-        (Some(_), None) => false,
-        (None, _) => true,
+    let keep = |slot: &str| match (slots, Slot::from_key(slot)) {
+        (Slots::Since(since), Some(s)) => s >= since,
+        (Slots::At(at), Some(s)) => s == at,
+        (Slots::All, _) => true,
+        (_, None) => false,
     };
-    let beats: HashMap<String, DateTime<Utc>> = store
-        .list(&sub(keys::HEARTBEATS))?
+    let read = |top: &str| match (slots, job) {
+        (Slots::At(at), Some(_)) => store.list(&format!("{}/{}", sub(top), segment(&at.key()))),
+        (Slots::Since(s) | Slots::At(s), _) => records::slot_range(store, top, job, s),
+        (Slots::All, _) => store.list(&sub(top)),
+    };
+    let beats: HashMap<String, DateTime<Utc>> = read(keys::HEARTBEATS)?
         .into_iter()
         .filter_map(|e| Some((e.key, serde_json::from_slice::<Beat>(&e.value).ok()?.at)))
         .collect();
@@ -124,7 +157,7 @@ pub fn runs(
     };
 
     let mut by_slot: BTreeMap<(String, String), Vec<RunRecord>> = BTreeMap::new();
-    let (recs, _) = records::list(store, &sub(keys::RUNS))?;
+    let (recs, _) = records::parse(read(keys::RUNS)?);
     for r in recs.into_iter().filter(|r| keep(&r.slot)) {
         by_slot
             .entry((r.job.clone(), r.slot.clone()))
@@ -143,7 +176,7 @@ pub fn runs(
     }
 
     let mut claimed: std::collections::HashSet<(String, String)> = Default::default();
-    for e in store.list(&sub(keys::CLAIMS))? {
+    for e in read(keys::CLAIMS)? {
         let Ok(c) = serde_json::from_slice::<ClaimInfo>(&e.value) else {
             continue;
         };
@@ -166,7 +199,7 @@ pub fn runs(
     }
 
     let mut declined: BTreeMap<(String, String), Vec<Decline>> = BTreeMap::new();
-    for e in store.list(&sub(keys::DECLINES))? {
+    for e in read(keys::DECLINES)? {
         if let Ok(d) = serde_json::from_slice::<Decline>(&e.value) {
             declined
                 .entry((d.job.clone(), d.slot.clone()))

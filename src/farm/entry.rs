@@ -20,6 +20,8 @@ pub struct GreaserunEntry {
     pub user: String,
     /// The command as cron runs it (`\%` unescaped to `%`).
     pub command: String,
+    /// The program the command starts, as written (`greaserun` or a path to it).
+    pub program: String,
     /// The crontab's environment lines in effect for this entry, in order, then the
     /// command's own `NAME=value` prefixes.
     pub env: Vec<(String, String)>,
@@ -84,6 +86,7 @@ pub fn greaserun_entry(e: &Entry, env: &[(String, String)]) -> Result<GreaserunE
         args,
         user: e.user.clone(),
         command,
+        program: program.clone(),
         env,
         when: e.when.clone(),
         cron_tz: e.cron_tz.clone(),

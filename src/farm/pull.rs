@@ -70,7 +70,8 @@ pub struct Pulled {
     pub refused: usize,
     /// Requests ended dropped (deadline passed).
     pub dropped: usize,
-    /// Requests ended failed because their entry could not be started.
+    /// Requests ended failed because their entry could not be started, or its command
+    /// ended before greaserun served the request.
     pub failed: usize,
     /// Requests in flight ended abandoned.
     pub abandoned: usize,
@@ -79,9 +80,12 @@ pub struct Pulled {
     /// The earliest `not_before` of a request left waiting (the watch wakes up then).
     #[serde(skip)]
     pub next_due: Option<DateTime<Utc>>,
-    /// A request runnable here waits for room (or for its batch's limit).
+    /// A request runnable here waits for its batch's limit, or for room.
     #[serde(skip)]
     pub blocked: bool,
+    /// A request runnable here waits for room (a job ending here makes some).
+    #[serde(skip)]
+    pub no_room: bool,
 }
 
 impl std::fmt::Display for Pulled {
@@ -107,6 +111,16 @@ pub fn round(
     opts: &PullOptions,
     children: &Children,
 ) -> Result<Pulled, StoreError> {
+    round_of(store, opts, children, None)
+}
+
+/// [`round`], over the `queue/` entries when the caller listed them already.
+pub fn round_of(
+    store: &dyn Store,
+    opts: &PullOptions,
+    children: &Children,
+    queued: Option<Vec<crate::store::Entry>>,
+) -> Result<Pulled, StoreError> {
     let now = Utc::now();
     let cron_dir = &opts.snatch.cron_dir;
     let installed = installed::installed(cron_dir, &opts.snatch.prefix).unwrap_or_else(|e| {
@@ -114,10 +128,14 @@ pub fn round(
         BTreeMap::new()
     });
     let mut out = Pulled::default();
+    out.failed += abandon::ended_early(store, opts, children.take_ended())?;
     let flights = queue::in_flight(store)?;
     let mine: Vec<String> = children.alive().into_iter().map(|(_, r)| r).collect();
     (out.abandoned, out.retried) = abandon::abandon(store, opts, &installed, &flights, &mine, now)?;
-    let (pending, garbled) = queue::pending(store)?;
+    let (pending, garbled) = match queued {
+        Some(entries) => queue::pending_of(entries),
+        None => queue::pending(store)?,
+    };
     for g in garbled {
         // Removing the marker is the exclusive step.
         if store.delete(&g.key)? {
@@ -163,7 +181,7 @@ pub fn round(
         }
         let free = *room.get_or_insert_with(|| measure_room(opts, children));
         if free == 0 {
-            out.blocked = true;
+            (out.blocked, out.no_room) = (true, true);
             continue;
         }
         if let Err(why) = users.check(&it.entry.user, &it.project.group) {
@@ -302,4 +320,61 @@ fn drop_request(
         records::write(store, &rec, opts.history_retention)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::request::request_id;
+
+    fn installed(line: &str) -> Installed {
+        let entry = crate::farm::entry::entries(&crate::dispatch::crontab::parse(line))
+            .remove(0)
+            .unwrap();
+        Installed {
+            entry,
+            project: crate::dispatch::project::Project {
+                group: "g".into(),
+                artifact: "a".into(),
+            },
+            file: "f".into(),
+        }
+    }
+
+    fn req(kind: Kind, slot: &str) -> Request {
+        Request {
+            id: request_id(Utc::now(), 1),
+            job: "j".into(),
+            slot: slot.into(),
+            attempt: 1,
+            kind,
+            requested_by: "u@h".into(),
+            requested_at: Utc::now(),
+            not_before: None,
+            deadline: None,
+            batch: None,
+            limit: None,
+        }
+    }
+
+    #[test]
+    fn late_requests_and_overtaken_rescues_expire() {
+        let it = installed("CRON_TZ=UTC\n0 * * * * u greaserun --job j -r shell g:a\n");
+        let slot = "2026-11-23T03:00Z";
+        let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().to_utc();
+        // A rescue of the 03:00 slot may start until the entry fires again at 04:00.
+        let r = req(Kind::Rescue, slot);
+        assert_eq!(expired(&r, Some(&it), at("2026-11-23T03:30:00Z")), None);
+        let why = expired(&r, Some(&it), at("2026-11-23T04:00:01Z")).unwrap();
+        assert!(why.contains("next slot 2026-11-23T04:00:00"), "{why}");
+        // Without the entry installed here the schedule is unknown: only the deadline.
+        assert_eq!(expired(&r, None, at("2026-11-23T05:00:00Z")), None);
+        // A demand never expires by schedule, only by its deadline.
+        let mut d = req(Kind::Demand, slot);
+        assert_eq!(expired(&d, Some(&it), at("2026-11-24T00:00:00Z")), None);
+        d.deadline = Some(at("2026-11-23T03:10:00Z"));
+        assert_eq!(expired(&d, Some(&it), at("2026-11-23T03:09:00Z")), None);
+        let why = expired(&d, Some(&it), at("2026-11-23T03:11:00Z")).unwrap();
+        assert!(why.contains("deadline"), "{why}");
+    }
 }

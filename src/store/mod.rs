@@ -117,6 +117,35 @@ pub trait Store: Send + Sync {
     fn list(&self, prefix: &str) -> Result<Vec<Entry>, StoreError>;
     /// Only the keys under `prefix`, sorted (cheaper than [`Store::list`] where it matters).
     fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+    /// The entries under `prefix` whose segment number `depth` below it (0: the first
+    /// segment after `prefix`) sorts at or after `from`, sorted by key: the time-ordered
+    /// tail of a history without reading what is older (`runs/<job>` from a slot is depth
+    /// 0; `runs` from a slot, every job, is depth 1). Entries not that deep are left out.
+    /// The default filters [`Store::list`]; backends override it to read only the range.
+    fn list_range(&self, prefix: &str, depth: usize, from: &str) -> Result<Vec<Entry>, StoreError> {
+        let mut all = self.list(prefix)?;
+        all.retain(|e| in_range(&e.key, prefix, depth, from));
+        Ok(all)
+    }
+    /// The distinct segments directly under `prefix` (jobs under `runs`, slots under
+    /// `runs/<job>`), sorted. The default reads [`Store::keys`]; backends override it to
+    /// read one level only.
+    fn children(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut out: Vec<String> = self
+            .keys(prefix)?
+            .iter()
+            .filter_map(|k| child_of(k, prefix))
+            .map(str::to_string)
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+    /// The last (greatest) of [`Store::children`]: a job's newest slot. etcd answers
+    /// with the child of the greatest key, the same for children of equal length (slots).
+    fn last_child(&self, prefix: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.children(prefix)?.pop())
+    }
     /// Removes entries under `prefix` last written more than `older_than` ago. Backends
     /// whose keys expire by lease may do nothing. Returns how many were removed.
     fn prune(&self, prefix: &str, older_than: Duration) -> Result<usize, StoreError>;
@@ -190,6 +219,27 @@ impl Version {
 
 pub use crate::model::keys::{segment, unsegment};
 
+/// The segment directly under `prefix` of `key` (`None`: not under it).
+pub fn child_of<'a>(key: &'a str, prefix: &str) -> Option<&'a str> {
+    let rest = if prefix.is_empty() {
+        key
+    } else {
+        key.strip_prefix(prefix)?.strip_prefix('/')?
+    };
+    rest.split('/').next().filter(|s| !s.is_empty())
+}
+
+/// Whether `key` is in [`Store::list_range`]`(prefix, depth, from)`.
+pub fn in_range(key: &str, prefix: &str, depth: usize, from: &str) -> bool {
+    let rest = if prefix.is_empty() {
+        Some(key)
+    } else {
+        key.strip_prefix(prefix).and_then(|r| r.strip_prefix('/'))
+    };
+    rest.and_then(|r| r.split('/').nth(depth))
+        .is_some_and(|seg| seg >= from)
+}
+
 /// Checks a key is made of non-empty segments that [`segment`] could have produced.
 pub fn check_key(key: &str) -> Result<(), StoreError> {
     let bad = |why: &str| StoreError::BadKey {
@@ -216,6 +266,34 @@ pub fn check_key(key: &str) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn children_and_ranges_by_segment() {
+        assert_eq!(child_of("runs/j/s/r", "runs"), Some("j"));
+        assert_eq!(child_of("runs/j/s/r", "runs/j"), Some("s"));
+        assert_eq!(child_of("runs-x/j", "runs"), None);
+        assert_eq!(child_of("runs/j", ""), Some("runs"));
+        assert!(in_range(
+            "runs/j/2026-11-02T00:00Z/r",
+            "runs/j",
+            0,
+            "2026-11-02T00:00Z"
+        ));
+        assert!(!in_range(
+            "runs/j/2026-11-01T00:00Z/r",
+            "runs/j",
+            0,
+            "2026-11-02"
+        ));
+        assert!(in_range(
+            "runs/j/2026-11-03T00:00Z/r",
+            "runs",
+            1,
+            "2026-11-02"
+        ));
+        assert!(!in_range("runs/j", "runs", 1, ""));
+        assert!(!in_range("claims/j/2026-11-03T00:00Z", "runs", 1, ""));
+    }
 
     #[test]
     fn segments_are_valid_keys() {

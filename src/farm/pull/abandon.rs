@@ -5,11 +5,15 @@
 //! installed entry's `--retries` allows another attempt, attempt + 1 is queued as a
 //! retry (the attempt reservation makes exactly one worker do it).
 //!
+//! A command this worker started that exits before greaserun took the request over ends
+//! it `failed` at once ([`ended_early`]).
+//!
 //! Only takes of jobs installed here are judged, so the retry policy is the entry's.
 //! Removing the take (`taken/<id>`) is the exclusive step: of several workers noticing
 //! the same lapse, only the one whose delete removed it writes the end.
 
 use std::collections::BTreeMap;
+use std::process::ExitStatus;
 
 use chrono::{DateTime, Utc};
 
@@ -71,6 +75,44 @@ pub(super) fn abandon(
     Ok((abandoned, retried))
 }
 
+/// Ends `failed` each request whose command this worker started and saw exit while the
+/// request was still `taken` here: greaserun never served it (a missing greaserun, an
+/// unreadable config). Returns how many.
+pub(super) fn ended_early(
+    store: &dyn Store,
+    opts: &PullOptions,
+    ended: Vec<(String, ExitStatus)>,
+) -> Result<usize, StoreError> {
+    let mut n = 0;
+    for (id, status) in ended {
+        let Some(st) = queue::state(store, &id)? else {
+            continue;
+        };
+        if st.phase != Phase::Taken || st.host.as_deref() != Some(opts.host.as_str()) {
+            continue;
+        }
+        if !store.delete(&keys::request(keys::TAKEN, &id))? {
+            continue;
+        }
+        let why = format!(
+            "its command ended ({status}) before greaserun served the request (see the entry's command and greaserun's log on {})",
+            opts.host
+        );
+        tracing::warn!("request {id} failed: {why}");
+        queue::finish(
+            store,
+            &RequestState {
+                host: Some(opts.host.clone()),
+                exit_code: status.code(),
+                reason: Some(why),
+                ..RequestState::new(&id, Phase::Failed)
+            },
+        )?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// Why take `t` counts as abandoned at `now`, or `None` while it may still be alive.
 fn lapsed(
     store: &dyn Store,
@@ -86,13 +128,32 @@ fn lapsed(
         Phase::Taken => {
             let last = st.map_or(t.at, |s| s.at.max(t.at));
             let ours = t.host == opts.host && mine.contains(&t.id);
-            Ok((!ours && !alive(Some(last), after, now)).then(|| {
-                format!(
-                    "taken by {} at {}, and no greaserun started it within funnel.abandon_after",
-                    t.host,
-                    last.to_rfc3339()
-                )
-            }))
+            if ours || alive(Some(last), after, now) {
+                return Ok(None);
+            }
+            // greaserun heartbeats from its claim on, before it writes `running` (a
+            // replaced run may take a while to end first): a fresh beat of the taking
+            // host on this slot means it started.
+            if let Some(slot) = Slot::from_key(&t.slot) {
+                let prefix = format!(
+                    "{}/{}/{}",
+                    keys::HEARTBEATS,
+                    keys::segment(&t.job),
+                    keys::segment(&slot.key())
+                );
+                let started = store.list(&prefix)?.iter().any(|e| {
+                    serde_json::from_slice::<Beat>(&e.value)
+                        .is_ok_and(|b| b.host == t.host && alive(Some(b.at), after, now))
+                });
+                if started {
+                    return Ok(None);
+                }
+            }
+            Ok(Some(format!(
+                "taken by {} at {}, and no greaserun started it within funnel.abandon_after",
+                t.host,
+                last.to_rfc3339()
+            )))
         }
         Phase::Running => {
             let Some(st) = st else { return Ok(None) };

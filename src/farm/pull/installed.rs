@@ -13,6 +13,7 @@ use crate::dispatch::crontab;
 use crate::dispatch::project::Project;
 use crate::dispatch::snatch::parse_header;
 use crate::farm::entry::{GreaserunEntry, entries};
+use crate::util::dirfd::Dir;
 
 /// An installed greaserun entry and the project whose bundle installed it.
 #[derive(Debug, Clone)]
@@ -24,20 +25,26 @@ pub struct Installed {
 }
 
 /// The installed greaserun entries of `cron_dir` by job name. Files without
-/// greasesnatch's header, unreadable files and entries that are not greaserun commands
-/// are skipped; a job installed twice is left out with a warning.
+/// greasesnatch's header, unreadable files, symlinks and entries that are not greaserun
+/// commands are skipped; a job installed twice is left out with a warning.
 pub fn installed(cron_dir: &Path, prefix: &str) -> std::io::Result<BTreeMap<String, Installed>> {
     let own = format!("{}__", bundle::sanitize(prefix));
-    let mut names: Vec<String> = std::fs::read_dir(cron_dir)?
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
+    // Relative to the opened directory, never following a symlink (as greasesnatch).
+    let dir = Dir::open(cron_dir)?;
+    let mut names: Vec<String> = dir
+        .names()?
+        .into_iter()
+        .filter_map(|n| n.into_string().ok())
         .filter(|n| n.starts_with(&own))
         .collect();
     names.sort();
     let mut out: BTreeMap<String, Installed> = BTreeMap::new();
     let mut twice: Vec<String> = Vec::new();
     for file in names {
-        let Ok(text) = std::fs::read_to_string(cron_dir.join(&file)) else {
+        let Ok(Some(bytes)) = dir.read(std::ffi::OsStr::new(&file)) else {
+            continue;
+        };
+        let Ok(text) = String::from_utf8(bytes) else {
             continue;
         };
         let Some((project, _)) = parse_header(&text) else {
@@ -64,4 +71,57 @@ pub fn installed(cron_dir: &Path, prefix: &str) -> std::io::Result<BTreeMap<Stri
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatch::snatch::installed_content;
+
+    #[test]
+    fn installed_entries_by_job_without_ambiguous_or_foreign_ones() {
+        let d = tempfile::tempdir().unwrap();
+        let p = Project {
+            group: "g".into(),
+            artifact: "a".into(),
+        };
+        let one = "0 3 * * * u greaserun --job one -r shell g:a\n\
+                   0 4 * * * u greaserun --job twice -r shell g:a\n\
+                   0 5 * * * u /bin/echo not greaserun\n";
+        let two = "0 6 * * * v greaserun --job twice -r shell g:b\n";
+        std::fs::write(
+            d.path().join("p__g__a__one"),
+            installed_content(&p, "one", one),
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("p__g__a__two"),
+            installed_content(&p, "two", two),
+        )
+        .unwrap();
+        // Without greasesnatch's header, or without the prefix: not installed by it.
+        std::fs::write(
+            d.path().join("p__g__a__bare"),
+            "0 3 * * * u greaserun --job bare -r shell g:a\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("other"),
+            installed_content(&p, "x", "0 3 * * * u greaserun --job other -r shell g:a\n"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(
+            d.path().join("p__g__a__one"),
+            d.path().join("p__g__a__link"),
+        )
+        .unwrap();
+        let got = installed(d.path(), "p").unwrap();
+        assert_eq!(got.keys().collect::<Vec<_>>(), ["one"]);
+        let it = &got["one"];
+        assert_eq!(
+            (it.entry.user.as_str(), it.file.as_str()),
+            ("u", "p__g__a__one")
+        );
+        assert_eq!(it.project, p);
+    }
 }

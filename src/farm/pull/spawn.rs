@@ -1,7 +1,7 @@
 //! Starting an installed entry for a request the way cron starts it: a new session,
-//! the user's groups (`initgroups`), gid and uid, the working directory the user's home
-//! (`/` when it cannot be entered), an environment built from nothing (`HOME`,
-//! `LOGNAME`, `USER` from the password database, `SHELL=/bin/sh` and
+//! the user's groups (as `initgroups` sets them), gid and uid, the working directory
+//! the user's home (`/` when it cannot be entered), an environment built from nothing
+//! (`HOME`, `LOGNAME`, `USER` from the password database, `SHELL=/bin/sh` and
 //! `PATH=/usr/bin:/bin` as cron sets them, then the crontab's environment lines, which
 //! may override any of them), plus `SCALEGREASE_REQUEST` and the worker's store, config
 //! and host name unless the crontab sets them; then `$SHELL -c <command>` with stdin,
@@ -14,8 +14,9 @@
 use std::collections::BTreeSet;
 use std::ffi::CString;
 use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use nix::unistd::{Gid, Uid, User};
 
@@ -33,14 +34,18 @@ pub const REQUEST_ENV: &str = "SCALEGREASE_REQUEST";
 #[derive(Debug, Clone, Default)]
 pub struct PassThrough(pub Vec<(String, String)>);
 
-/// The worker's children still running, by pid. With `reap`, a thread waits for each
-/// child (a long-running worker leaves no zombie); without, the children are counted by
-/// polling and left to init when the worker exits.
-#[derive(Debug, Clone)]
+/// The worker's children still running, by pid, and how those that ended ended. With
+/// `reap`, a thread waits for each child (a long-running worker leaves no zombie);
+/// without, the children are polled and left to init when the worker exits.
+#[derive(Debug, Clone, Default)]
 pub struct Children {
     reap: bool,
     alive: Arc<Mutex<Vec<Tracked>>>,
+    ended: Arc<(Mutex<Vec<Ended>>, Condvar)>,
 }
+
+/// A child that ended: its request id and exit status.
+type Ended = (String, ExitStatus);
 
 /// A child: pid, request id, and the handle when this tracker polls instead of reaping.
 type Tracked = (u32, String, Option<std::process::Child>);
@@ -50,7 +55,7 @@ impl Children {
     pub fn new(reap: bool) -> Children {
         Children {
             reap,
-            alive: Arc::default(),
+            ..Children::default()
         }
     }
 
@@ -62,24 +67,51 @@ impl Children {
             return;
         }
         alive.push((pid, request.to_string(), None));
-        let list = Arc::clone(&self.alive);
-        let mut child = child;
+        let (list, ended) = (Arc::clone(&self.alive), Arc::clone(&self.ended));
+        let (mut child, request) = (child, request.to_string());
         std::thread::spawn(move || {
-            let _ = child.wait();
+            let status = child.wait();
             list.lock()
                 .expect("children lock")
                 .retain(|(p, _, _)| *p != pid);
+            if let Ok(status) = status {
+                ended
+                    .0
+                    .lock()
+                    .expect("children lock")
+                    .push((request, status));
+                ended.1.notify_all();
+            }
         });
     }
 
     /// The children still running: `(pid, request id)`.
     pub fn alive(&self) -> Vec<(u32, String)> {
         let mut alive = self.alive.lock().expect("children lock");
-        alive.retain_mut(|(_, _, c)| match c {
-            Some(c) => matches!(c.try_wait(), Ok(None)),
-            None => true,
+        let mut ended = self.ended.0.lock().expect("children lock");
+        alive.retain_mut(|(_, r, c)| match c.as_mut().map(|c| c.try_wait()) {
+            Some(Ok(Some(status))) => {
+                ended.push((r.clone(), status));
+                false
+            }
+            Some(Ok(None)) | None => true,
+            Some(Err(_)) => false,
         });
         alive.iter().map(|(p, r, _)| (*p, r.clone())).collect()
+    }
+
+    /// The children that ended since the last call: `(request id, exit status)`.
+    pub fn take_ended(&self) -> Vec<(String, ExitStatus)> {
+        self.alive();
+        std::mem::take(&mut *self.ended.0.lock().expect("children lock"))
+    }
+
+    /// Waits until a reaped child has ended (one not yet taken by [`Children::take_ended`])
+    /// or `timeout` passes.
+    pub fn wait_ended(&self, timeout: Duration) {
+        let (lock, cv) = &*self.ended;
+        let ended = lock.lock().expect("children lock");
+        let _ = cv.wait_timeout_while(ended, timeout, |e| e.is_empty());
     }
 }
 
@@ -138,10 +170,23 @@ pub fn spawn(
         .rev()
         .find(|(n, _)| n == "HOME")
         .map_or(String::new(), |(_, v)| v.clone());
+    let path = env
+        .iter()
+        .rev()
+        .find(|(n, _)| n == "PATH")
+        .map_or(PATH.to_string(), |(_, v)| v.clone());
+    find_program(&it.entry.program, &path)?;
     let c_name = CString::new(user.name.as_bytes()).map_err(|e| e.to_string())?;
     let c_home = CString::new(home).unwrap_or_default();
     let (uid, gid): (Uid, Gid) = (user.uid, user.gid);
     let switch = Uid::effective() != uid || Gid::effective() != gid;
+    // The group list is read here: the group database is no business of a forked child.
+    let groups = if switch {
+        nix::unistd::getgrouplist(&c_name, gid)
+            .map_err(|e| format!("cannot read the groups of user {name:?}: {e}"))?
+    } else {
+        Vec::new()
+    };
     let mut cmd = Command::new(&shell);
     cmd.arg("-c")
         .arg(&it.entry.command)
@@ -152,13 +197,13 @@ pub fn spawn(
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     // SAFETY: between fork and exec the closure calls only async-signal-safe system
-    // calls (setsid, setgroups via initgroups, setgid, setuid, chdir) on values prepared
-    // before the fork; it allocates nothing.
+    // calls (setsid, setgroups, setgid, setuid, chdir) on values prepared before the
+    // fork; it allocates nothing and reads no database.
     unsafe {
         cmd.pre_exec(move || {
             nix::unistd::setsid()?;
             if switch {
-                nix::unistd::initgroups(&c_name, gid)?;
+                nix::unistd::setgroups(&groups)?;
                 nix::unistd::setgid(gid)?;
                 nix::unistd::setuid(uid)?;
             }
@@ -176,9 +221,50 @@ pub fn spawn(
     Ok(pid)
 }
 
+/// Checks `program` can be started with `path` as the command's `PATH`: a name with a
+/// `/` must be an executable file; a bare name must be one in a `PATH` directory. Cron
+/// would fail the same way, but silently; here the request ends saying so.
+fn find_program(program: &str, path: &str) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &std::path::Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        return if runnable(std::path::Path::new(program)) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{program} is not an executable file on this worker"
+            ))
+        };
+    }
+    if path
+        .split(':')
+        .any(|d| runnable(&std::path::Path::new(d).join(program)))
+    {
+        return Ok(());
+    }
+    Err(format!(
+        "{program} is not on the command's PATH={path} (cron's default unless the crontab sets PATH): set PATH in the crontab or call {program} by its full path"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_program_the_command_cannot_start_is_named() {
+        assert!(find_program("sh", "/nonexistent:/bin").is_ok());
+        assert!(find_program("/bin/sh", "").is_ok());
+        let e = find_program("greaserun-nowhere", "/usr/bin:/bin").unwrap_err();
+        assert!(
+            e.contains("PATH=/usr/bin:/bin") && e.contains("full path"),
+            "{e}"
+        );
+        let e = find_program("/etc/passwd", "").unwrap_err();
+        assert!(e.contains("not an executable file"), "{e}");
+    }
 
     #[test]
     fn cron_environment_with_crontab_overrides_and_pass_through() {

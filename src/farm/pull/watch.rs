@@ -3,7 +3,8 @@
 //! within milliseconds of a submit; the directory store is polled every second), or for
 //! the earliest `not_before` of a waiting request, at most [`IDLE`], so deadlines and
 //! abandoned requests are noticed without any change. While a request waits for room,
-//! the wait is at most [`BLOCKED`] (a job ending here does not change the queue).
+//! the wait is at most [`BLOCKED`], and ends as soon as one of this worker's jobs ends
+//! (which does not change the queue).
 //! Children are reaped on threads. Store failures are reported and retried every
 //! [`RETRY`]; they never end the loop.
 
@@ -12,7 +13,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::spawn::Children;
-use super::{PullOptions, Pulled, round};
+use super::{PullOptions, Pulled, round_of};
 use crate::model::keys;
 use crate::store::{Store, StoreError};
 
@@ -31,9 +32,11 @@ pub fn watch(
 ) -> ! {
     let children = Children::new(true);
     loop {
+        // The queue is read once: the round works on the very snapshot the wait starts
+        // from, so a request queued after it wakes the wait.
         let pulled = store
             .list_versioned(keys::QUEUE)
-            .and_then(|(_, v)| round(store, opts, &children).map(|p| (p, v)));
+            .and_then(|(queued, v)| round_of(store, opts, &children, Some(queued)).map(|p| (p, v)));
         let (pulled, version) = match pulled {
             Ok(x) => x,
             Err(e) => {
@@ -43,6 +46,12 @@ pub fn watch(
             }
         };
         report(Ok(&pulled));
+        // Out of room while own jobs run: a job ending here makes room, sooner than
+        // any change to the queue would tell.
+        if pulled.no_room && !children.alive().is_empty() {
+            children.wait_ended(BLOCKED);
+            continue;
+        }
         let mut timeout = if pulled.blocked { BLOCKED } else { IDLE };
         if let Some(due) = pulled.next_due {
             let until = (due - Utc::now()).to_std().unwrap_or_default();

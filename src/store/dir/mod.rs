@@ -101,7 +101,15 @@ impl DirStore {
         }
     }
 
-    fn walk(&self, prefix: &str, with_values: bool) -> Result<Vec<Entry>, StoreError> {
+    /// Every file under `prefix` (with its value when `with_values`); with `range`
+    /// `(depth, from)`, a directory or file at that depth below `prefix` named before
+    /// `from` is skipped unopened ([`Store::list_range`]).
+    fn walk(
+        &self,
+        prefix: &str,
+        with_values: bool,
+        range: Option<(usize, &str)>,
+    ) -> Result<Vec<Entry>, StoreError> {
         self.check()?;
         let base = if prefix.is_empty() {
             self.root.clone()
@@ -114,6 +122,7 @@ impl DirStore {
                 return self.missing_area(prefix, &base).map(|()| out);
             }
             Err(e) => return Err(self.io("list", prefix, &base, e)),
+            Ok(m) if m.is_file() && range.is_some() => return Ok(out),
             Ok(m) if m.is_file() => {
                 let value = if with_values {
                     self.read(prefix)?.unwrap_or_default()
@@ -134,7 +143,12 @@ impl DirStore {
             .follow_links(false)
             .sort_by_file_name()
             .into_iter()
-            .filter_entry(|e| !e.file_name().to_string_lossy().starts_with('.'));
+            .filter_entry(move |e| {
+                let name = e.file_name().to_string_lossy();
+                let before = range
+                    .is_some_and(|(depth, from)| e.depth() == depth + 1 && name.as_ref() < from);
+                !name.starts_with('.') && !before
+            });
         for item in walker {
             let item = item.map_err(|e| {
                 let path = e.path().unwrap_or(&base).to_path_buf();
@@ -144,7 +158,7 @@ impl DirStore {
                 self.io("list", prefix, &path, err)
             })?;
             let ty = item.file_type();
-            if ty.is_dir() {
+            if ty.is_dir() || range.is_some_and(|(depth, _)| item.depth() <= depth) {
                 continue;
             }
             let rel = item
@@ -303,12 +317,46 @@ impl Store for DirStore {
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<Entry>, StoreError> {
-        self.walk(prefix, true)
+        self.walk(prefix, true, None)
+    }
+
+    fn list_range(&self, prefix: &str, depth: usize, from: &str) -> Result<Vec<Entry>, StoreError> {
+        self.walk(prefix, true, Some((depth, from)))
+    }
+
+    /// One directory read: `prefix`'s own entries, dot-named ones left out.
+    fn children(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.check()?;
+        let base = if prefix.is_empty() {
+            self.root.clone()
+        } else {
+            self.path(prefix)?
+        };
+        match fs::symlink_metadata(&base) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return self.missing_area(prefix, &base).map(|()| Vec::new());
+            }
+            Err(e) => return Err(self.io("list", prefix, &base, e)),
+            Ok(m) if m.is_file() => return Ok(Vec::new()),
+            Ok(m) if !m.is_dir() => return Err(self.odd_area(prefix, &base, &m)),
+            Ok(_) => {}
+        }
+        let dir = fs::read_dir(&base).map_err(|e| self.io("list", prefix, &base, e))?;
+        let mut out = Vec::new();
+        for item in dir {
+            let item = item.map_err(|e| self.io("list", prefix, &base, e))?;
+            let name = item.file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.') {
+                out.push(name);
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 
     fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         Ok(self
-            .walk(prefix, false)?
+            .walk(prefix, false, None)?
             .into_iter()
             .map(|e| e.key)
             .collect())

@@ -111,3 +111,55 @@ fn rejects_bad_keys() {
     assert!(matches!(s.get("../x"), Err(StoreError::BadKey { .. })));
     assert!(matches!(s.get("a//b"), Err(StoreError::BadKey { .. })));
 }
+
+#[test]
+fn ranges_children_and_last_child_read_one_part() {
+    let (_d, s) = store();
+    s.init().unwrap();
+    for k in [
+        "runs/j/2026-11-01T00:00Z/h-1",
+        "runs/j/2026-11-02T00:00Z/h-2",
+        "runs/j/2026-11-03T00:00Z/h-3",
+        "runs/k/2026-11-02T00:00Z/h-4",
+        "runs/k/2026-11-01T00:00Z/h-5",
+    ] {
+        s.put(k, k.as_bytes(), None).unwrap();
+    }
+    let keys = |v: Vec<Entry>| v.into_iter().map(|e| e.key).collect::<Vec<_>>();
+    assert_eq!(
+        keys(s.list_range("runs/j", 0, "2026-11-02T00:00Z").unwrap()),
+        [
+            "runs/j/2026-11-02T00:00Z/h-2",
+            "runs/j/2026-11-03T00:00Z/h-3"
+        ]
+    );
+    let all = s.list_range("runs", 1, "2026-11-02T00:00Z").unwrap();
+    assert_eq!(
+        keys(all.clone()),
+        [
+            "runs/j/2026-11-02T00:00Z/h-2",
+            "runs/j/2026-11-03T00:00Z/h-3",
+            "runs/k/2026-11-02T00:00Z/h-4"
+        ]
+    );
+    assert_eq!(all[0].value, b"runs/j/2026-11-02T00:00Z/h-2");
+    assert!(s.list_range("runs/j", 0, "2027").unwrap().is_empty());
+    assert!(s.list_range("runs/none", 0, "").unwrap().is_empty());
+    assert_eq!(s.children("runs").unwrap(), ["j", "k"]);
+    assert_eq!(s.children("runs/k").unwrap().len(), 2);
+    assert!(s.children("claims").unwrap().is_empty());
+    assert_eq!(
+        s.last_child("runs/j").unwrap().as_deref(),
+        Some("2026-11-03T00:00Z")
+    );
+    assert_eq!(s.last_child("runs/none").unwrap(), None);
+    // The defaults answer the same from a full listing.
+    for (prefix, depth, from) in [
+        ("runs/j", 0, "2026-11-02T00:00Z"),
+        ("runs", 1, "2026-11-02"),
+    ] {
+        let mut want = s.list(prefix).unwrap();
+        want.retain(|e| crate::store::in_range(&e.key, prefix, depth, from));
+        assert_eq!(keys(s.list_range(prefix, depth, from).unwrap()), keys(want));
+    }
+}

@@ -24,7 +24,12 @@ fn kv_of(c: &Client) -> KvClient {
 }
 
 impl EtcdStore {
-    fn txn(&self, what: &'static str, key: &str, txn: Txn) -> Result<TxnResponse, StoreError> {
+    pub(super) fn txn(
+        &self,
+        what: &'static str,
+        key: &str,
+        txn: Txn,
+    ) -> Result<TxnResponse, StoreError> {
         self.call(what, key, |c, _| {
             let mut kv = kv_of(&c);
             let txn = txn.clone();
@@ -135,36 +140,9 @@ impl EtcdStore {
             ops.push(TxnOp::get(exact.clone(), Some(opts())));
             ops.push(TxnOp::get(format!("{exact}/"), Some(opts().with_prefix())));
         } else {
-            ops.push(TxnOp::get(base.clone(), Some(opts().with_prefix())));
+            ops.push(TxnOp::get(base, Some(opts().with_prefix())));
         }
-        let resp = self.txn(
-            "list",
-            prefix,
-            Txn::new().when([self.marked()]).and_then(ops),
-        )?;
-        if !resp.succeeded() {
-            return Err(self.unmarked());
-        }
-        let revision = resp.header().map(|h| h.revision()).unwrap_or_default();
-        let mut out = Vec::new();
-        for r in resp.op_responses() {
-            let TxnOpResponse::Get(mut g) = r else {
-                continue;
-            };
-            for kv in g.take_kvs() {
-                let (k, v) = kv.into_key_value();
-                let Some(rel) = k.strip_prefix(base.as_bytes()) else {
-                    continue;
-                };
-                let rel = String::from_utf8_lossy(rel).into_owned();
-                // The marker (and anything else dot-named) is not a store key.
-                if rel.split('/').any(|s| s.starts_with('.')) {
-                    continue;
-                }
-                out.push(Entry { key: rel, value: v });
-            }
-        }
-        Ok((out, revision))
+        self.read_ops(prefix, ops)
     }
 }
 
@@ -277,6 +255,18 @@ impl Store for EtcdStore {
             .into_iter()
             .map(|e| e.key)
             .collect())
+    }
+
+    fn list_range(&self, prefix: &str, depth: usize, from: &str) -> Result<Vec<Entry>, StoreError> {
+        self.range_from(prefix, depth, from)
+    }
+
+    fn children(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.children_of(prefix)
+    }
+
+    fn last_child(&self, prefix: &str) -> Result<Option<String>, StoreError> {
+        self.last_child_of(prefix)
     }
 
     fn prune(&self, _prefix: &str, _older_than: Duration) -> Result<usize, StoreError> {

@@ -39,6 +39,7 @@ mod errors;
 mod failover;
 mod kv;
 mod lease;
+mod range;
 mod settings;
 mod url;
 mod watch;
