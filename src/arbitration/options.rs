@@ -73,6 +73,13 @@ impl RetryPolicy {
         let factor = 2u32.saturating_pow((failed - 1).min(30));
         Some(self.delay.saturating_mul(factor).min(self.max_delay))
     }
+
+    /// The wait before attempt `failed + 1`: the backoff with ±20% jitter, so retries
+    /// of many failed slots spread out; `None` when attempt `failed` was the last allowed.
+    pub fn wait(&self, failed: u32) -> Option<Duration> {
+        self.backoff(failed)
+            .map(|b| b.mul_f64(0.8 + 0.4 * crate::util::random::unit()))
+    }
 }
 
 /// The default `--wait-timeout`.

@@ -224,16 +224,7 @@ mod tests {
         cfg.funnel.retention = Duration::from_secs(60);
         let req = |n: u32, slot: &str| Request {
             id: request_id(Utc::now(), n),
-            job: "j".into(),
-            slot: slot.into(),
-            attempt: 1,
-            kind: Kind::Demand,
-            requested_by: "u@h".into(),
-            requested_at: Utc::now(),
-            not_before: None,
-            deadline: None,
-            batch: None,
-            limit: None,
+            ..Request::new("j", slot, Kind::Demand, "u@h", Utc::now())
         };
         let (done, waiting, flying) = (
             req(1, "2026-11-23T03:00Z"),

@@ -234,16 +234,7 @@ mod tests {
     fn req(n: u32) -> Request {
         Request {
             id: request_id(Utc::now(), n),
-            job: "j".into(),
-            slot: "2026-11-23T03:00Z".into(),
-            attempt: 1,
-            kind: Kind::Demand,
-            requested_by: "u@h".into(),
-            requested_at: Utc::now(),
-            not_before: None,
-            deadline: None,
-            batch: None,
-            limit: None,
+            ..Request::new("j", "2026-11-23T03:00Z", Kind::Demand, "u@h", Utc::now())
         }
     }
 

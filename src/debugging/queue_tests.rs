@@ -7,16 +7,13 @@ use crate::store::dir::DirStore;
 fn req(n: u32, job: &str, kind: Kind) -> Request {
     Request {
         id: request_id(Utc::now(), n),
-        job: job.into(),
-        slot: format!("2026-11-23T03:{n:02}Z"),
-        attempt: 1,
-        kind,
-        requested_by: "alice@laptop".into(),
-        requested_at: Utc::now(),
-        not_before: None,
-        deadline: None,
-        batch: None,
-        limit: None,
+        ..Request::new(
+            job,
+            &format!("2026-11-23T03:{n:02}Z"),
+            kind,
+            "alice@laptop",
+            Utc::now(),
+        )
     }
 }
 

@@ -344,16 +344,7 @@ mod tests {
     fn req(kind: Kind, slot: &str) -> Request {
         Request {
             id: request_id(Utc::now(), 1),
-            job: "j".into(),
-            slot: slot.into(),
-            attempt: 1,
-            kind,
-            requested_by: "u@h".into(),
-            requested_at: Utc::now(),
-            not_before: None,
-            deadline: None,
-            batch: None,
-            limit: None,
+            ..Request::new("j", slot, kind, "u@h", Utc::now())
         }
     }
 

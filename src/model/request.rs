@@ -8,6 +8,7 @@
 //! request can at most ask for a run of a published job.
 
 use std::fmt;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -74,6 +75,39 @@ pub struct Request {
     /// At most this many requests of `batch` run at once, farm-wide (backfill; default 1).
     #[serde(default)]
     pub limit: Option<u32>,
+}
+
+impl Request {
+    /// The one constructor: attempt 1 of (job, slot) (`slot` in key form) as `kind`,
+    /// queued by `by` at `at`, with a fresh id; callers set the rest with struct update
+    /// syntax.
+    pub fn new(job: &str, slot: &str, kind: Kind, by: &str, at: DateTime<Utc>) -> Request {
+        Request {
+            id: request_id(at, crate::util::random::u64() as u32),
+            job: job.to_string(),
+            slot: slot.to_string(),
+            attempt: 1,
+            kind,
+            requested_by: by.to_string(),
+            requested_at: at,
+            not_before: None,
+            deadline: None,
+            batch: None,
+            limit: None,
+        }
+    }
+
+    /// Attempt `attempt` of this request's (job, slot) as a retry queued by `by` at `at`,
+    /// not taken before `at + wait`; it stays in the same batch, under the same limit.
+    pub fn retry(&self, attempt: u32, by: &str, at: DateTime<Utc>, wait: Duration) -> Request {
+        Request {
+            attempt,
+            not_before: Some(at + chrono::TimeDelta::from_std(wait).unwrap_or_default()),
+            batch: self.batch.clone(),
+            limit: self.limit,
+            ..Request::new(&self.job, &self.slot, Kind::Retry, by, at)
+        }
+    }
 }
 
 /// A worker's take of a request: the value of `taken/<id>` (one winner, by

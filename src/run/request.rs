@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
 use crate::Error;
 use crate::arbitration::options::{Concurrency, RetryPolicy, SlotOptions};
@@ -17,10 +17,9 @@ use crate::config::Config;
 use crate::exit;
 use crate::model::NOTICE;
 use crate::model::record::{RunRecord, Status};
-use crate::model::request::{Kind, Phase, Request, RequestState, check_request_id, request_id};
+use crate::model::request::{Kind, Phase, Request, RequestState, check_request_id};
 use crate::model::slot::Slot;
 use crate::store::{self, Store};
-use crate::util::random;
 
 /// How this run relates to the farm queue.
 #[derive(Clone, Default)]
@@ -209,18 +208,18 @@ impl FarmRun {
     /// attempt 1; an unclaimed manual run is not retried: nothing names its slot).
     fn retry(&self, store: &dyn Store, rec: &RunRecord, who: &str) {
         let Some(failed) = rec.attempt else { return };
-        let Some(backoff) = self.retry.backoff(failed) else {
+        let Some(wait) = self.retry.wait(failed) else {
             return;
         };
-        let wait = backoff.mul_f64(0.8 + 0.4 * random::unit());
         let now = Utc::now();
-        let req = Request {
-            attempt: failed + 1,
-            kind: Kind::Retry,
-            not_before: Some(now + chrono::TimeDelta::from_std(wait).unwrap_or_default()),
-            batch: self.request.as_ref().and_then(|r| r.batch.clone()),
-            limit: self.request.as_ref().and_then(|r| r.limit),
-            ..new_request(&rec.job, &rec.slot, who, now)
+        let req = match &self.request {
+            Some(r) => r.retry(failed + 1, who, now, wait),
+            None => Request::new(&rec.job, &rec.slot, Kind::Retry, who, now).retry(
+                failed + 1,
+                who,
+                now,
+                wait,
+            ),
         };
         let what = format!(
             "retry (attempt {}) of {} slot {}",
@@ -241,23 +240,6 @@ impl FarmRun {
     }
 }
 
-/// A request of attempt 1 of (job, slot) by `who` at `now`; callers set the rest.
-fn new_request(job: &str, slot: &str, who: &str, now: DateTime<Utc>) -> Request {
-    Request {
-        id: request_id(now, random::u64() as u32),
-        job: job.to_string(),
-        slot: slot.to_string(),
-        attempt: 1,
-        kind: Kind::Demand,
-        requested_by: who.to_string(),
-        requested_at: now,
-        not_before: None,
-        deadline: None,
-        batch: None,
-        limit: None,
-    }
-}
-
 /// Queues a scheduled slot the guard declined here as attempt 1, kind rescue, for any
 /// worker with room to run before `slot + within`. Only the first decliner's submit
 /// wins (the attempt reservation); the others' is a debug message.
@@ -268,9 +250,8 @@ pub fn rescue(store: &Arc<dyn Store>, job: &str, slot: Slot, within: Duration, w
         return;
     }
     let req = Request {
-        kind: Kind::Rescue,
         deadline: Some(deadline),
-        ..new_request(job, &slot.key(), who, now)
+        ..Request::new(job, &slot.key(), Kind::Rescue, who, now)
     };
     match queue::submit(&**store, &req) {
         Ok(Submitted::Queued) => tracing::warn!(

@@ -204,16 +204,7 @@ impl Farm {
     pub fn request(&self, job: &str, slot: &str, n: u32) -> Request {
         Request {
             id: request_id(Utc::now(), scalegrease::util::random::u64() as u32 ^ n),
-            job: job.into(),
-            slot: slot.into(),
-            attempt: 1,
-            kind: Kind::Demand,
-            requested_by: "tester@farm".into(),
-            requested_at: Utc::now(),
-            not_before: None,
-            deadline: None,
-            batch: None,
-            limit: None,
+            ..Request::new(job, slot, Kind::Demand, "tester@farm", Utc::now())
         }
     }
 

@@ -25,10 +25,9 @@ use crate::arbitration::records;
 use crate::model::funnel::{Beat, alive};
 use crate::model::keys;
 use crate::model::record::{RunRecord, Status};
-use crate::model::request::{Kind, Phase, Request, RequestState, Take, request_id};
+use crate::model::request::{Phase, Request, RequestState, Take};
 use crate::model::slot::Slot;
 use crate::store::{Store, StoreError};
-use crate::util::random;
 
 /// What the housekeeping ended: `(abandoned, retries queued)`.
 pub(super) fn abandon(
@@ -220,20 +219,15 @@ fn retry(
         delay: a.retry_delay,
         max_delay: a.retry_max_delay,
     };
-    let Some(backoff) = policy.backoff(req.attempt) else {
+    let Some(wait) = policy.wait(req.attempt) else {
         return Ok(false);
     };
-    let wait = backoff.mul_f64(0.8 + 0.4 * random::unit());
-    let next = Request {
-        id: request_id(now, random::u64() as u32),
-        attempt: req.attempt + 1,
-        kind: Kind::Retry,
-        requested_by: format!("greasesnatch@{}", opts.host),
-        requested_at: now,
-        not_before: Some(now + chrono::TimeDelta::from_std(wait).unwrap_or_default()),
-        deadline: None,
-        ..req.clone()
-    };
+    let next = req.retry(
+        req.attempt + 1,
+        &format!("greasesnatch@{}", opts.host),
+        now,
+        wait,
+    );
     match queue::submit(store, &next)? {
         Submitted::Queued => {
             tracing::warn!(
