@@ -17,8 +17,8 @@
 //! - [`run`]: the greaserun pipeline, the order of a run in one place.
 //!
 //! The scopes form layers: each imports only from below it, in the order util, model,
-//! config, store, deployment and execution, arbitration, dispatch, debugging, run
-//! (checked by a unit test in `model`).
+//! config, store, deployment and execution, arbitration, dispatch, debugging, cli, farm,
+//! error, run (checked by a unit test in `model`).
 //!
 //! Below them, [`config`], [`util`] and [`exit`] (the one exit-code table every scope's
 //! errors take their codes from); above them, [`run`] (the greaserun pipeline), [`cli`]
