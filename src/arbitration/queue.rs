@@ -125,12 +125,23 @@ pub fn take(store: &dyn Store, req: &Request, host: &str) -> Result<bool, StoreE
     };
     let body = serde_json::to_vec(&t).expect("takes serialise");
     let key = keys::request(keys::TAKEN, &req.id);
-    if let Created::Exists(_) = store.create(&key, &body, None)? {
-        return Ok(false);
-    }
+    let created = match store.create(&key, &body, None)? {
+        Created::Created => true,
+        // Our own take from an earlier round whose answer was lost (an etcd member
+        // failing over after applying it) is finished now; anyone else's stands.
+        Created::Exists(other) => {
+            if !serde_json::from_slice::<Take>(&other).is_ok_and(|t| t.host == host) {
+                return Ok(false);
+            }
+            false
+        }
+    };
     if !store.delete(&keys::request(keys::QUEUE, &req.id))? {
-        // Cancelled or dropped between our listing and our take.
-        store.delete(&key)?;
+        // Cancelled or dropped between our listing and our take (or, for a take of ours
+        // found in place, already taken all the way: it stays as it is).
+        if created {
+            store.delete(&key)?;
+        }
         return Ok(false);
     }
     set_state(
@@ -265,6 +276,10 @@ mod tests {
         });
         assert_eq!(wins.iter().filter(|w| **w).count(), 1);
         assert!(pending(&*store).unwrap().0.is_empty());
+        assert!(
+            !take(&*store, &r, "h-other").unwrap(),
+            "a second take of a taken request"
+        );
         assert_eq!(in_flight(&*store).unwrap().len(), 1);
         assert_eq!(
             cancel(&*store, &r.id, "u@h").unwrap(),
@@ -277,6 +292,38 @@ mod tests {
             cancel(&*store, &r.id, "u@h").unwrap(),
             Cancelled::AlreadyEnded(_)
         ));
+    }
+
+    #[test]
+    fn a_half_done_take_is_finished_by_its_own_host_only() {
+        let (_d, store, _cfg) = crate::arbitration::claim::tests::setup();
+        let r = req(4);
+        submit(&*store, &r).unwrap();
+        // The take was written but its answer lost: the marker is still queued.
+        let t = Take {
+            id: r.id.clone(),
+            job: r.job.clone(),
+            slot: r.slot.clone(),
+            host: "w1".into(),
+            at: Utc::now(),
+            batch: None,
+        };
+        let key = keys::request(keys::TAKEN, &r.id);
+        store
+            .put(&key, &serde_json::to_vec(&t).unwrap(), None)
+            .unwrap();
+        assert!(
+            !take(&*store, &r, "w2").unwrap(),
+            "another host's take stands"
+        );
+        assert!(take(&*store, &r, "w1").unwrap(), "its own host finishes it");
+        assert!(pending(&*store).unwrap().0.is_empty());
+        assert!(!take(&*store, &r, "w1").unwrap(), "and only once");
+        assert_eq!(
+            in_flight(&*store).unwrap().len(),
+            1,
+            "the take stays in flight"
+        );
     }
 
     #[test]

@@ -44,6 +44,21 @@ pub(super) fn abandon(
             continue;
         };
         let st = queue::state(store, &t.id)?;
+        if st.as_ref().is_some_and(|s| s.phase == Phase::Queued)
+            && !alive(Some(t.at), opts.funnel.abandon_after, now)
+        {
+            // A take whose worker never got as far as marking it taken (its store
+            // failed mid-take), so nothing started it: the request goes back to the queue.
+            if let Some(req) = queue::get(store, &t.id)? {
+                tracing::warn!(
+                    "request {} put back: {} never finished taking it",
+                    t.id,
+                    t.host
+                );
+                queue::release(store, &req)?;
+            }
+            continue;
+        }
         let Some(why) = lapsed(store, opts, t, st.as_ref(), mine, now)? else {
             continue;
         };
