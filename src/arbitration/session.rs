@@ -21,7 +21,7 @@ use crate::model::job::job_name;
 use crate::model::keys;
 use crate::model::params;
 use crate::model::record::{RunRecord, Status};
-use crate::model::slot::{self, Period, Slot};
+use crate::model::slot::{self, Slot};
 use crate::store::{self, Store, StoreError};
 
 /// The outcome of the claim step for one slot.
@@ -68,16 +68,8 @@ impl Session {
         let slots = match (opts.backfill, opts.every) {
             (None, Some(_)) => return Err(SessionError::EveryWithoutBackfill),
             (None, None) => vec![last],
-            (Some(window), every) => {
-                let every = every.unwrap_or(match window {
-                    Period::Minutes(_) => Period::Minutes(60),
-                    Period::Days(_) => Period::Days(1),
-                });
-                if every.minutes() > window.minutes() {
-                    return Err(SessionError::EveryTooLong { every, window });
-                }
-                slot::window(last, window, every)
-            }
+            (Some(window), every) => slot::backfill(last, window, every)
+                .map_err(|(every, window)| SessionError::EveryTooLong { every, window })?,
         };
         // Malformed placeholders fail now, not in the middle of a backfill.
         for a in &spec.args {

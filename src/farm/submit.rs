@@ -85,17 +85,13 @@ pub fn submit(
             ..Submission::default()
         });
     };
-    let every = opts.every.unwrap_or(match window {
-        Period::Minutes(_) => Period::Minutes(60),
-        Period::Days(_) => Period::Days(1),
-    });
-    if every.minutes() > window.minutes() {
-        return Err(FarmError::Usage(format!(
+    let slots = slot::backfill(last, window, opts.every).map_err(|(every, window)| {
+        FarmError::Usage(format!(
             "--every {every} is longer than --backfill {window}"
-        )));
-    }
+        ))
+    })?;
     let mut out = Submission::default();
-    for (i, s) in slot::window(last, window, every).into_iter().enumerate() {
+    for (i, s) in slots.into_iter().enumerate() {
         if !opts.rerun {
             if records::succeeded(store, job, s)? {
                 out.left.push((s, "succeeded".into()));

@@ -212,6 +212,24 @@ pub fn window(last: Slot, window: Period, every: Period) -> Vec<Slot> {
     out
 }
 
+/// The slots of a backfill: [`window`] with `every` defaulting to 1h for an hour window,
+/// else 1d, as greaserun's and greasedispatch's `--backfill` take them. A step longer
+/// than the window is `Err((every, window))`.
+pub fn backfill(
+    last: Slot,
+    span: Period,
+    every: Option<Period>,
+) -> Result<Vec<Slot>, (Period, Period)> {
+    let every = every.unwrap_or(match span {
+        Period::Minutes(_) => Period::Minutes(60),
+        Period::Days(_) => Period::Days(1),
+    });
+    if every.minutes() > span.minutes() {
+        return Err((every, span));
+    }
+    Ok(window(last, span, every))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
