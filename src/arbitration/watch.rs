@@ -12,10 +12,9 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use base64::Engine;
-
 use crate::arbitration::heartbeat::Cancel;
 use crate::execution::{Tail, Watch};
+use crate::model::record::encode_live;
 use crate::store::Store;
 
 /// A running job's watch: its cancel handle and its live-output writer.
@@ -94,17 +93,11 @@ impl Drop for RunWatch {
     }
 }
 
-/// The live document: `{"end": total, "data": base64(tail)}`.
-pub fn live_doc(total: u64, tail: &[u8]) -> Vec<u8> {
-    let data = base64::engine::general_purpose::STANDARD.encode(tail);
-    serde_json::to_vec(&serde_json::json!({"end": total, "data": data})).expect("JSON")
-}
-
 impl Watch for RunWatch {
     fn tick(&mut self, total: u64, tail: &Tail) -> Option<String> {
         if let Some(tx) = self.live.as_ref().and_then(|l| l.tx.as_ref())
             && total > self.written
-            && tx.try_send(live_doc(total, &tail.to_vec())).is_ok()
+            && tx.try_send(encode_live(total, &tail.to_vec())).is_ok()
         {
             self.written = total;
         }

@@ -13,25 +13,13 @@
 use std::io::Write;
 use std::time::Duration;
 
-use base64::Engine;
-use serde::Deserialize;
-
 use crate::arbitration::queue::{self, Cancelled};
 use crate::exit;
 use crate::farm::error::FarmError;
 use crate::model::keys;
-use crate::model::record::TAIL_BYTES;
+use crate::model::record::{TAIL_BYTES, decode_live};
 use crate::model::request::{Phase, RequestState, check_request_id};
 use crate::store::Store;
-
-/// The live-output document greaserun writes while the job runs.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Live {
-    /// The total bytes the job has written so far.
-    pub end: u64,
-    /// The base64 of the last (at most 64 KiB) of them.
-    pub data: String,
-}
 
 /// How a followed request ended.
 #[derive(Debug, Clone)]
@@ -104,12 +92,7 @@ fn read_live(store: &dyn Store, key: &str) -> Result<Option<(u64, Vec<u8>)>, Far
     let Some(body) = store.get(key)? else {
         return Ok(None);
     };
-    Ok(serde_json::from_slice::<Live>(&body).ok().and_then(|l| {
-        let data = base64::engine::general_purpose::STANDARD
-            .decode(l.data)
-            .ok()?;
-        Some((l.end, data))
-    }))
+    Ok(decode_live(&body))
 }
 
 /// What a follower has written: the total so far and its last (at most 64 KiB) bytes.

@@ -18,6 +18,30 @@ use crate::model::slot::Slot;
 /// How much of a run's output is kept in the store.
 pub const TAIL_BYTES: usize = 64 * 1024;
 
+/// The live-output document of a running job, `live/<job>/<slot>/<run id>`:
+/// `{"end": <bytes written so far>, "data": "<base64 of the last <= 64 KiB>"}`. greaserun
+/// writes it ([`encode_live`]); followers read it ([`decode_live`]).
+pub fn encode_live(end: u64, tail: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let data = base64::engine::general_purpose::STANDARD.encode(tail);
+    serde_json::to_vec(&serde_json::json!({"end": end, "data": data})).expect("JSON")
+}
+
+/// Reads a live-output document: `(end, last bytes)`; `None` when it is garbled.
+pub fn decode_live(bytes: &[u8]) -> Option<(u64, Vec<u8>)> {
+    use base64::Engine;
+    #[derive(Deserialize)]
+    struct Live {
+        end: u64,
+        data: String,
+    }
+    let l: Live = serde_json::from_slice(bytes).ok()?;
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(l.data)
+        .ok()?;
+    Some((l.end, data))
+}
+
 /// The state of a run (or of a slot no run took).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -195,6 +219,17 @@ impl RunRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn live_documents_round_trip_and_garbled_ones_are_none() {
+        let doc = encode_live(70_000, b"last \x00 bytes");
+        assert_eq!(
+            decode_live(&doc),
+            Some((70_000, b"last \x00 bytes".to_vec()))
+        );
+        assert_eq!(decode_live(br#"{"end": 1, "data": "not base64!"}"#), None);
+        assert_eq!(decode_live(b"{nope"), None);
+    }
 
     #[test]
     fn times_are_rfc3339_and_ids_name_the_run() {
