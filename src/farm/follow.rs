@@ -58,13 +58,11 @@ pub fn follow(
     let mut cursor = Cursor::default();
     loop {
         let st = queue::state(store, id)?;
-        let rest = st
+        let run = st
             .as_ref()
             .and_then(|s| s.run.as_deref())
-            .and_then(|r| r.strip_prefix("runs/"))
-            .map(str::to_string);
-        let under = |top: &str| rest.as_ref().map(|r| format!("{top}/{r}"));
-        if let Some(key) = under(keys::LIVE)
+            .and_then(keys::run_parts);
+        if let Some(key) = run.as_ref().map(|(j, s, id)| keys::live(j, s, id))
             && let Some(live) = read_live(store, &key)?
         {
             cursor
@@ -72,7 +70,7 @@ pub fn follow(
                 .map_err(FarmError::Output)?;
         }
         if let Some(st) = st.filter(|s| s.phase.is_final()) {
-            if let Some(key) = under(keys::TAILS)
+            if let Some(key) = run.as_ref().map(|(j, s, id)| keys::tail(j, s, id))
                 && let Some(tail) = store.get(&key)?
             {
                 cursor.finish(&tail, out).map_err(FarmError::Output)?;
