@@ -11,6 +11,7 @@ pub mod heartbeat;
 pub mod options;
 pub mod outputs;
 pub mod overlap;
+pub mod placement;
 pub mod prune;
 pub mod queue;
 pub mod records;
