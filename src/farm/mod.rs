@@ -13,4 +13,5 @@ pub mod error;
 pub mod follow;
 pub mod published;
 pub mod pull;
+pub mod report;
 pub mod submit;
