@@ -179,7 +179,7 @@ pub fn fire_slots(schedule: &Schedule, zone: Zone, since: Slot, now: DateTime<Ut
 /// The ledger of one published entry from slot `since` to `now`, oldest first: every
 /// slot its schedule fires at, and every other slot the job has a run, claim, decline or
 /// pending request in. A scheduled slot with nothing is `due` until `grace` after its
-/// time, then `missing`. Reads one range per key prefix, never older history.
+/// time, then `missing`; one before the bundle was published is left out. Reads one range per key prefix, never older history.
 pub fn entry_ledger(
     store: &dyn Store,
     cfg: &Config,
@@ -216,6 +216,10 @@ pub fn entry_ledger(
         let pending = queued
             .get(&key)
             .filter(|(n, _)| shown.as_ref().is_none_or(|r| r.attempt.unwrap_or(1) < *n));
+        // Before the bundle was published, nothing was expected of the slot.
+        if shown.is_none() && pending.is_none() && entry.launched_at > Some(slot.time()) {
+            continue;
+        }
         let mut ls = LedgerSlot {
             job: job.to_string(),
             slot: key.clone(),
@@ -348,4 +352,4 @@ pub fn ledger(
 
 #[cfg(test)]
 #[path = "ledger/tests.rs"]
-mod tests;
+pub(crate) mod tests;

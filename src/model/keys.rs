@@ -213,6 +213,11 @@ pub fn alert_id(event_key: &str) -> String {
     segment(event_key.strip_prefix("events/").unwrap_or(event_key))
 }
 
+/// The pending marker of alert `id` (an [`alert_id`]).
+pub fn alert(id: &str) -> String {
+    format!("{ALERTS}/{id}")
+}
+
 /// The lease key of delivery attempt `n` of alert `id`.
 pub fn alert_lease(id: &str, n: u32) -> String {
     format!("{ALERT_LEASES}/{id}/{n}")
@@ -280,6 +285,7 @@ mod tests {
         assert_eq!(ev, "events/a%2Fb/2026-11-23T03:00Z/failed");
         assert_eq!(alert_id(&ev), "a%252Fb%2F2026-11-23T03:00Z%2Ffailed");
         assert_eq!(alert_lease("x", 2), "alertleases/x/2");
+        assert_eq!(alert("x"), "alerts/x");
         assert_eq!(
             live("j", &slot.key(), "h-7"),
             "live/j/2026-11-23T03:00Z/h-7"

@@ -5,6 +5,11 @@ use crate::dispatch::bundle::{Bundle, CrontabFile, key_for};
 use crate::dispatch::project::Project;
 
 pub(crate) fn publish(store: &dyn Store, crontab: &str) {
+    publish_at(store, crontab, "2026-11-01T00:00:00Z");
+}
+
+/// Publishes `crontab` in project `g:jobs` as launched at `at`.
+pub(crate) fn publish_at(store: &dyn Store, crontab: &str, at: &str) {
     let p = Project {
         group: "g".into(),
         artifact: "jobs".into(),
@@ -15,7 +20,7 @@ pub(crate) fn publish(store: &dyn Store, crontab: &str) {
             name: "a.cron".into(),
             content: crontab.into(),
         }],
-        "2026-11-30T00:00:00Z".into(),
+        at.into(),
         "ci@b".into(),
         None,
     );
