@@ -28,6 +28,7 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "funnel",
             "history",
             "snatch",
+            "alerts",
         ],
     ),
     ("common", &["file_logger", "hostname"]),
@@ -74,6 +75,23 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
     ),
     ("history", &["retention"]),
     ("snatch", &["pull"]),
+    (
+        "alerts",
+        &[
+            "check",
+            "interval",
+            "webhook",
+            "format",
+            "command",
+            "timeout",
+            "on",
+            "retry_delay",
+            "retry_max_delay",
+            "give_up_after",
+            "project_webhooks",
+            "projects",
+        ],
+    ),
 ];
 
 pub(super) fn key_warnings(tree: &serde_json::Value, path: &Path) -> Vec<String> {
