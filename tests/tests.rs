@@ -44,4 +44,5 @@ mod store;
 mod store_etcd;
 mod store_etcd_auth;
 mod store_faults;
+mod store_keys_watch;
 mod store_urls;
