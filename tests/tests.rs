@@ -28,6 +28,7 @@ mod launch;
 mod policy;
 mod queue_greaserun;
 mod queue_greaserun_cancel;
+mod queue_greaserun_take;
 mod queue_status;
 mod queue_worker;
 mod queue_worker_housekeeping;
