@@ -11,6 +11,7 @@
 pub mod entry;
 pub mod error;
 pub mod follow;
+pub mod holders;
 pub mod published;
 pub mod pull;
 pub mod submit;

@@ -19,6 +19,8 @@
 //!   an exclusive create, so two submitters never queue the same attempt.
 //! - `cancels/<job>/<slot>/<run id>`: asks the running greaserun to end its job.
 //! - `live/<job>/<slot>/<run id>`: the running job's latest output, for `--follow`.
+//! - `members/<host>`: a worker's membership beat ([`crate::arbitration::membership`]),
+//!   written by every greasesnatch round; live while younger than `launch.member_ttl`.
 //!
 //! Slots are written in their key form (`2026-11-23T03:00Z`, see
 //! [`Slot::key`](crate::model::slot::Slot::key)).
@@ -55,6 +57,8 @@ pub const ATTEMPTS: &str = "attempts";
 pub const CANCELS: &str = "cancels";
 /// Live output, one per (job, slot, run).
 pub const LIVE: &str = "live";
+/// Workers' membership beats, one per host.
+pub const MEMBERS: &str = "members";
 /// The tops whose second segment is a job name.
 pub const JOB_TOPS: [&str; 4] = [RUNS, CLAIMS, DECLINES, ATTEMPTS];
 /// The run id of a dropped slot's record.
@@ -131,6 +135,11 @@ pub fn job_prefix(top: &str, job: Option<&str>) -> String {
 /// The job a key under one of [`JOB_TOPS`] belongs to.
 pub fn job_of(key: &str) -> Option<String> {
     key.split('/').nth(1).map(unsegment)
+}
+
+/// The membership key of a worker.
+pub fn member(host: &str) -> String {
+    format!("{MEMBERS}/{}", segment(host))
 }
 
 /// The marker of prune interval `bucket`.
