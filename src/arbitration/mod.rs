@@ -8,6 +8,7 @@ pub mod claim;
 pub mod delay;
 pub mod guard;
 pub mod heartbeat;
+pub mod membership;
 pub mod options;
 pub mod outputs;
 pub mod overlap;

@@ -8,11 +8,12 @@ use clap::Parser;
 use scalegrease::cli::{self, Common, CommonArgs};
 use scalegrease::config::{CONFIG_ENV, Config, STORE_ENV, StoreConfig};
 use scalegrease::dispatch::sign;
-use scalegrease::dispatch::snatch::{self, Outcome, SnatchOptions, Summary};
+use scalegrease::dispatch::snatch::{self, Outcome, PlacementOptions, SnatchOptions, Summary};
 use scalegrease::dispatch::watch as dispatch_watch;
 use scalegrease::error::Failure;
 use scalegrease::exit::{self, Tool};
 use scalegrease::farm::alert::{self, AlertOptions};
+use scalegrease::farm::holders;
 use scalegrease::farm::pull::spawn::{Children, PassThrough};
 use scalegrease::farm::pull::{self, PullOptions, Pulled};
 use scalegrease::store;
@@ -125,6 +126,13 @@ impl Cli {
             dry_run: self.dry_run,
             wait: self.wait,
             trusted_keys,
+            placement: (config.launch.replicas > 0).then(|| PlacementOptions {
+                host: host::hostname(config.common.hostname.as_deref()),
+                replicas: config.launch.replicas,
+                member_ttl: config.launch.member_ttl,
+                guard: config.guard.clone(),
+                jobs_of: holders::jobs_of,
+            }),
         };
         let store_config = common.store_config(&config);
         let pull = (config.snatch.pull && !self.no_pull && !self.dry_run)

@@ -42,6 +42,8 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "trusted_keys",
             "allow_plain_commands",
             "allowed_env",
+            "replicas",
+            "member_ttl",
         ],
     ),
     (

@@ -42,6 +42,11 @@ pub struct Launch {
     /// Environment names allowed in crontabs besides MAILTO, CRON_TZ, TZ, SHELL and a
     /// PATH of system directories; `"*"` allows any name not always refused.
     pub allowed_env: Vec<String>,
+    /// How many live workers install (uncommented) each greaserun entry; 0: every worker.
+    pub replicas: usize,
+    /// A worker is live while its last membership beat is younger than this.
+    #[serde(with = "serde_duration")]
+    pub member_ttl: Duration,
 }
 
 /// One `launch.allowed_users` entry: a user name (`"*"`: any account at or above
@@ -100,6 +105,8 @@ impl Default for Launch {
             trusted_keys: Vec::new(),
             allow_plain_commands: false,
             allowed_env: Vec::new(),
+            replicas: 2, // arbitration::placement::DEFAULT_REPLICAS
+            member_ttl: Duration::from_secs(90),
         }
     }
 }

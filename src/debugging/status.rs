@@ -59,10 +59,11 @@ fn sync_state(
     let Some(b) = bundles.get(project) else {
         return "orphan";
     };
-    let current = b
-        .crontabs
-        .iter()
-        .any(|c| c.name == name && snatch::installed_content(project, &c.name, &c.content) == text);
+    let current = b.crontabs.iter().any(|c| {
+        c.name == name
+            && snatch::installed_content(project, &c.name, &c.content)
+                == snatch::uncomment_held(text)
+    });
     if current { "current" } else { "stale" }
 }
 

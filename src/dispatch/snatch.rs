@@ -26,14 +26,18 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+mod accept;
 mod installed;
+pub mod place;
+pub mod skip;
 mod users;
 
+use accept::accept;
 pub use installed::{header, installed_content, parse_header};
+pub use place::{PlacementOptions, uncomment_held};
 pub use users::UserCheck;
 
 use super::bundle::{self, Bundle};
-use super::crontab;
 use super::error::DispatchError;
 use super::verify;
 use crate::store::{Store, Version};
@@ -61,6 +65,9 @@ pub struct SnatchOptions {
     pub wait: bool,
     /// `launch.trusted_keys`; empty: bundles are not authenticated (see [`super::verify`]).
     pub trusted_keys: Vec<super::sign::TrustedKey>,
+    /// This worker's part in placement (`launch.replicas` > 0); `None`: every entry is
+    /// installed uncommented, as before placement.
+    pub placement: Option<PlacementOptions>,
 }
 
 /// What a run did (or, with `dry_run`, would do).
@@ -112,22 +119,44 @@ fn cron_err(path: &Path, op: &'static str) -> impl FnOnce(std::io::Error) -> Dis
 }
 
 /// Runs greasesnatch once. The plan (with `dry_run`) and the reasons for rejections go to
-/// `out`; the caller prints the summary.
+/// `out`; the caller prints the summary. With nothing changed since the last full round
+/// it reads no bundle ([`skip`]).
 pub fn snatch(
     store: &dyn Store,
     opts: &SnatchOptions,
     out: &mut dyn Write,
 ) -> Result<Outcome, DispatchError> {
-    snatch_versioned(store, opts, out).map(|(outcome, _)| outcome)
+    round(store, opts, out, false).map(|r| r.outcome)
 }
 
-/// [`snatch`], also returning the [`Version`] of the bundles it read (`None` when busy),
-/// so `--watch` can wait for the next change from exactly there.
+/// A full [`snatch`] (bundles always read), also returning the [`Version`] of the
+/// bundles it read (`None` when busy), so `--watch` can wait for the next change from
+/// exactly there.
 pub fn snatch_versioned(
     store: &dyn Store,
     opts: &SnatchOptions,
     out: &mut dyn Write,
 ) -> Result<(Outcome, Option<Version>), DispatchError> {
+    round(store, opts, out, true).map(|r| (r.outcome, r.version))
+}
+
+/// What one round did, read and placed by.
+#[derive(Debug)]
+pub struct Round {
+    pub outcome: Outcome,
+    /// The bundles' listing version (`None`: busy, or no bundle read).
+    pub version: Option<Version>,
+    /// The live members placed by (`None`: busy, or no placement).
+    pub members: Option<Vec<String>>,
+}
+
+/// One round: with `full`, the bundles are read even when nothing changed.
+pub fn round(
+    store: &dyn Store,
+    opts: &SnatchOptions,
+    out: &mut dyn Write,
+    full: bool,
+) -> Result<Round, DispatchError> {
     let dir = &opts.cron_dir;
     match fs::metadata(dir) {
         Ok(m) if m.is_dir() => {}
@@ -152,14 +181,42 @@ pub fn snatch_versioned(
         } else {
             match f.try_lock() {
                 Ok(()) => {}
-                Err(fs::TryLockError::WouldBlock) => return Ok((Outcome::Busy(path), None)),
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Ok(Round {
+                        outcome: Outcome::Busy(path),
+                        version: None,
+                        members: None,
+                    });
+                }
                 Err(fs::TryLockError::Error(e)) => return Err(cron_err(&path, "lock")(e)),
             }
         }
         Some(f)
     };
     // Everything is read and decided before the first change.
+    let members = match &opts.placement {
+        Some(p) if p.replicas > 0 => Some(place::join(store, p, opts.dry_run)?),
+        _ => None,
+    };
+    let basis = store
+        .stamp(crate::model::keys::BUNDLES)?
+        .map(|stamp| skip::Basis::new(stamp, members.as_deref(), opts));
+    if let Some(b) = basis.as_ref().filter(|_| !full && !opts.dry_run)
+        && let Some(unchanged) = skip::unchanged(opts, b)
+    {
+        let summary = Summary {
+            unchanged,
+            ..Summary::default()
+        };
+        let (outcome, version) = (Outcome::Done(summary), None);
+        return Ok(Round {
+            outcome,
+            version,
+            members,
+        });
+    }
     let (entries, version) = store.list_versioned(crate::model::keys::BUNDLES)?;
+    let mut texts: Vec<String> = Vec::new();
     let mut summary = Summary::default();
     let mut desired: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut keep_prefixes: BTreeSet<String> = BTreeSet::new();
@@ -181,7 +238,11 @@ pub fn snatch_versioned(
             .as_ref()
             .map(|p| p.to_string())
             .unwrap_or_else(|| entry.key.clone());
-        let files = Bundle::decode(&entry.key, &entry.value)
+        let decoded = Bundle::decode(&entry.key, &entry.value);
+        if let Ok(b) = &decoded {
+            texts.extend(b.crontabs.iter().map(|c| c.content.clone()));
+        }
+        let files = decoded
             .and_then(|b| verify::check(&b, &opts.trusted_keys, &state).map(|()| b))
             .and_then(|b| Ok((accept(&b, opts, &mut users)?, b)));
         match files {
@@ -214,6 +275,10 @@ pub fn snatch_versioned(
             state.record(b);
         }
         desired.extend(files);
+    }
+    if let (Some(p), Some(hosts)) = (&opts.placement, &members) {
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        place::apply(&mut desired, &place::place(&texts, hosts, p), p);
     }
     let own = format!("{}__", bundle::sanitize(&opts.prefix));
     let own_temp = format!(".{own}");
@@ -258,7 +323,7 @@ pub fn snatch_versioned(
             writes.push((name, content, "update"));
         }
     }
-    let mut unsigned_gone = BTreeSet::new();
+    let mut unsigned_gone: BTreeSet<&str> = BTreeSet::new();
     let removes: Vec<&String> = existing
         .iter()
         .filter(|n| {
@@ -272,6 +337,7 @@ pub fn snatch_versioned(
                 && !orphan
         })
         .collect();
+    let clean = summary.rejected.is_empty() && skipped.is_empty() && unsigned_gone.is_empty();
     for gone in unsigned_gone {
         tracing::warn!(
             "{}: no signed bundle in the store for the project of {gone}__*; its installed files are kept (with launch.trusted_keys a project is removed by a signed empty bundle: greaselaunch --allow-empty --signing-key)",
@@ -334,8 +400,16 @@ pub fn snatch_versioned(
         for t in temps {
             let _ = cron.remove(OsStr::new(&t));
         }
+        match basis.filter(|_| clean) {
+            Some(b) => skip::record(opts, &b),
+            None => skip::forget(opts),
+        }
     }
-    Ok((Outcome::Done(summary), Some(version)))
+    Ok(Round {
+        outcome: Outcome::Done(summary),
+        version: Some(version),
+        members,
+    })
 }
 
 /// Reports `kind` found at the installed file `path`: that file is left as it is this
@@ -354,41 +428,4 @@ fn warn_skip(path: &Path, kind: dirfd::Kind) {
 fn has_prefix_in(name: &str, set: &BTreeSet<String>) -> bool {
     name.match_indices("__")
         .any(|(i, _)| set.contains(&name[..i + 2]))
-}
-
-/// Checks one decoded bundle and returns its files, or why it is rejected (two of its
-/// crontabs installing under one name; clashes between projects are
-/// [`verify::take_collisions`]').
-fn accept(
-    b: &Bundle,
-    opts: &SnatchOptions,
-    users: &mut UserCheck,
-) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let project = b.project();
-    project.check()?;
-    let mut files = Vec::with_capacity(b.crontabs.len());
-    for c in &b.crontabs {
-        let parsed = crontab::parse(&c.content);
-        let errors: Vec<_> = parsed.errors().collect();
-        if let Some(first) = errors.first() {
-            return Err(format!(
-                "{} error(s) in its crontabs, first: {}",
-                errors.len(),
-                first.render(&c.name)
-            ));
-        }
-        users.check_crontab(&c.name, &c.content, &parsed, &project.group)?;
-        let name = bundle::installed_name(&opts.prefix, &project, &c.name);
-        if files.iter().any(|(n, _)| *n == name) {
-            return Err(format!(
-                "crontab {} would install as {name}, which another crontab already uses",
-                c.name
-            ));
-        }
-        files.push((
-            name,
-            installed_content(&project, &c.name, &c.content).into_bytes(),
-        ));
-    }
-    Ok(files)
 }

@@ -8,13 +8,18 @@
 //! round runs regardless, which also repairs local edits. Store and cron-dir failures
 //! are reported and retried every second; they never end the watch, and a failed round
 //! changes nothing (as a one-shot greasesnatch).
+//!
+//! With placement (`launch.replicas` > 0) the wait wakes every third of
+//! `launch.member_ttl` to beat this worker's membership and read the live members; a
+//! round runs when they changed, so a dead worker's entries move here within about
+//! `launch.member_ttl` and a third (2 minutes by default) of its last beat.
 
 use std::io::Write;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::error::DispatchError;
-use super::snatch::{self, Outcome, SnatchOptions, Summary};
-use crate::store::{Store, Version};
+use super::snatch::{self, Outcome, SnatchOptions, Summary, place};
+use crate::store::Store;
 
 /// How often a round runs even when nothing changed.
 pub const RESYNC: Duration = Duration::from_secs(300);
@@ -38,25 +43,51 @@ pub fn watch(
         ..opts.clone()
     };
     loop {
-        let since: Option<Version> = match snatch::snatch_versioned(store, &opts, out) {
-            Ok((Outcome::Done(summary), version)) => {
-                report(Ok(&summary));
-                version
+        let (since, members) = match snatch::round(store, &opts, out, true) {
+            Ok(r) => {
+                if let Outcome::Done(summary) = &r.outcome {
+                    report(Ok(summary));
+                }
+                (r.version, r.members)
             }
-            Ok((Outcome::Busy(_), _)) => None,
             Err(e) => {
                 report(Err(&e));
-                None
+                (None, None)
             }
         };
-        match since {
-            Some(v) => {
-                if let Err(e) = store.wait_changed(crate::model::keys::BUNDLES, v, resync) {
+        let Some(v) = since else {
+            std::thread::sleep(RETRY);
+            continue;
+        };
+        let until = Instant::now() + resync;
+        // With placement, wake every beat to beat and to notice members joining or
+        // leaving; a round runs only when the live members changed.
+        let step = opts.placement.as_ref().map_or(resync, |p| p.beat_every());
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match store.wait_changed(crate::model::keys::BUNDLES, v, left.min(step)) {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(e) => {
                     report(Err(&e.into()));
                     std::thread::sleep(RETRY);
+                    break;
                 }
             }
-            None => std::thread::sleep(RETRY),
+            if let Some(p) = opts.placement.as_ref().filter(|p| p.replicas > 0) {
+                match place::join(store, p, false) {
+                    Ok(now) if Some(&now) == members.as_ref() => {}
+                    Ok(_) => break,
+                    Err(e) => {
+                        report(Err(&e.into()));
+                        std::thread::sleep(RETRY);
+                        break;
+                    }
+                }
+            }
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod alert;
 pub mod entry;
 pub mod error;
 pub mod follow;
+pub mod holders;
 pub mod ledger;
 pub mod published;
 pub mod pull;

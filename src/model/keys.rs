@@ -24,6 +24,8 @@
 //! - `alerts/<id>`: the pending marker of an event not yet delivered (removed when
 //!   delivered or given up): listing `alerts` is a worker's whole idle delivery cost.
 //! - `alertleases/<id>/<n>`: one worker's lease on delivery attempt n of an alert.
+//! - `members/<host>`: a worker's membership beat ([`crate::arbitration::membership`]),
+//!   written by every greasesnatch round; live while younger than `launch.member_ttl`.
 //!
 //! Slots are written in their key form (`2026-11-23T03:00Z`, see
 //! [`Slot::key`](crate::model::slot::Slot::key)).
@@ -66,6 +68,8 @@ pub const EVENTS: &str = "events";
 pub const ALERTS: &str = "alerts";
 /// Delivery leases, one per (alert, attempt).
 pub const ALERT_LEASES: &str = "alertleases";
+/// Workers' membership beats, one per host.
+pub const MEMBERS: &str = "members";
 /// The tops whose second segment is a job name.
 pub const JOB_TOPS: [&str; 4] = [RUNS, CLAIMS, DECLINES, ATTEMPTS];
 /// The run id of a dropped slot's record.
@@ -142,6 +146,11 @@ pub fn job_prefix(top: &str, job: Option<&str>) -> String {
 /// The job a key under one of [`JOB_TOPS`] belongs to.
 pub fn job_of(key: &str) -> Option<String> {
     key.split('/').nth(1).map(unsegment)
+}
+
+/// The membership key of a worker.
+pub fn member(host: &str) -> String {
+    format!("{MEMBERS}/{}", segment(host))
 }
 
 /// The marker of prune interval `bucket`.

@@ -204,6 +204,18 @@ pub trait Store: Send + Sync {
             Ok(Version::digest_keys(&self.keys(prefix)?))
         })
     }
+
+    /// A cheap stamp of the keys directly under `prefix` (one request, whatever their
+    /// number): it differs whenever one was added, removed or rewritten since another
+    /// stamp was taken. `None`: no stamp can be trusted now (the caller lists instead).
+    /// etcd: the count and greatest mod revision under the prefix; the directory store:
+    /// one stat of the prefix's directory, `None` while it changed within the last
+    /// [`STAMP_SETTLE`] (its time stamps are coarser than two quick writes). The default
+    /// has none.
+    fn stamp(&self, prefix: &str) -> Result<Option<Version>, StoreError> {
+        let _ = prefix;
+        Ok(None)
+    }
 }
 
 /// Polls `version` every [`POLL_INTERVAL`] until it differs from `since` (`true`) or
@@ -225,6 +237,10 @@ fn poll_changed(
         std::thread::sleep(left.min(POLL_INTERVAL));
     }
 }
+
+/// How long a directory store's [`Store::stamp`] must stay unchanged before it is
+/// trusted.
+pub const STAMP_SETTLE: Duration = Duration::from_secs(2);
 
 /// How often the default [`Store::wait_changed`] re-reads the store.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);

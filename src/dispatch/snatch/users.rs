@@ -193,6 +193,7 @@ mod tests {
             dry_run: false,
             wait: false,
             trusted_keys: vec![],
+            placement: None,
         };
         let mut u = UserCheck::new(&o);
         assert!(u.check("root", "g").is_err());

@@ -2,6 +2,8 @@
 //! cron directory (`<prefix>__*`, each opening with the header naming its project),
 //! parsed as [`crate::farm::entry`] parses published entries. The worker runs only
 //! these: what greasesnatch verified and installed here, never the store's bundle text.
+//! Entries that placement left to other workers (commented out with `#held-elsewhere: `)
+//! count as installed: cron does not start them here, but the queue may.
 //! A job name that two installed entries share is ambiguous and left out (a request
 //! names a job, so the worker must know which command that is).
 
@@ -11,7 +13,7 @@ use std::path::Path;
 use crate::dispatch::bundle;
 use crate::dispatch::crontab;
 use crate::dispatch::project::Project;
-use crate::dispatch::snatch::parse_header;
+use crate::dispatch::snatch::{parse_header, uncomment_held};
 use crate::farm::entry::{GreaserunEntry, entries};
 use crate::util::dirfd::Dir;
 
@@ -50,6 +52,7 @@ pub fn installed(cron_dir: &Path, prefix: &str) -> std::io::Result<BTreeMap<Stri
         let Some((project, _)) = parse_header(&text) else {
             continue;
         };
+        let text = uncomment_held(&text);
         for entry in entries(&crontab::parse(&text)).into_iter().flatten() {
             let job = entry.job.clone();
             let it = Installed {
@@ -85,7 +88,7 @@ mod tests {
             group: "g".into(),
             artifact: "a".into(),
         };
-        let one = "0 3 * * * u greaserun --job one -r shell g:a\n\
+        let one = "#held-elsewhere: 0 3 * * * u greaserun --job one -r shell g:a\n\
                    0 4 * * * u greaserun --job twice -r shell g:a\n\
                    0 5 * * * u /bin/echo not greaserun\n";
         let two = "0 6 * * * v greaserun --job twice -r shell g:b\n";

@@ -22,7 +22,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Created, Entry, Store, StoreError, check_key};
+use super::{Created, Entry, Store, StoreError, Version, check_key};
 use crate::util::dirfd::{self, Dir};
 
 mod areas;
@@ -224,6 +224,35 @@ impl DirStore {
 impl Store for DirStore {
     fn location(&self) -> String {
         self.root.display().to_string()
+    }
+
+    fn stamp(&self, prefix: &str) -> Result<Option<Version>, StoreError> {
+        use std::os::unix::fs::MetadataExt;
+        self.check()?;
+        let path = self.path(prefix)?;
+        let m = match fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Some(Version(0))),
+            Err(e) => return Err(self.io("stat", prefix, &path, e)),
+        };
+        let settled = m
+            .modified()
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= crate::store::STAMP_SETTLE);
+        let parts = [
+            m.ino(),
+            m.nlink(),
+            m.size(),
+            m.mtime() as u64,
+            m.mtime_nsec() as u64,
+            m.ctime() as u64,
+            m.ctime_nsec() as u64,
+        ];
+        let digest = parts.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, p| {
+            (h ^ p).wrapping_mul(0x100_0000_01b3)
+        });
+        Ok(settled.then_some(Version(digest)))
     }
 
     fn init(&self) -> Result<(), StoreError> {

@@ -269,6 +269,10 @@ impl Store for EtcdStore {
         self.last_child_of(prefix)
     }
 
+    fn stamp(&self, prefix: &str) -> Result<Option<Version>, StoreError> {
+        self.stamp_of(prefix).map(Some)
+    }
+
     fn prune(&self, _prefix: &str, _older_than: Duration) -> Result<usize, StoreError> {
         // Keys written with a TTL expire with their lease; the others are kept on purpose.
         self.check().map(|_| 0)

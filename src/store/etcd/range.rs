@@ -6,7 +6,7 @@
 use etcd_client::{GetOptions, SortOrder, SortTarget, Txn, TxnOp, TxnOpResponse};
 
 use super::EtcdStore;
-use crate::store::{Entry, StoreError, child_of};
+use crate::store::{Entry, StoreError, Version, child_of};
 
 /// Range reads per transaction (etcd refuses more than `--max-txn-ops`, 128 by default).
 const OPS_PER_TXN: usize = 100;
@@ -121,6 +121,35 @@ impl EtcdStore {
         out.sort();
         out.dedup();
         Ok(out)
+    }
+
+    /// [`crate::store::Store::stamp`]: the count and greatest mod revision of the keys
+    /// under `prefix`, one descending range of one key (without its value).
+    pub(super) fn stamp_of(&self, prefix: &str) -> Result<Version, StoreError> {
+        let dir = self.dir_of(prefix)?;
+        let opts = GetOptions::new()
+            .with_prefix()
+            .with_keys_only()
+            .with_sort(SortTarget::Mod, SortOrder::Descend)
+            .with_limit(1);
+        let resp = self.txn(
+            "stamp",
+            prefix,
+            Txn::new()
+                .when([self.marked()])
+                .and_then([TxnOp::get(dir, Some(opts))]),
+        )?;
+        if !resp.succeeded() {
+            return Err(self.unmarked());
+        }
+        let (count, newest) = match resp.op_responses().first() {
+            Some(TxnOpResponse::Get(g)) => (
+                g.count(),
+                g.kvs().first().map(|kv| kv.mod_revision()).unwrap_or(0),
+            ),
+            _ => (0, 0),
+        };
+        Ok(Version(((count as u64) << 44) ^ newest as u64))
     }
 
     /// The last child of `prefix`: the child of the greatest key under it, one key read
