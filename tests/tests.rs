@@ -35,6 +35,7 @@ mod queue_worker_housekeeping;
 mod readme;
 mod runner_logs;
 mod runners;
+mod scale_sim;
 mod shared_store;
 mod signals;
 mod signing;
