@@ -28,6 +28,7 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "funnel",
             "history",
             "snatch",
+            "web",
         ],
     ),
     ("common", &["file_logger", "hostname"]),
@@ -74,6 +75,7 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
     ),
     ("history", &["retention"]),
     ("snatch", &["pull"]),
+    ("web", &["listen", "users"]),
 ];
 
 pub(super) fn key_warnings(tree: &serde_json::Value, path: &Path) -> Vec<String> {

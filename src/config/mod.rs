@@ -101,6 +101,7 @@ pub struct Config {
     pub funnel: Funnel,
     pub history: History,
     pub snatch: Snatch,
+    pub web: Web,
 }
 
 /// Checks a prefix for scalegrease's files in the cron directory (config
