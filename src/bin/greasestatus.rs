@@ -80,6 +80,14 @@ enum View {
     /// missing once its --missing-after grace passed unclaimed, due before), host,
     /// duration, exit, attempt and alerts. See docs/ledger.md.
     Ledger(LedgerArgs),
+    /// Serve the status web page over the store (farm, job and run pages, a JSON API under
+    /// /api and Prometheus metrics at /metrics) until SIGINT or SIGTERM. Read-only unless
+    /// a users file is configured (web.users): signed-in users get Run now and Rerun slot.
+    /// See docs/web.md.
+    Serve(ServeArgs),
+    /// Print a users-file line (NAME:$argon2id$...) for the password read from the first
+    /// line of standard input (not echoed on a terminal); append it to the web.users file.
+    Passwd(PasswdArgs),
 }
 
 #[derive(Debug, Args)]
@@ -90,6 +98,20 @@ struct LedgerArgs {
     /// 2d).
     #[arg(long, value_name = "TIME|AGE", default_value = "7d")]
     since: String,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// The address and port to listen on. Default: the config's web.listen, then
+    /// 127.0.0.1:8080 (this host only); 0.0.0.0:8080 serves every interface.
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct PasswdArgs {
+    /// The user's name (no ':').
+    name: String,
 }
 
 #[derive(Debug, Args)]
@@ -160,6 +182,8 @@ fn run() -> Result<i32, Failure> {
                 print!("{}", ledger::view::table(&v));
             }
         }
+        Some(View::Serve(a)) => serve_view(&common, a)?,
+        Some(View::Passwd(a)) => passwd(a)?,
         Some(View::Queue(a)) => {
             let config = common.config()?;
             let s = open_store(&common, &config)?;
@@ -277,6 +301,58 @@ fn log_view(common: &Common, g: &Global, a: &LogArgs) -> Result<(), Failure> {
         view.write_to(&mut out)?;
     }
     out.flush()?;
+    Ok(())
+}
+
+fn serve_view(common: &Common, a: &ServeArgs) -> Result<(), Failure> {
+    let config = common.config()?;
+    let opts = scalegrease::web::ServeOptions {
+        listen: args::listen(a.listen.as_deref(), &config.web.listen)?,
+        users: config.web.users.as_ref().map(PathBuf::from),
+    };
+    let s = open_store(common, &config)?;
+    scalegrease::web::serve(s, config, &opts, |addr| {
+        println!("greasestatus: serving http://{addr}/");
+        let _ = std::io::stdout().flush();
+    })?;
+    Ok(())
+}
+
+fn passwd(a: &PasswdArgs) -> Result<(), Failure> {
+    use std::io::{BufRead, IsTerminal};
+    if a.name.is_empty() || a.name.contains(':') || a.name.contains(char::is_whitespace) {
+        return Err(Failure::new(
+            exit::USAGE,
+            format!(
+                "{:?}: a user name is not empty and has no ':' or spaces",
+                a.name
+            ),
+        ));
+    }
+    let tty = std::io::stdin().is_terminal();
+    let echo = |on: bool| {
+        let _ = std::process::Command::new("stty")
+            .arg(if on { "echo" } else { "-echo" })
+            .stdin(std::process::Stdio::inherit())
+            .status();
+    };
+    if tty {
+        eprint!("password for {}: ", a.name);
+        echo(false);
+    }
+    let mut line = String::new();
+    let read = std::io::stdin().lock().read_line(&mut line);
+    if tty {
+        echo(true);
+        eprintln!();
+    }
+    read?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        return Err(Failure::new(exit::USAGE, "no password on standard input"));
+    }
+    let hash = scalegrease::web::auth::hash(password)?;
+    println!("{}:{hash}", a.name);
     Ok(())
 }
 

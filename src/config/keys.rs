@@ -29,6 +29,7 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "history",
             "snatch",
             "alerts",
+            "web",
         ],
     ),
     ("common", &["file_logger", "hostname"]),
@@ -94,6 +95,7 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "projects",
         ],
     ),
+    ("web", &["listen", "users"]),
 ];
 
 pub(super) fn key_warnings(tree: &serde_json::Value, path: &Path) -> Vec<String> {

@@ -104,6 +104,7 @@ pub struct Config {
     pub history: History,
     pub snatch: Snatch,
     pub alerts: Alerts,
+    pub web: Web,
 }
 
 /// Checks a prefix for scalegrease's files in the cron directory (config

@@ -89,6 +89,7 @@ mod tests {
                 dry_run: false,
                 wait: false,
                 trusted_keys: vec![],
+                placement: None,
             },
             host: "w1".into(),
             guard: cfg.guard.clone(),
