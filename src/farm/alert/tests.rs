@@ -94,3 +94,35 @@ fn a_failed_delivery_is_retried_with_backoff_then_given_up() {
     assert_eq!(r.gave_up, 1);
     assert!(store.keys(crate::model::keys::ALERTS).unwrap().is_empty());
 }
+
+#[test]
+fn a_check_costs_the_same_store_operations_however_long_the_history() {
+    let cost = |older: i64| {
+        let (_d, store, cfg) = crate::arbitration::claim::tests::setup();
+        publish_at(
+            &*store,
+            "CRON_TZ=UTC\n*/5 * * * * u greaserun --job j -r shell g:a\n",
+            "2026-10-01T00:00:00Z",
+        );
+        let newest = Slot::parse("2026-11-23T03:00Z").unwrap();
+        for i in 0..13 + older {
+            record(
+                &*store,
+                newest.offset_secs(-300 * i),
+                Status::Succeeded,
+                "w",
+            );
+        }
+        let counting = count::Counting::new(&*store);
+        let a = AlertOptions {
+            config: cfg,
+            host: "a".into(),
+        };
+        let r = round(&counting, &a, newest.time(), &|_| true).unwrap();
+        assert_eq!(r.checked.events, 0);
+        (counting.ops(), counting.entries())
+    };
+    let short = cost(2);
+    assert_eq!(short, cost(100));
+    assert!(short.0.values().sum::<u64>() < 20, "{short:?}");
+}
