@@ -43,6 +43,7 @@ fn main() {
         let opts = AlertOptions {
             config: Config::default(),
             host: "bench".into(),
+            trusted_keys: Vec::new(),
         };
         let counting = Counting::new(&store);
         // The first round creates nothing (every slot succeeded); each is the same.

@@ -148,3 +148,55 @@ fn an_alert_waits_for_its_receiver_to_come_back() {
     assert_eq!(bodies[0]["slot"], lost_slot.key());
     assert!(bodies[0]["attempts"].as_u64().unwrap() >= 1);
 }
+
+#[test]
+fn a_project_routes_its_own_alerts_from_its_scalegrease_toml() {
+    if skip_without("python3") {
+        return;
+    }
+    let w = World::new();
+    let mut rx = Receiver::port(w.path());
+    rx.start();
+    w.init_store();
+    let crontab = "0 0 1 1 * nobody greaserun --job own-job -r shell g:a\n";
+    let p = w.project("own", "com.example", "own", &[("a.cron", crontab)]);
+    // A command from a project is refused: only a worker's config names one.
+    w.write(
+        "work/own/scalegrease.toml",
+        "[alerts]\nwebhook = \"http://x/\"\ncommand = \"sh\"\n",
+    );
+    let out = w.launch(&p, &[]);
+    assert!(!out.status.success(), "{:?}", text(&out));
+    assert!(text(&out).1.contains("command"), "{:?}", text(&out));
+    w.write(
+        "work/own/scalegrease.toml",
+        &format!(
+            "[alerts]\nwebhook = \"{}\"\nformat = \"slack\"\non = [\"failed\"]\n",
+            rx.url()
+        ),
+    );
+    let out = w.launch(&p, &[]);
+    assert!(out.status.success(), "{:?}", text(&out));
+
+    let jar = w.empty_jar();
+    let slot = Slot::now().key();
+    let run = w
+        .cmd("greaserun")
+        .args(["--job", "own-job", "--slot", &slot, "--runner", "shell"])
+        .arg(&jar)
+        .args(["--", "sh", "-c", "echo '<b>broken</b>'; exit 4"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(4), "{:?}", text(&run));
+    let out = w.snatch(&[]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(text(&out).0.contains("1 sent"), "{:?}", text(&out));
+    let bodies = rx.bodies();
+    assert_eq!(bodies.len(), 1, "{bodies:#?}");
+    let t = bodies[0]["text"].as_str().unwrap();
+    assert!(
+        t.starts_with("scalegrease: own-job failed slot ") && t.contains("exit 4"),
+        "{t}"
+    );
+    assert!(t.contains("<b>broken</b>"), "{t}");
+}

@@ -20,6 +20,7 @@ fn each_event_is_created_once_farm_wide_and_delivered_once() {
     let mut a = AlertOptions {
         config: cfg.clone(),
         host: "a".into(),
+        trusted_keys: Vec::new(),
     };
     a.config.alerts.command = vec![
         "sh".into(),
@@ -78,6 +79,7 @@ fn a_failed_delivery_is_retried_with_backoff_then_given_up() {
     let mut a = AlertOptions {
         config: cfg,
         host: "a".into(),
+        trusted_keys: Vec::new(),
     };
     a.config.alerts.command = vec!["sh".into(), "-c".into(), "echo nope >&2; exit 3".into()];
     assert_eq!(check_round(&*store, &a, now, &|_| true).unwrap().events, 1);
@@ -117,6 +119,7 @@ fn a_check_costs_the_same_store_operations_however_long_the_history() {
         let a = AlertOptions {
             config: cfg,
             host: "a".into(),
+            trusted_keys: Vec::new(),
         };
         let r = round(&counting, &a, newest.time(), &|_| true).unwrap();
         assert_eq!(r.checked.events, 0);
