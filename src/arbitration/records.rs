@@ -117,8 +117,8 @@ impl Recorder {
         });
     }
 
-    /// Writes the final record (and the output tail, if any) once the running record is
-    /// written.
+    /// Writes the final record (and, before it, the output tail, if any) once the
+    /// running record is written: whoever sees the run ended finds its output.
     pub fn save(mut self, rec: &RunRecord, tail: Option<&[u8]>) {
         match self.running.take().map(|h| h.join()) {
             Some(Ok(Err(e))) => tracing::warn!(
@@ -131,8 +131,9 @@ impl Recorder {
         }
         let Some(s) = &self.store else { return };
         let ret = self.retention;
-        let r = write(&**s, rec, ret)
-            .and_then(|_| tail.map_or(Ok(()), |t| write_tail(&**s, rec, t, ret)));
+        let wrote_tail = tail.map_or(Ok(()), |t| write_tail(&**s, rec, t, ret));
+        // The record is written even when the tail could not be.
+        let r = write(&**s, rec, ret).and(wrote_tail);
         if let Err(e) = r {
             tracing::warn!(
                 "run record of {} slot {} not written: {e}",

@@ -144,6 +144,7 @@ impl Cli {
         }
         let alerts = (config.alerts.check && !self.dry_run).then(|| AlertOptions {
             host: host::hostname(config.common.hostname.as_deref()),
+            trusted_keys: opts.trusted_keys.clone(),
             config,
         });
         Ok((opts, store_config, pull, alerts))

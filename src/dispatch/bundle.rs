@@ -49,6 +49,22 @@ pub struct Bundle {
     /// greaselaunch was given a signing key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<BundleSignature>,
+    /// The project's own alert routing (`[alerts]` of its scalegrease.toml), covered by
+    /// the digest and the signature; absent (and so out of both) when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<BundleAlerts>,
+}
+
+/// A project's own alert routing: a webhook URL, its body format and the event kinds
+/// sent. Never a command: a store writer must not run code on the farm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleAlerts {
+    pub webhook: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<crate::config::AlertFormat>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<Vec<String>>,
 }
 
 /// A bundle's signature: the signer's public key and the signature, both base64.
@@ -68,6 +84,8 @@ struct Signed<'a> {
     launched_at: &'a str,
     launched_by: &'a str,
     revision: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alerts: Option<&'a BundleAlerts>,
 }
 
 impl Bundle {
@@ -89,9 +107,17 @@ impl Bundle {
             revision,
             digest: String::new(),
             signature: None,
+            alerts: None,
         };
         b.digest = b.compute_digest();
         b
+    }
+
+    /// This bundle with the project's alert routing, its digest recomputed.
+    pub fn with_alerts(mut self, alerts: Option<BundleAlerts>) -> Bundle {
+        self.alerts = alerts;
+        self.digest = self.compute_digest();
+        self
     }
 
     /// The project this bundle is for.
@@ -112,7 +138,8 @@ impl Bundle {
     }
 
     /// The canonical bytes a signature covers: a domain tag, then the JSON of the
-    /// version, project, crontabs, launched_at, launched_by and revision.
+    /// version, project, crontabs, launched_at, launched_by, revision and (when set)
+    /// alerts.
     pub fn signed_bytes(&self) -> Vec<u8> {
         let mut out = b"scalegrease-bundle-v1\0".to_vec();
         let signed = Signed {
@@ -123,6 +150,7 @@ impl Bundle {
             launched_at: &self.launched_at,
             launched_by: &self.launched_by,
             revision: self.revision.as_deref(),
+            alerts: self.alerts.as_ref(),
         };
         out.extend(serde_json::to_vec(&signed).expect("a bundle serialises"));
         out

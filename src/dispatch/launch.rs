@@ -173,7 +173,8 @@ pub fn prepare(
         now,
         opts.launched_by.clone(),
         revision,
-    );
+    )
+    .with_alerts(resolved.settings.alerts.clone());
     Ok((resolved, b))
 }
 

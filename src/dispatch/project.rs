@@ -10,6 +10,11 @@
 //! artifact = "nightly-jobs"
 //! cron_glob = "src/main/cron/**/*.cron"   # default src/main/cron/*.cron
 //! allowed_users = ["batch"]               # entries for other users fail the launch
+//!
+//! [alerts]                                # published in the bundle (docs/ledger.md)
+//! webhook = "https://hooks.example.com/x"
+//! format = "slack"                        # or "json" (the default)
+//! on = ["failed", "missing"]              # default: every event kind
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -68,6 +73,8 @@ pub struct ProjectFile {
     pub artifact: Option<String>,
     pub cron_glob: Option<String>,
     pub allowed_users: Option<Vec<String>>,
+    /// The project's alert webhook, published in its bundle.
+    pub alerts: Option<super::bundle::BundleAlerts>,
 }
 
 impl ProjectFile {
@@ -84,12 +91,19 @@ impl ProjectFile {
                 });
             }
         };
-        toml::from_str(&text)
-            .map(Some)
-            .map_err(|e| DispatchError::ProjectFile {
+        let file: ProjectFile = toml::from_str(&text).map_err(|e| DispatchError::ProjectFile {
+            path: path.clone(),
+            why: e.to_string().trim().replace('\n', " "),
+        })?;
+        if let Some(a) = &file.alerts
+            && !(a.webhook.starts_with("https://") || a.webhook.starts_with("http://"))
+        {
+            return Err(DispatchError::ProjectFile {
                 path,
-                why: e.to_string().trim().replace('\n', " "),
-            })
+                why: "[alerts] webhook must be an http:// or https:// URL".into(),
+            });
+        }
+        Ok(Some(file))
     }
 }
 

@@ -12,6 +12,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Alerts;
+use crate::dispatch::bundle::{Bundle, BundleAlerts};
+use crate::dispatch::verify;
 use crate::farm::alert::detect::AlertOptions;
 use crate::farm::alert::event::Alert;
 use crate::farm::alert::route::{Route, routes};
@@ -102,7 +104,8 @@ pub fn deliver_round(
             continue;
         }
         tried += 1;
-        let routed = attempt(&opts.config.alerts, &mut alert, n, now);
+        let own = project_alerts(store, opts, &alert.project)?;
+        let routed = attempt(&opts.config.alerts, own.as_ref(), &mut alert, n, now);
         store.put(
             &event_key,
             &serde_json::to_vec(&alert).expect("an alert serialises"),
@@ -122,6 +125,34 @@ pub fn deliver_round(
         }
     }
     Ok(out)
+}
+
+/// The `[alerts]` of `project`'s bundle (`group:artifact`), when project webhooks are
+/// on and the bundle passes this worker's checks (its signature, with trusted keys).
+fn project_alerts(
+    store: &dyn Store,
+    opts: &AlertOptions,
+    project: &str,
+) -> Result<Option<BundleAlerts>, StoreError> {
+    let Some((group, artifact)) = project.split_once(':') else {
+        return Ok(None);
+    };
+    if !opts.config.alerts.project_webhooks {
+        return Ok(None);
+    }
+    let key = keys::bundle(group, artifact);
+    let Some(bytes) = store.get(&key)? else {
+        return Ok(None);
+    };
+    let bundle = Bundle::decode(&key, &bytes)
+        .and_then(|b| verify::check(&b, &opts.trusted_keys, &verify::State::default()).map(|()| b));
+    match bundle {
+        Ok(b) => Ok(b.alerts),
+        Err(why) => {
+            tracing::warn!("{project}'s own alert webhook is not used: {why}");
+            Ok(None)
+        }
+    }
 }
 
 fn read(store: &dyn Store, key: &str) -> Result<Option<Alert>, StoreError> {
@@ -162,9 +193,15 @@ fn lease(
 
 /// Delivery attempt `n` of `alert` along the routes not yet done; updates its state.
 /// False when no route is configured for it (it is then given up at once).
-fn attempt(cfg: &Alerts, alert: &mut Alert, n: u32, now: DateTime<Utc>) -> bool {
+fn attempt(
+    cfg: &Alerts,
+    own: Option<&BundleAlerts>,
+    alert: &mut Alert,
+    n: u32,
+    now: DateTime<Utc>,
+) -> bool {
     alert.attempts = n;
-    let routes = routes(cfg, &alert.project, alert.event);
+    let routes = routes(cfg, &alert.project, alert.event, own);
     if routes.is_empty() {
         alert.gave_up = Some("no alert route configured for this event".into());
         return false;
@@ -175,7 +212,9 @@ fn attempt(cfg: &Alerts, alert: &mut Alert, n: u32, now: DateTime<Utc>) -> bool 
             continue;
         }
         let sent = match r {
-            Route::Webhook { url, format } => send::webhook(url, *format, alert, cfg.timeout),
+            Route::Webhook { url, format } | Route::Project { url, format } => {
+                send::webhook(url, *format, alert, cfg.timeout)
+            }
             Route::Command(argv) => send::command(argv, alert, cfg.timeout),
         };
         match sent {

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::dispatch::sign::TrustedKey;
 use crate::farm::alert::event::{Alert, EventKind};
 use crate::farm::error::FarmError;
 use crate::farm::ledger::{LedgerSlot, SlotState, entry_ledger, grace_of};
@@ -31,6 +32,9 @@ pub struct AlertOptions {
     pub config: Config,
     /// This worker (`detected_by`, and the holder of delivery leases).
     pub host: String,
+    /// `launch.trusted_keys`: a project's own webhook is used only from a bundle they
+    /// signed (any bundle without them).
+    pub trusted_keys: Vec<TrustedKey>,
 }
 
 /// What one check found.

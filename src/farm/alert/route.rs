@@ -1,8 +1,11 @@
 //! Where an event goes: the worker's `alerts` config (webhook, body format, command,
-//! kinds), overridden per project by `alerts.projects."group:artifact"`. A command only
-//! ever comes from the worker's own config; nothing read from the store names one.
+//! kinds), overridden per project by `alerts.projects."group:artifact"`, and the
+//! project's own webhook from its bundle (unless `alerts.project_webhooks` is false). A
+//! command only ever comes from the worker's own config; nothing read from the store
+//! names one.
 
 use crate::config::{AlertFormat, Alerts};
+use crate::dispatch::bundle::BundleAlerts;
 use crate::farm::alert::event::EventKind;
 
 /// One place an event is delivered to.
@@ -12,6 +15,8 @@ pub enum Route {
     Webhook { url: String, format: AlertFormat },
     /// Run `alerts.command` with the event on stdin.
     Command(Vec<String>),
+    /// POST the event to the project's own webhook (from its bundle).
+    Project { url: String, format: AlertFormat },
 }
 
 impl Route {
@@ -20,18 +25,38 @@ impl Route {
         match self {
             Route::Webhook { .. } => "webhook",
             Route::Command(_) => "command",
+            Route::Project { .. } => "project",
         }
     }
 }
 
-/// The routes an event of `kind` for `project` (`group:artifact`) takes under `cfg`.
-pub fn routes(cfg: &Alerts, project: &str, kind: EventKind) -> Vec<Route> {
+/// Whether `on` (empty: every kind) takes `kind`.
+fn takes(on: &[String], kind: EventKind) -> bool {
+    on.is_empty() || on.iter().any(|k| k == kind.as_str())
+}
+
+/// The routes an event of `kind` for `project` (`group:artifact`) takes under `cfg`,
+/// and the project's own alerts from its bundle.
+pub fn routes(
+    cfg: &Alerts,
+    project: &str,
+    kind: EventKind,
+    bundle: Option<&BundleAlerts>,
+) -> Vec<Route> {
+    let mut out = Vec::new();
+    if let Some(b) =
+        bundle.filter(|b| cfg.project_webhooks && takes(b.on.as_deref().unwrap_or(&[]), kind))
+    {
+        out.push(Route::Project {
+            url: b.webhook.clone(),
+            format: b.format.unwrap_or_default(),
+        });
+    }
     let over = cfg.projects.get(project);
     let on = over.and_then(|p| p.on.as_ref()).unwrap_or(&cfg.on);
-    if !on.is_empty() && !on.iter().any(|k| k == kind.as_str()) {
-        return Vec::new();
+    if !takes(on, kind) {
+        return out;
     }
-    let mut out = Vec::new();
     if let Some(url) = over.and_then(|p| p.webhook.clone()).or(cfg.webhook.clone()) {
         let format = over.and_then(|p| p.format).unwrap_or(cfg.format);
         out.push(Route::Webhook { url, format });
@@ -77,8 +102,23 @@ mod tests {
                 command: Some(false),
             },
         );
+        let own = BundleAlerts {
+            webhook: "http://own/".into(),
+            format: None,
+            on: Some(vec!["missing".into()]),
+        };
         assert_eq!(
-            routes(&cfg, "x:y", EventKind::Failed),
+            routes(&cfg, "g:jobs", EventKind::Missing, Some(&own)),
+            [Route::Project {
+                url: "http://own/".into(),
+                format: AlertFormat::Json
+            }]
+        );
+        assert!(routes(&cfg, "g:jobs", EventKind::Failed, Some(&own)).is_empty());
+        cfg.project_webhooks = false;
+        assert!(routes(&cfg, "g:jobs", EventKind::Missing, Some(&own)).is_empty());
+        assert_eq!(
+            routes(&cfg, "x:y", EventKind::Failed, None),
             [
                 Route::Webhook {
                     url: "http://a/".into(),
@@ -87,10 +127,10 @@ mod tests {
                 Route::Command(vec!["notify".into()])
             ]
         );
-        assert!(routes(&cfg, "x:y", EventKind::Recovered).is_empty());
-        assert!(routes(&cfg, "g:jobs", EventKind::Failed).is_empty());
+        assert!(routes(&cfg, "x:y", EventKind::Recovered, None).is_empty());
+        assert!(routes(&cfg, "g:jobs", EventKind::Failed, None).is_empty());
         assert_eq!(
-            routes(&cfg, "g:jobs", EventKind::Recovered),
+            routes(&cfg, "g:jobs", EventKind::Recovered, None),
             [Route::Webhook {
                 url: "http://b/".into(),
                 format: AlertFormat::Slack

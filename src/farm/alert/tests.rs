@@ -20,6 +20,7 @@ fn each_event_is_created_once_farm_wide_and_delivered_once() {
     let mut a = AlertOptions {
         config: cfg.clone(),
         host: "a".into(),
+        trusted_keys: Vec::new(),
     };
     a.config.alerts.command = vec![
         "sh".into(),
@@ -78,6 +79,7 @@ fn a_failed_delivery_is_retried_with_backoff_then_given_up() {
     let mut a = AlertOptions {
         config: cfg,
         host: "a".into(),
+        trusted_keys: Vec::new(),
     };
     a.config.alerts.command = vec!["sh".into(), "-c".into(), "echo nope >&2; exit 3".into()];
     assert_eq!(check_round(&*store, &a, now, &|_| true).unwrap().events, 1);
@@ -93,4 +95,37 @@ fn a_failed_delivery_is_retried_with_backoff_then_given_up() {
     let r = deliver::deliver_round(&*store, &a, later).unwrap();
     assert_eq!(r.gave_up, 1);
     assert!(store.keys(crate::model::keys::ALERTS).unwrap().is_empty());
+}
+
+#[test]
+fn a_check_costs_the_same_store_operations_however_long_the_history() {
+    let cost = |older: i64| {
+        let (_d, store, cfg) = crate::arbitration::claim::tests::setup();
+        publish_at(
+            &*store,
+            "CRON_TZ=UTC\n*/5 * * * * u greaserun --job j -r shell g:a\n",
+            "2026-10-01T00:00:00Z",
+        );
+        let newest = Slot::parse("2026-11-23T03:00Z").unwrap();
+        for i in 0..13 + older {
+            record(
+                &*store,
+                newest.offset_secs(-300 * i),
+                Status::Succeeded,
+                "w",
+            );
+        }
+        let counting = count::Counting::new(&*store);
+        let a = AlertOptions {
+            config: cfg,
+            host: "a".into(),
+            trusted_keys: Vec::new(),
+        };
+        let r = round(&counting, &a, newest.time(), &|_| true).unwrap();
+        assert_eq!(r.checked.events, 0);
+        (counting.ops(), counting.entries())
+    };
+    let short = cost(2);
+    assert_eq!(short, cost(100));
+    assert!(short.0.values().sum::<u64>() < 20, "{short:?}");
 }
