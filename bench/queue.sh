@@ -14,13 +14,17 @@
 #   3. Idle store load of one worker (etcd): operations per minute over IDLE_S (default
 #      60) seconds with an empty queue, with 10 and with 1,000 published jobs, and again
 #      after the drain (10,000+ requests ever made). It must not grow.
+# Each measurement is repeated RUNS (default 3) times per store, each run's figure
+# printed, then the median and the spread (min-max) over the runs.
 # Usage: bench/queue.sh. PROFILE=debug uses a debug build (slower binaries; for machines
 # where a release build does not fit); BACKENDS="etcd" runs one store only; LATENCY,
-# DRAIN, IDLE_S and WORKERS change the sizes. Method and figures: BENCHMARKS.md, "Farm queue".
+# DRAIN, IDLE_S, WORKERS, RUNS and DRAIN_RUNS (default RUNS) change the sizes. Method and
+# figures: BENCHMARKS.md, "Farm queue".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${PROFILE:-release}
 latency_n=${LATENCY:-200} drain_n=${DRAIN:-10000} idle_s=${IDLE_S:-60} workers=${WORKERS:-20}
+runs=${RUNS:-3} drain_runs=${DRAIN_RUNS:-${RUNS:-3}}
 if [ "$profile" = release ]; then
   cargo build --release -q --features etcd --bins
 else
@@ -101,27 +105,49 @@ n = float(sys.argv[3])
 print(f"{sys.argv[4]}: {sum(d)/n:.1f} operations (ranges {d[0]/n:.1f}, puts {d[1]/n:.1f}, deletes {d[2]/n:.1f}, txns {d[3]/n:.1f})")
 PY
 }
-stats() { # records.json first-line-label: latency percentiles or drain rate
-  python3 - "$@" <<'PY'
+stats() { # records.json kind slot-from slot-to [t0]: latency percentiles or drain rate
+  python3 - "$@" <<'PY2'
 import json, sys, datetime as dt
-recs = [r for r in json.load(open(sys.argv[1])) if r.get("requested_at") and r.get("start")]
+lo, hi = sys.argv[3], sys.argv[4]
+recs = [r for r in json.load(open(sys.argv[1]))
+        if r.get("requested_at") and r.get("start") and lo <= r["slot"] < hi]
 t = lambda s: dt.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
 if sys.argv[2] == "latency":
     lat = sorted((t(r["start"]) - t(r["requested_at"])) * 1000 for r in recs)
     q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]
     print(f"submit -> start over {len(lat)} requests: p50 {q(0.5):.0f} ms, p99 {q(0.99):.0f} ms, max {lat[-1]:.0f} ms")
+    # greasedispatch's own time (requested_at to its exit), and start after that exit.
+    done = dict(l.split() for l in open(sys.argv[5])) if len(sys.argv) > 5 else {}
+    own = sorted((float(done[r["slot"]]) - t(r["requested_at"])) * 1000 for r in recs if r["slot"] in done)
+    after = sorted(max(0.0, t(r["start"]) - float(done[r["slot"]])) * 1000 for r in recs if r["slot"] in done)
+    if own:
+        qq = lambda v, p: v[min(len(v) - 1, int(p * len(v)))]
+        print(f"  of which greasedispatch itself (requested_at -> its exit): p50 {qq(own, 0.5):.0f} ms, p99 {qq(own, 0.99):.0f} ms;"
+              f" start after greasedispatch exited: p50 {qq(after, 0.5):.0f} ms, p99 {qq(after, 0.99):.0f} ms")
+    print(f"RESULT latency {q(0.5):.0f} {q(0.99):.0f} {lat[-1]:.0f}", file=sys.stderr)
 else:
-    t0 = float(sys.argv[3]); end = max(t(r["end"]) for r in recs if r.get("end"))
+    t0 = float(sys.argv[5]); end = max(t(r["end"]) for r in recs if r.get("end"))
     ok = sum(r["status"] == "succeeded" for r in recs)
     hosts = len({r["host"] for r in recs})
     print(f"drain: {len(recs)} runs ({ok} succeeded) on {hosts} workers in {end - t0:.1f} s = {len(recs) / (end - t0):.0f} requests/s")
-PY
+    print(f"RESULT drain {len(recs) / (end - t0):.1f}", file=sys.stderr)
+PY2
 }
-wait_drained() { # count
-  until [ "$("$BIN/greasestatus" queue --json | python3 -c 'import json,sys; v=json.load(sys.stdin); print(len(v["pending"]) + len(v["in_flight"]))')" = 0 ] \
-    && [ "$("$BIN/greasestatus" runs "$job" --json | python3 -c 'import json,sys; print(sum(r["status"] != "running" for r in json.load(sys.stdin)))')" -ge "$1" ]; do
-    sleep 1
-  done
+remaining() { # requests queued or in flight, counted without reading them
+  if [ "$backend" = etcd ]; then
+    local n=0 top
+    for top in queue taken; do
+      n=$((n + $(ETCDCTL_API=3 etcdctl --endpoints "127.0.0.1:$SG_ETCD_PORT" get --prefix "queue/$top/" --limit 1 -w json \
+        | python3 -c 'import json, sys; print(json.load(sys.stdin).get("count", 0))')))
+    done
+    echo "$n"
+  else
+    find "$store/queue" "$store/taken" -type f | wc -l
+  fi
+}
+wait_drained() {
+  sleep 1
+  until [ "$(remaining)" = 0 ]; do sleep 2; done
 }
 idle() { # label
   stop_workers; start_workers "$store" 1; sleep 5
@@ -142,29 +168,49 @@ for backend in ${BACKENDS:-dir etcd}; do
     idle "1,000 published jobs, no request ever"
   fi
 
-  echo "== $backend: 1. submit -> start latency, $latency_n requests, $workers workers (--watch)"
-  start_workers "$store" "$workers"; sleep 3
-  for i in $(seq 1 "$latency_n"); do
-    "$BIN/greasedispatch" -q "$job" --slot "$(date -u -d "2020-01-01 +$i min" +%Y-%m-%dT%H:%MZ)" >/dev/null
-    sleep 0.1
+  for run in $(seq 1 "$runs"); do
+    echo "== $backend run $run: 1. submit -> start latency, $latency_n requests, $workers workers (--watch)"
+    start_workers "$store" "$workers"; sleep 3
+    day=$(date -u -d "2020-01-01 +$run day" +%Y-%m-%d)
+    : > "$W/disp.times"
+    for i in $(seq 1 "$latency_n"); do
+      slot=$(date -u -d "$day +$i min" +%Y-%m-%dT%H:%MZ)
+      "$BIN/greasedispatch" -q "$job" --slot "$slot" >/dev/null
+      echo "$slot $(date +%s.%N)" >> "$W/disp.times"
+      sleep 0.1
+    done
+    wait_drained
+    "$BIN/greasestatus" runs "$job" --json > "$W/lat.json"
+    stats "$W/lat.json" latency "${day}T00" "${day}T23" "$W/disp.times" 2>>"$W/results-$backend"
+    stop_workers
   done
-  wait_drained "$latency_n"
-  "$BIN/greasestatus" runs "$job" --json > "$W/lat.json"
-  stats "$W/lat.json" latency
-  stop_workers
 
-  echo "== $backend: 2. drain of $drain_n /bin/true requests over $workers workers"
-  t=$(date +%s.%N)
-  "$BIN/greasedispatch" -q "$job" --slot 2021-01-01T00:00Z --backfill "${drain_n}m" --every 1m --limit "$drain_n" >/dev/null
-  echo "queued $drain_n requests in $(python3 -c "import time; print(f'{time.time() - $t:.1f}')") s"
-  [ "$backend" = etcd ] && before=$(metrics)
-  t0=$(date +%s.%N)
-  start_workers "$store" "$workers"
-  wait_drained $((latency_n + drain_n))
-  [ "$backend" = etcd ] && delta "$before" "$(metrics)" "$drain_n" "store operations per request"
-  # The drain's slots are the week before 2021-01-01; the latency runs' are in 2020-01-01.
-  "$BIN/greasestatus" runs "$job" --since 2020-06-01T00:00Z --json > "$W/drain.json"
-  stats "$W/drain.json" drain "$t0"
-  stop_workers
-  [ "$backend" = etcd ] && idle "1,000 published jobs, after $((latency_n + drain_n)) requests"
+  for run in $(seq 1 "$drain_runs"); do
+    echo "== $backend run $run: 2. drain of $drain_n /bin/true requests over $workers workers"
+    # Run r's slots: the drain_n minutes before 2021-r-01 (a window of its own).
+    last=$(date -u -d "2021-$(printf %02d "$run")-01 -1 min" +%Y-%m-%dT%H:%MZ)
+    first=$(date -u -d "2021-$(printf %02d "$run")-01 -$drain_n min" +%Y-%m-%dT%H:%MZ)
+    t=$(date +%s.%N)
+    "$BIN/greasedispatch" -q "$job" --slot "$last" --backfill "${drain_n}m" --every 1m --limit "$drain_n" >/dev/null
+    echo "queued $drain_n requests in $(python3 -c "import time; print(f'{time.time() - $t:.1f}')") s"
+    [ "$backend" = etcd ] && before=$(metrics)
+    t0=$(date +%s.%N)
+    start_workers "$store" "$workers"
+    wait_drained
+    [ "$backend" = etcd ] && delta "$before" "$(metrics)" "$drain_n" "store operations per request"
+    "$BIN/greasestatus" runs "$job" --since "$first" --json > "$W/drain.json"
+    stats "$W/drain.json" drain "$first" "${last}~" "$t0" 2>>"$W/results-$backend"
+    stop_workers
+  done
+  [ "$backend" = etcd ] && idle "1,000 published jobs, after $((runs * latency_n + drain_runs * drain_n)) requests"
+  python3 - "$W/results-$backend" "$backend" <<'PY2'
+import sys, statistics as st
+rows = [l.split()[1:] for l in open(sys.argv[1]) if l.startswith("RESULT")]
+for kind, names in (("latency", ["p50", "p99", "max"]), ("drain", ["requests/s"])):
+    vals = [list(map(float, r[1:])) for r in rows if r[0] == kind]
+    if vals:
+        cols = list(zip(*vals))
+        print(f"{sys.argv[2]} {kind} over {len(vals)} runs: " + "; ".join(
+            f"{n} median {st.median(c):.0f} (min {min(c):.0f}, max {max(c):.0f})" for n, c in zip(names, cols)))
+PY2
 done

@@ -17,6 +17,7 @@ mod dispatch_follow;
 mod dispatch_front;
 mod escaping;
 mod farm_queue;
+mod farm_queue_cancel_backfill;
 mod fs_safety;
 mod fs_safety_store;
 mod funnel;

@@ -133,8 +133,34 @@ pub fn get(store: &dyn Store, id: &str) -> Result<Option<Request>, StoreError> {
         .and_then(|b| parse(&b).ok()))
 }
 
-/// Takes `req` for `host`: `true` when this worker won it and must run it.
+/// Takes `req` for `host`: `true` when this worker won it and must run it ([`take_for`]).
 pub fn take(store: &dyn Store, req: &Request, host: &str) -> Result<bool, StoreError> {
+    Ok(take_for(store, req, host)? == Took::Won)
+}
+
+/// What [`take_for`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Took {
+    /// This worker won the request and must run it.
+    Won,
+    /// Another worker has it, or it was withdrawn meanwhile.
+    Lost,
+    /// Its backfill batch has `limit` requests in flight: none of the batch may be taken
+    /// now (taking a later one would break the batch's oldest-first order).
+    Full,
+}
+
+/// Takes `req` for `host`. A request of a backfill batch first gets one of the batch's
+/// `limit` run tokens ([`keys::batch_token`], exclusive creates): none free, it is not
+/// taken ([`Took::Full`]), so the limit holds farm-wide.
+pub fn take_for(store: &dyn Store, req: &Request, host: &str) -> Result<Took, StoreError> {
+    let token = match &req.batch {
+        Some(b) => match acquire_token(store, b, req.limit.unwrap_or(1).max(1), &req.id, host)? {
+            Some(k) => Some(k),
+            None => return Ok(Took::Full),
+        },
+        None => None,
+    };
     let t = Take {
         id: req.id.clone(),
         job: req.job.clone(),
@@ -142,6 +168,7 @@ pub fn take(store: &dyn Store, req: &Request, host: &str) -> Result<bool, StoreE
         host: host.to_string(),
         at: Utc::now(),
         batch: req.batch.clone(),
+        token,
     };
     let body = serde_json::to_vec(&t).expect("takes serialise");
     let key = keys::request(keys::TAKEN, &req.id);
@@ -150,8 +177,14 @@ pub fn take(store: &dyn Store, req: &Request, host: &str) -> Result<bool, StoreE
         // Our own take from an earlier round whose answer was lost (an etcd member
         // failing over after applying it) is finished now; anyone else's stands.
         Created::Exists(other) => {
-            if !serde_json::from_slice::<Take>(&other).is_ok_and(|t| t.host == host) {
-                return Ok(false);
+            let other = serde_json::from_slice::<Take>(&other).ok();
+            let ours = other.as_ref().is_some_and(|o| o.host == host);
+            // The token we got is that take's own only when the take is ours.
+            if !(ours && other.is_some_and(|o| o.token == token)) {
+                release_token(store, &t)?;
+            }
+            if !ours {
+                return Ok(Took::Lost);
             }
             false
         }
@@ -160,9 +193,9 @@ pub fn take(store: &dyn Store, req: &Request, host: &str) -> Result<bool, StoreE
         // Cancelled or dropped between our listing and our take (or, for a take of ours
         // found in place, already taken all the way: it stays as it is).
         if created {
-            store.delete(&key)?;
+            drop_take(store, &req.id)?;
         }
-        return Ok(false);
+        return Ok(Took::Lost);
     }
     set_state(
         store,
@@ -171,7 +204,89 @@ pub fn take(store: &dyn Store, req: &Request, host: &str) -> Result<bool, StoreE
             ..RequestState::new(&req.id, Phase::Taken)
         },
     )?;
-    Ok(true)
+    Ok(Took::Won)
+}
+
+/// How long a run token may stay without its holder's take before anyone may free it (a
+/// worker that died between the token and the take).
+pub const STALE_TOKEN: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A run token's value: which request on which host holds it since when.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Token {
+    id: String,
+    host: String,
+    at: chrono::DateTime<Utc>,
+}
+
+/// Gets a free run token of `batch` (of `limit`) for request `id` on `host` (or the one
+/// it got in an earlier round whose answer was lost), freeing stale ones (held by no take
+/// for [`STALE_TOKEN`]); `None` when all are held.
+fn acquire_token(
+    store: &dyn Store,
+    batch: &str,
+    limit: u32,
+    id: &str,
+    host: &str,
+) -> Result<Option<u32>, StoreError> {
+    let body = serde_json::to_vec(&Token {
+        id: id.to_string(),
+        host: host.to_string(),
+        at: Utc::now(),
+    })
+    .expect("tokens serialise");
+    // Probing from a point of the request's own, a batch with a large limit costs one
+    // create per take, not one per request in flight.
+    let start = id
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b.into()))
+        % limit;
+    for k in (0..limit).map(|i| (start + i) % limit) {
+        let key = keys::batch_token(batch, k);
+        let held = match store.create(&key, &body, None)? {
+            Created::Created => return Ok(Some(k)),
+            Created::Exists(v) => serde_json::from_slice::<Token>(&v).ok(),
+        };
+        let stale = match &held {
+            Some(t) if t.id == id && t.host == host => return Ok(Some(k)),
+            Some(t) => {
+                Utc::now() - t.at > chrono::TimeDelta::from_std(STALE_TOKEN).expect("small")
+                    && take_of(store, &t.id)?.is_none()
+            }
+            None => true,
+        };
+        if stale {
+            tracing::warn!("freeing run token {key} of batch {batch}: no take holds it");
+            store.delete(&key)?;
+            if store.create(&key, &body, None)? == Created::Created {
+                return Ok(Some(k));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Frees the run token `t` holds, if any (and if it still holds it).
+pub fn release_token(store: &dyn Store, t: &Take) -> Result<(), StoreError> {
+    let (Some(b), Some(k)) = (&t.batch, t.token) else {
+        return Ok(());
+    };
+    let key = keys::batch_token(b, k);
+    if let Some(v) = store.get(&key)?
+        && serde_json::from_slice::<Token>(&v).is_ok_and(|h| h.id == t.id && h.host == t.host)
+    {
+        store.delete(&key)?;
+    }
+    Ok(())
+}
+
+/// Removes request `id`'s take, freeing its run token first.
+fn drop_take(store: &dyn Store, id: &str) -> Result<(), StoreError> {
+    if let Some(t) = take_of(store, id)? {
+        release_token(store, &t)?;
+    }
+    store.delete(&keys::request(keys::TAKEN, id))?;
+    Ok(())
 }
 
 /// The take of request `id` (which worker won it), while it is in flight.
@@ -224,7 +339,7 @@ pub fn state(store: &dyn Store, id: &str) -> Result<Option<RequestState>, StoreE
 pub fn finish(store: &dyn Store, st: &RequestState) -> Result<(), StoreError> {
     debug_assert!(st.phase.is_final());
     set_state(store, st)?;
-    store.delete(&keys::request(keys::TAKEN, &st.id))?;
+    drop_take(store, &st.id)?;
     store.delete(&keys::request(keys::QUEUE, &st.id))?;
     Ok(())
 }
@@ -235,7 +350,7 @@ pub fn release(store: &dyn Store, req: &Request) -> Result<(), StoreError> {
     let body = serde_json::to_vec(req).expect("requests serialise");
     set_state(store, &RequestState::new(&req.id, Phase::Queued))?;
     store.put(&keys::request(keys::QUEUE, &req.id), &body, None)?;
-    store.delete(&keys::request(keys::TAKEN, &req.id))?;
+    drop_take(store, &req.id)?;
     Ok(())
 }
 
@@ -351,6 +466,7 @@ mod tests {
             host: "w1".into(),
             at: Utc::now(),
             batch: None,
+            token: None,
         };
         let key = keys::request(keys::TAKEN, &r.id);
         store
@@ -368,6 +484,55 @@ mod tests {
             1,
             "the take stays in flight"
         );
+    }
+
+    #[test]
+    fn a_batch_never_has_more_than_its_limit_taken_farm_wide() {
+        let (_d, store, _cfg) = crate::arbitration::claim::tests::setup();
+        let reqs: Vec<Request> = (0..4)
+            .map(|n| Request {
+                slot: format!("2026-11-23T0{n}:00Z"),
+                batch: Some("b1".into()),
+                limit: Some(2),
+                ..req(10 + n)
+            })
+            .collect();
+        for r in &reqs {
+            submit(&*store, r).unwrap();
+        }
+        // Eight workers race for every request at once: two takes in all.
+        let wins: usize = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..8)
+                .map(|i| {
+                    let (s, reqs) = (&store, &reqs);
+                    sc.spawn(move || {
+                        reqs.iter()
+                            .filter(|r| take(&**s, r, &format!("h{i}")).unwrap())
+                            .count()
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(wins, 2);
+        let flights = in_flight(&*store).unwrap();
+        assert_eq!(flights.len(), 2);
+        let left: Vec<&Request> = reqs
+            .iter()
+            .filter(|r| !flights.iter().any(|t| t.id == r.id))
+            .collect();
+        assert!(!take(&*store, left[0], "h9").unwrap(), "the batch is full");
+        // One ends: its token is free for the next.
+        finish(
+            &*store,
+            &RequestState::new(&flights[0].id, Phase::Succeeded),
+        )
+        .unwrap();
+        assert!(take(&*store, left[0], "h9").unwrap());
+        assert!(!take(&*store, left[1], "h9").unwrap());
+        // A put-back request frees its token too.
+        release(&*store, left[0]).unwrap();
+        assert!(take(&*store, left[1], "h9").unwrap());
     }
 
     #[test]

@@ -259,8 +259,17 @@ impl Round<'_> {
             }
             return Ok(Step::Done);
         }
-        if !queue::take(store, req, &opts.host)? {
-            return Ok(Step::Done);
+        match queue::take_for(store, req, &opts.host)? {
+            queue::Took::Won => {}
+            queue::Took::Lost => return Ok(Step::Done),
+            queue::Took::Full => {
+                // The rest of the batch waits too (its order is oldest first).
+                if let Some(b) = &req.batch {
+                    self.batches.insert(b.clone(), u32::MAX);
+                }
+                out.blocked = true;
+                return Ok(Step::Skipped);
+            }
         }
         match spawn::spawn(it, &req.id, &opts.pass, children) {
             Ok(pid) => {

@@ -14,6 +14,8 @@
 //!   taken, cancelled or dropped): listing `queue` is a worker's whole idle cost.
 //! - `taken/<id>`: the one worker's take of a request, removed when it ends: what is in
 //!   flight.
+//! - `batches/<batch>/<k>`: run token k (< the batch's limit) of a backfill batch, held
+//!   by one request in flight: an exclusive create, so the limit holds farm-wide.
 //! - `states/<id>`: a request's latest phase ([`crate::model::request::RequestState`]).
 //! - `attempts/<job>/<slot>/<n>`: the id of the request for attempt n of (job, slot):
 //!   an exclusive create, so two submitters never queue the same attempt.
@@ -54,6 +56,8 @@ pub const REQUESTS: &str = "requests";
 pub const QUEUE: &str = "queue";
 /// Takes of requests in flight, one per id.
 pub const TAKEN: &str = "taken";
+/// Backfill batches' run tokens, one per (batch, token).
+pub const BATCHES: &str = "batches";
 /// Request states, one per id.
 pub const STATES: &str = "states";
 /// Attempt reservations, one per (job, slot, attempt).
@@ -162,6 +166,11 @@ pub fn prune_marker(bucket: u64) -> String {
 /// [`STATES`]).
 pub fn request(top: &str, id: &str) -> String {
     format!("{top}/{}", segment(id))
+}
+
+/// Run token `k` of backfill batch `batch`.
+pub fn batch_token(batch: &str, k: u32) -> String {
+    format!("{BATCHES}/{}/{k}", segment(batch))
 }
 
 /// The prefix of (job, slot)'s attempt reservations (`slot` in key form).

@@ -122,6 +122,9 @@ pub struct Take {
     pub at: DateTime<Utc>,
     #[serde(default)]
     pub batch: Option<String>,
+    /// The batch's run token it holds (`batches/<batch>/<token>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<u32>,
 }
 
 /// Where a request is in its life.

@@ -70,6 +70,7 @@ pub(super) fn abandon(
         if !store.delete(&keys::request(keys::TAKEN, &t.id))? {
             continue;
         }
+        queue::release_token(store, t)?;
         tracing::warn!("request {} abandoned: {why}", t.id);
         let run = st.as_ref().and_then(|s| s.run.clone());
         queue::finish(
@@ -110,8 +111,12 @@ pub(super) fn ended_early(
         if st.phase != Phase::Taken || st.host.as_deref() != Some(opts.host.as_str()) {
             continue;
         }
+        let take = queue::take_of(store, &id)?;
         if !store.delete(&keys::request(keys::TAKEN, &id))? {
             continue;
+        }
+        if let Some(t) = &take {
+            queue::release_token(store, t)?;
         }
         let why = format!(
             "its command ended ({status}) before greaserun served the request (see the entry's command and greaserun's log on {})",

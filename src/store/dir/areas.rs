@@ -31,7 +31,7 @@ const STICKY_MODE: u32 = 0o1777;
 
 /// The areas every job user writes (the farm queue's too: a job's greaserun writes its
 /// request's state and ends its take).
-pub const SHARED: [&str; 13] = [
+pub const SHARED: [&str; 14] = [
     keys::CLAIMS,
     keys::RUNS,
     keys::TAILS,
@@ -41,6 +41,7 @@ pub const SHARED: [&str; 13] = [
     keys::REQUESTS,
     keys::QUEUE,
     keys::TAKEN,
+    keys::BATCHES,
     keys::STATES,
     keys::ATTEMPTS,
     keys::CANCELS,
