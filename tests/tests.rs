@@ -25,6 +25,8 @@ mod guard_trust;
 mod history;
 mod hostile_repo;
 mod launch;
+mod placement;
+mod placement_etcd;
 mod policy;
 mod queue_greaserun;
 mod queue_greaserun_cancel;
