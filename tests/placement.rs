@@ -190,6 +190,26 @@ pub fn placement_on(w: World) {
     let farm = Placed::new(w);
     let all = farm.hosts.clone();
     let before = farm.converge(&all, "30 workers");
+    // greasestatus shows the same holders from the store.
+    let out = farm
+        .w
+        .cmd("greasestatus")
+        .args(["holders", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let shown: BTreeMap<String, BTreeSet<String>> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let h = e["holders"].as_array().unwrap();
+            let h = h.iter().map(|x| x.as_str().unwrap().to_string()).collect();
+            (e["job"].as_str().unwrap().to_string(), h)
+        })
+        .collect();
+    assert_eq!(shown, before, "greasestatus holders");
     // Five workers stop beating (their greasesnatch no longer runs).
     let dead: Vec<String> = [3, 10, 17, 22, 28]
         .iter()

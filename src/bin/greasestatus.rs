@@ -12,6 +12,7 @@ use scalegrease::cli::{self, Common, CommonArgs};
 use scalegrease::debugging::{queue, runs, status};
 use scalegrease::error::Failure;
 use scalegrease::exit::{self, Tool};
+use scalegrease::farm::holders;
 use scalegrease::{cli::status as args, store};
 
 /// Show the scalegrease crontabs installed on this worker, grouped by project, with each
@@ -72,6 +73,16 @@ enum View {
     /// directory; the run's host and status go to stderr. With --json, one object:
     /// {"header", "source", "path", "run", "text"}.
     Log(LogArgs),
+    /// Placement (launch.replicas): the workers' membership beats (host, live, entries
+    /// held, headroom, last beat) and which live workers hold each published entry, as
+    /// every greasesnatch computes it. With --json: {"replicas", "members", "entries"}.
+    Holders(HoldersArgs),
+}
+
+#[derive(Debug, Args)]
+struct HoldersArgs {
+    /// Only entries whose job name contains this.
+    job: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -138,6 +149,17 @@ fn run() -> Result<i32, Failure> {
                 println!("{}", queue::json(&v));
             } else {
                 print!("{}", queue::text(&v));
+            }
+        }
+        Some(View::Holders(a)) => {
+            let config = common.config()?;
+            let s = open_store(&common, &config)?;
+            let l = &config.launch;
+            let h = holders::holders(s.as_ref(), l.replicas, l.member_ttl, a.job.as_deref())?;
+            if g.json {
+                print_json(&h)?;
+            } else {
+                print!("{}", holders::text(&h));
             }
         }
         Some(View::Next(a)) => {
