@@ -19,6 +19,7 @@ use crate::execution::ExecError;
 use crate::exit;
 use crate::farm::error::FarmError;
 use crate::store::StoreError;
+use crate::web::WebError;
 
 /// Any failure of a scalegrease operation.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,8 @@ pub enum Error {
     Usage(#[from] UsageError),
     #[error(transparent)]
     Farm(#[from] FarmError),
+    #[error(transparent)]
+    Web(#[from] WebError),
 }
 
 impl Error {
@@ -59,6 +62,7 @@ impl Error {
             Error::View(e) => e.exit_code(),
             Error::Usage(e) => e.exit_code(),
             Error::Farm(e) => e.exit_code(),
+            Error::Web(e) => e.exit_code(),
         }
     }
 }

@@ -14,11 +14,12 @@
 //! - [`store`]: one trait for the central store, with a directory and an etcd backend.
 //! - [`farm`]: the farm queue's front (greasedispatch) and the worker's pull
 //!   (greasesnatch), over the queue's store operations in `arbitration`.
+//! - [`web`]: `greasestatus serve`, the status web page, its JSON API and `/metrics`.
 //! - [`run`]: the greaserun pipeline, the order of a run in one place.
 //!
 //! The scopes form layers: each imports only from below it, in the order util, model,
 //! config, store, deployment and execution, arbitration, dispatch, debugging, cli, farm,
-//! error, run (checked by a unit test in `model`).
+//! web, error, run (checked by a unit test in `model`).
 //!
 //! Below them, [`config`], [`util`] and [`exit`] (the one exit-code table every scope's
 //! errors take their codes from); above them, [`run`] (the greaserun pipeline), [`cli`]
@@ -43,6 +44,7 @@ pub mod model;
 pub mod run;
 pub mod store;
 pub mod util;
+pub mod web;
 
 pub use config::Config;
 pub use error::Error;

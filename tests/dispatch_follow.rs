@@ -56,6 +56,12 @@ fn follow_prints_the_output_of_the_run_as_it_comes_and_exits_with_its_status() {
         queued(&w).pop()
     });
     let id = key.strip_prefix("queue/").unwrap().to_string();
+    // Taken as the worker that starts greaserun takes it.
+    let store = w.store();
+    let req = scalegrease::arbitration::queue::get(&*store, &id)
+        .unwrap()
+        .unwrap();
+    assert!(scalegrease::arbitration::queue::take(&*store, &req, "worker1").unwrap());
     let mut run = Reaped(Some(
         w.spawn_cmd("greaserun")
             .env("SCALEGREASE_REQUEST", &id)

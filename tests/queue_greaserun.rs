@@ -259,7 +259,11 @@ fn live_output_on(w: World) {
 
 #[test]
 fn a_failed_attempt_is_queued_again_with_backoff_when_retries_allow() {
-    let (w, s) = world();
+    each_backend(|_, w| retries_on(w));
+}
+
+fn retries_on(w: World) {
+    let (w, s) = on(w);
     let flags = ["--slot", SLOT, "--retries", "1", "--retry-delay", "1s"];
     let t0 = Utc::now();
     let (code, err) = finish(greaserun(&w, "worker1", &flags, "exit 4"));
@@ -297,7 +301,11 @@ fn a_failed_attempt_is_queued_again_with_backoff_when_retries_allow() {
 
 #[test]
 fn a_declined_scheduled_slot_is_queued_as_a_rescue_and_a_declined_request_released() {
-    let (mut w, s) = world();
+    each_backend(|_, w| rescue_on(w));
+}
+
+fn rescue_on(w: World) {
+    let (mut w, s) = on(w);
     w.configure(|c| c["guard"]["max_running"] = json!(0));
     let slot = scalegrease::model::slot::Slot::now();
     let key = slot.key();

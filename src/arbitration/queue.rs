@@ -7,7 +7,9 @@
 //!   is reserved by an exclusive create of `attempts/<job>/<slot>/<n>`, so two
 //!   submitters never queue the same attempt; then the request, its `queued` state and
 //!   its pending marker `queue/<id>` are written.
-//! - A worker lists [`pending`] (one range read: its whole idle cost), [`take`]s a
+//! - A worker lists the keys of `queue/` (one keys-only range read: its whole idle
+//!   cost; ids sort by submission time), reads the markers it comes to
+//!   ([`read_marker`]; [`pending`] reads them all, for status), [`take`]s a
 //!   request (exclusive create of `taken/<id>`, then removing the pending marker; a
 //!   marker already gone means it was cancelled or dropped meanwhile, and the take is
 //!   undone), and starts greaserun, which writes `running` and the end with [`finish`].
@@ -75,17 +77,35 @@ pub fn pending_of(entries: Vec<Entry>) -> (Vec<Request>, Vec<Garbled>) {
     let mut ok = Vec::new();
     let mut bad = Vec::new();
     for e in entries {
-        let id = keys::unsegment(e.key.rsplit('/').next().unwrap_or_default());
-        match parse(&e.value) {
-            Ok(r) if r.id == id => ok.push(r),
-            Ok(r) => bad.push(Garbled {
-                key: e.key,
-                why: format!("its id {:?} does not match its key", r.id),
-            }),
+        match marker(&e.key, &e.value) {
+            Ok(r) => ok.push(r),
             Err(why) => bad.push(Garbled { key: e.key, why }),
         }
     }
     (ok, bad)
+}
+
+/// Reads the pending marker `key` (from a keys-only listing of `queue/`): `None` when it
+/// is gone (taken or withdrawn since), else the request or why it is not a valid one.
+pub fn read_marker(
+    store: &dyn Store,
+    key: &str,
+) -> Result<Option<Result<Request, String>>, StoreError> {
+    Ok(store.get(key)?.map(|v| marker(key, &v)))
+}
+
+/// The id a pending marker's key names.
+pub fn marker_id(key: &str) -> String {
+    keys::unsegment(key.rsplit('/').next().unwrap_or_default())
+}
+
+/// Parses the pending marker `key` holding `value`: a valid request whose id is the key's.
+fn marker(key: &str, value: &[u8]) -> Result<Request, String> {
+    let r = parse(value)?;
+    if r.id != marker_id(key) {
+        return Err(format!("its id {:?} does not match its key", r.id));
+    }
+    Ok(r)
 }
 
 /// Parses a request and checks what a worker relies on: the id's form, a valid job
@@ -152,6 +172,30 @@ pub fn take(store: &dyn Store, req: &Request, host: &str) -> Result<bool, StoreE
         },
     )?;
     Ok(true)
+}
+
+/// The take of request `id` (which worker won it), while it is in flight.
+pub fn take_of(store: &dyn Store, id: &str) -> Result<Option<Take>, StoreError> {
+    Ok(store
+        .get(&keys::request(keys::TAKEN, id))?
+        .and_then(|b| serde_json::from_slice(&b).ok()))
+}
+
+/// Why greaserun on `host` must not serve request `id`: the request is not taken, or
+/// taken by another host (a worker starts greaserun only after winning the take; any
+/// other start, by hand or forged, is refused and leaves the request as it is).
+pub fn not_taken_by(store: &dyn Store, id: &str, host: &str) -> Option<String> {
+    match take_of(store, id) {
+        Ok(Some(t)) if t.host == host => None,
+        Ok(Some(t)) => Some(format!(
+            "it was taken by {}, not by this host {host} (greaserun serves only a request its own worker took)",
+            t.host
+        )),
+        Ok(None) => Some(format!(
+            "no worker took it (no taken/{id}), so it is not this host's {host} to run (greaserun serves only a request its own worker took)"
+        )),
+        Err(e) => Some(format!("cannot read its take: {e}")),
+    }
 }
 
 /// The takes in flight (requests taken and not yet ended).

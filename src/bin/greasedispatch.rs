@@ -7,13 +7,12 @@ use std::io::Write;
 use std::time::Duration;
 
 use clap::Parser;
-use scalegrease::arbitration::queue::Cancelled;
 use scalegrease::cli::greaserun::{parse_period, parse_slot};
 use scalegrease::cli::{self, Common, CommonArgs};
 use scalegrease::error::Failure;
 use scalegrease::exit::{self, Tool};
+use scalegrease::farm::report::{CancelReport, SubmitReport, ended};
 use scalegrease::farm::{follow, published, submit};
-use scalegrease::model::request::RequestState;
 use scalegrease::model::slot::{Period, Slot};
 use scalegrease::store::{self, Store};
 
@@ -125,23 +124,10 @@ fn run() -> Result<i32, Failure> {
     let job = &found.entry.job;
     let done = submit::submit(s.as_ref(), &config, job, &opts)?;
     if cli.json {
-        let requests: Vec<_> = done
-            .requests
-            .iter()
-            .map(|r| {
-                serde_json::json!({"id": r.id, "job": r.job, "slot": r.slot, "attempt": r.attempt,
-                    "kind": r.kind, "batch": r.batch, "state": "queued"})
-            })
-            .collect();
-        let left: Vec<_> = done
-            .left
-            .iter()
-            .map(|(slot, why)| serde_json::json!({"slot": slot.key(), "why": why}))
-            .collect();
+        let report = SubmitReport::new(job, found.place(), &done);
         println!(
             "{}",
-            serde_json::json!({"job": job, "entry": found.place(), "requests": requests,
-                "batch": done.batch, "left": left})
+            serde_json::to_string(&report).map_err(std::io::Error::other)?
         );
         return Ok(exit::OK);
     }
@@ -190,55 +176,15 @@ fn attach(common: &Common, s: &dyn Store, id: &str) -> Result<i32, Failure> {
     Ok(end.code)
 }
 
-/// `succeeded on w1 (exit 0)`, `refused: <reason>`.
-fn ended(st: &RequestState) -> String {
-    let mut s = st.phase.to_string();
-    if let Some(h) = &st.host {
-        s.push_str(&format!(" on {h}"));
-    }
-    if let Some(c) = st.exit_code {
-        s.push_str(&format!(" (exit {c})"));
-    }
-    if let Some(r) = &st.reason {
-        s.push_str(&format!(": {r}"));
-    }
-    s
-}
-
 fn cancel(common: &Common, cli: &Cli, s: &dyn Store, id: &str, by: &str) -> Result<i32, Failure> {
-    let outcome = follow::cancel(s, id, by)?;
-    let (word, st, text) = match &outcome {
-        Cancelled::Withdrawn => (
-            "withdrawn",
-            None,
-            format!("request {id} withdrawn: it was still queued, nothing ran"),
-        ),
-        Cancelled::Asked(st) => (
-            "asked",
-            Some(st),
-            format!(
-                "request {id} is {}: asked {} to end it",
-                st.phase,
-                st.host.as_deref().unwrap_or("the host running it")
-            ),
-        ),
-        Cancelled::AlreadyEnded(st) => (
-            "already_ended",
-            Some(st),
-            format!("request {id} had already ended: {}", ended(st)),
-        ),
-        Cancelled::Unknown => unreachable!("follow::cancel maps an unknown id to an error"),
-    };
+    let report = CancelReport::new(id, &follow::cancel(s, id, by)?);
     if cli.json {
         println!(
             "{}",
-            serde_json::json!({"id": id, "outcome": word,
-                "state": st.map_or("cancelled", |s| s.phase.as_str()),
-                "host": st.and_then(|s| s.host.clone()),
-                "reason": st.and_then(|s| s.reason.clone())})
+            serde_json::to_string(&report).map_err(std::io::Error::other)?
         );
     } else {
-        say(common, &text);
+        say(common, &report.text);
     }
     Ok(exit::OK)
 }

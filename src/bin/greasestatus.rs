@@ -10,9 +10,11 @@ use clap::{Args, Parser, Subcommand};
 use scalegrease::Config;
 use scalegrease::cli::{self, Common, CommonArgs};
 use scalegrease::debugging::{queue, runs, status};
+use scalegrease::dispatch::schedule::Zone;
 use scalegrease::error::Failure;
 use scalegrease::exit::{self, Tool};
 use scalegrease::farm::holders;
+use scalegrease::farm::ledger;
 use scalegrease::{cli::status as args, store};
 
 /// Show the scalegrease crontabs installed on this worker, grouped by project, with each
@@ -73,6 +75,20 @@ enum View {
     /// directory; the run's host and status go to stderr. With --json, one object:
     /// {"header", "source", "path", "run", "text"}.
     Log(LogArgs),
+    /// The slot ledger: every slot each published entry's schedule fired at (and any
+    /// other slot its job ran in, marked *), oldest first, with its state (queued,
+    /// running, succeeded, failed, skipped, declined, dropped, abandoned, cancelled,
+    /// missing once its --missing-after grace passed unclaimed, due before), host,
+    /// duration, exit, attempt and alerts. See docs/ledger.md.
+    Ledger(LedgerArgs),
+    /// Serve the status web page over the store (farm, job and run pages, a JSON API under
+    /// /api and Prometheus metrics at /metrics) until SIGINT or SIGTERM. Read-only unless
+    /// a users file is configured (web.users): signed-in users get Run now and Rerun slot.
+    /// See docs/web.md.
+    Serve(ServeArgs),
+    /// Print a users-file line (NAME:$argon2id$...) for the password read from the first
+    /// line of standard input (not echoed on a terminal); append it to the web.users file.
+    Passwd(PasswdArgs),
     /// Placement (launch.replicas): the workers' membership beats (host, live, entries
     /// held, headroom, last beat) and which live workers hold each published entry, as
     /// every greasesnatch computes it. With --json: {"replicas", "members", "entries"}.
@@ -83,6 +99,30 @@ enum View {
 struct HoldersArgs {
     /// Only entries whose job name contains this.
     job: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct LedgerArgs {
+    /// Only this job (its exact name, else every published job whose name contains it).
+    job: Option<String>,
+    /// From this slot on: a time (2026-11-23T03:00, local; or RFC 3339) or an age (90m,
+    /// 2d).
+    #[arg(long, value_name = "TIME|AGE", default_value = "7d")]
+    since: String,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// The address and port to listen on. Default: the config's web.listen, then
+    /// 127.0.0.1:8080 (this host only); 0.0.0.0:8080 serves every interface.
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct PasswdArgs {
+    /// The user's name (no ':').
+    name: String,
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +181,20 @@ fn run() -> Result<i32, Failure> {
     match &cli.view {
         Some(View::Runs(a)) => runs_view(&common, g, a)?,
         Some(View::Log(a)) => log_view(&common, g, a)?,
+        Some(View::Ledger(a)) => {
+            let config = common.config()?;
+            let now = args::at(g.at.as_deref(), Zone::host())?;
+            let since = args::since(Some(&a.since), now)?.expect("--since has a default");
+            let s = open_store(&common, &config)?;
+            let v = ledger::ledger(s.as_ref(), &config, a.job.as_deref(), since, now)?;
+            if g.json {
+                println!("{}", ledger::view::json(&v));
+            } else {
+                print!("{}", ledger::view::table(&v));
+            }
+        }
+        Some(View::Serve(a)) => serve_view(&common, a)?,
+        Some(View::Passwd(a)) => passwd(a)?,
         Some(View::Queue(a)) => {
             let config = common.config()?;
             let s = open_store(&common, &config)?;
@@ -269,6 +323,58 @@ fn log_view(common: &Common, g: &Global, a: &LogArgs) -> Result<(), Failure> {
         view.write_to(&mut out)?;
     }
     out.flush()?;
+    Ok(())
+}
+
+fn serve_view(common: &Common, a: &ServeArgs) -> Result<(), Failure> {
+    let config = common.config()?;
+    let opts = scalegrease::web::ServeOptions {
+        listen: args::listen(a.listen.as_deref(), &config.web.listen)?,
+        users: config.web.users.as_ref().map(PathBuf::from),
+    };
+    let s = open_store(common, &config)?;
+    scalegrease::web::serve(s, config, &opts, |addr| {
+        println!("greasestatus: serving http://{addr}/");
+        let _ = std::io::stdout().flush();
+    })?;
+    Ok(())
+}
+
+fn passwd(a: &PasswdArgs) -> Result<(), Failure> {
+    use std::io::{BufRead, IsTerminal};
+    if a.name.is_empty() || a.name.contains(':') || a.name.contains(char::is_whitespace) {
+        return Err(Failure::new(
+            exit::USAGE,
+            format!(
+                "{:?}: a user name is not empty and has no ':' or spaces",
+                a.name
+            ),
+        ));
+    }
+    let tty = std::io::stdin().is_terminal();
+    let echo = |on: bool| {
+        let _ = std::process::Command::new("stty")
+            .arg(if on { "echo" } else { "-echo" })
+            .stdin(std::process::Stdio::inherit())
+            .status();
+    };
+    if tty {
+        eprint!("password for {}: ", a.name);
+        echo(false);
+    }
+    let mut line = String::new();
+    let read = std::io::stdin().lock().read_line(&mut line);
+    if tty {
+        echo(true);
+        eprintln!();
+    }
+    read?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        return Err(Failure::new(exit::USAGE, "no password on standard input"));
+    }
+    let hash = scalegrease::web::auth::hash(password)?;
+    println!("{}:{hash}", a.name);
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! greasestatus's values that clap cannot check, validated into typed values once: the
-//! time zone (`--tz`), the time to evaluate at (`--at`), a run's slot (`--slot`) and the
-//! start of a history (`--since`). A bad one is a [`UsageError`] (exit 2) naming the flag.
+//! time zone (`--tz`), the time to evaluate at (`--at`), a run's slot (`--slot`), the
+//! start of a history (`--since`) and the web server's address (`--listen`). A bad one is a [`UsageError`] (exit 2) naming the flag.
 
 use chrono::{DateTime, Utc};
 
@@ -52,6 +52,21 @@ pub fn since(text: Option<&str>, now: DateTime<Utc>) -> Result<Option<Slot>, Usa
         .transpose()
 }
 
+/// `--listen` (else the config's `web.listen`): `HOST:PORT` or `[IPv6]:PORT`.
+pub fn listen(flag: Option<&str>, configured: &str) -> Result<std::net::SocketAddr, UsageError> {
+    let text = flag.unwrap_or(configured);
+    text.parse().map_err(|_| {
+        let from = if flag.is_some() {
+            "--listen"
+        } else {
+            "web.listen"
+        };
+        UsageError(format!(
+            "{from}: {text:?} is not an address and port such as 127.0.0.1:8080 or [::1]:8080"
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +90,18 @@ mod tests {
                 .contains("--since")
         );
         assert_eq!(slot(None).unwrap(), None);
+        assert!(
+            listen(Some("localhost"), "")
+                .unwrap_err()
+                .0
+                .starts_with("--listen: ")
+        );
+        assert!(
+            listen(None, "x:1")
+                .unwrap_err()
+                .0
+                .starts_with("web.listen: ")
+        );
+        assert_eq!(listen(None, "127.0.0.1:8080").unwrap().port(), 8080);
     }
 }

@@ -28,6 +28,8 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "funnel",
             "history",
             "snatch",
+            "alerts",
+            "web",
         ],
     ),
     ("common", &["file_logger", "hostname"]),
@@ -76,6 +78,24 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
     ),
     ("history", &["retention"]),
     ("snatch", &["pull"]),
+    (
+        "alerts",
+        &[
+            "check",
+            "interval",
+            "webhook",
+            "format",
+            "command",
+            "timeout",
+            "on",
+            "retry_delay",
+            "retry_max_delay",
+            "give_up_after",
+            "project_webhooks",
+            "projects",
+        ],
+    ),
+    ("web", &["listen", "users"]),
 ];
 
 pub(super) fn key_warnings(tree: &serde_json::Value, path: &Path) -> Vec<String> {

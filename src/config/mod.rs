@@ -23,11 +23,13 @@ use serde::Deserialize;
 use crate::util::env;
 use message::{find_var, kind, plain, position, strip_position};
 
+mod alerts;
 mod expand;
 mod keys;
 mod message;
 mod sections;
 
+pub use alerts::{AlertFormat, Alerts, ProjectAlerts};
 pub use sections::*;
 
 /// The default config file location.
@@ -101,6 +103,8 @@ pub struct Config {
     pub funnel: Funnel,
     pub history: History,
     pub snatch: Snatch,
+    pub alerts: Alerts,
+    pub web: Web,
 }
 
 /// Checks a prefix for scalegrease's files in the cron directory (config

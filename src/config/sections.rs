@@ -318,6 +318,26 @@ impl Default for Snatch {
     }
 }
 
+/// `web`: `greasestatus serve`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Web {
+    /// The address to listen on (`--listen` wins).
+    pub listen: String,
+    /// The users file (`name:$argon2id$...` lines from `greasestatus passwd`); unset: no
+    /// one can sign in, the pages are read-only.
+    pub users: Option<String>,
+}
+
+impl Default for Web {
+    fn default() -> Self {
+        Web {
+            listen: "127.0.0.1:8080".into(),
+            users: None,
+        }
+    }
+}
+
 /// `history`: run records.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]

@@ -4,7 +4,7 @@
 //!
 //! A round reads the installed greaserun entries ([`installed`]; never the store's
 //! bundle text), ends lapsed requests in flight ([`abandon`]), then goes through the
-//! pending requests oldest first:
+//! pending requests oldest first, reading only as many as it can use ([`scan`]):
 //! - a garbled marker is ended `refused` with the parse error, never run;
 //! - past its `deadline`, or a rescue whose entry fired again since its slot: `dropped`
 //!   (with a dropped run record when the slot has none);
@@ -27,20 +27,21 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 mod abandon;
+mod expire;
 pub mod installed;
+pub mod scan;
 pub mod spawn;
 pub mod watch;
 
-use crate::arbitration::{guard, queue, records};
+use crate::arbitration::{guard, queue};
 use crate::config::{Funnel, Guard};
-use crate::dispatch::schedule::{Schedule, Zone, entry_zone};
 use crate::dispatch::snatch::{SnatchOptions, UserCheck};
 use crate::model::keys;
-use crate::model::record::{RunRecord, Status};
-use crate::model::request::{Kind, Phase, Request, RequestState};
-use crate::model::slot::Slot;
+use crate::model::request::{Phase, Request, RequestState};
 use crate::store::{Store, StoreError};
+use expire::{drop_request, expired};
 use installed::Installed;
+use scan::Seen;
 use spawn::{Children, PassThrough};
 
 /// The worker's validated options for pull rounds.
@@ -111,15 +112,17 @@ pub fn round(
     opts: &PullOptions,
     children: &Children,
 ) -> Result<Pulled, StoreError> {
-    round_of(store, opts, children, None)
+    round_of(store, opts, children, &mut Seen::new(), None)
 }
 
-/// [`round`], over the `queue/` entries when the caller listed them already.
+/// [`round`], remembering markers read in `seen`, over the `queue/` keys when the caller
+/// listed them already.
 pub fn round_of(
     store: &dyn Store,
     opts: &PullOptions,
     children: &Children,
-    queued: Option<Vec<crate::store::Entry>>,
+    seen: &mut Seen,
+    queued: Option<Vec<String>>,
 ) -> Result<Pulled, StoreError> {
     let now = Utc::now();
     let cron_dir = &opts.snatch.cron_dir;
@@ -132,69 +135,132 @@ pub fn round_of(
     let flights = queue::in_flight(store)?;
     let mine: Vec<String> = children.alive().into_iter().map(|(_, r)| r).collect();
     (out.abandoned, out.retried) = abandon::abandon(store, opts, &installed, &flights, &mine, now)?;
-    let (pending, garbled) = match queued {
-        Some(entries) => queue::pending_of(entries),
-        None => queue::pending(store)?,
+    let listed = match queued {
+        Some(keys) => keys,
+        None => store.keys(keys::QUEUE)?,
     };
-    for g in garbled {
-        // Removing the marker is the exclusive step.
-        if store.delete(&g.key)? {
-            let id = keys::unsegment(g.key.rsplit('/').next().unwrap_or_default());
-            tracing::warn!("queue entry {} refused: {}", g.key, g.why);
-            end(
-                store,
-                opts,
-                &id,
-                Phase::Refused,
-                format!("garbled: {}", g.why),
-            )?;
-            out.refused += 1;
-        }
-    }
+    seen.keep_only(&listed);
     let mut batches: HashMap<String, u32> = HashMap::new();
     for t in &flights {
         if let Some(b) = &t.batch {
             *batches.entry(b.clone()).or_default() += 1;
         }
     }
-    let mut room: Option<u32> = None;
-    let mut users = UserCheck::new(&opts.snatch);
-    for req in pending {
-        let it = installed.get(&req.job);
-        if let Some(why) = expired(&req, it, now) {
-            if queue::take(store, &req, &opts.host)? {
-                drop_request(store, opts, &req, &why)?;
+    let mut r = Round {
+        store,
+        opts,
+        children,
+        installed: &installed,
+        now,
+        batches,
+        room: None,
+        users: UserCheck::new(&opts.snatch),
+        out,
+    };
+    let mut skipped = 0;
+    for key in &listed {
+        let new = !seen.knows(key);
+        if new && (skipped >= scan::SCAN_PAST || r.room == Some(0)) {
+            break;
+        }
+        let Some(marker) = seen.marker(store, key)? else {
+            continue;
+        };
+        let step = match marker {
+            Ok(req) => r.consider(&req)?,
+            Err(why) => r.garbled(key, &why)?,
+        };
+        skipped += usize::from(new && step == Step::Skipped);
+    }
+    Ok(r.out)
+}
+
+/// What a round did with one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Taken, or ended (by this worker or, for a take lost, another).
+    Done,
+    /// Left waiting for another worker or a later round.
+    Skipped,
+}
+
+/// One round's view of this host and what it did so far.
+struct Round<'a> {
+    store: &'a dyn Store,
+    opts: &'a PullOptions,
+    children: &'a Children,
+    installed: &'a BTreeMap<String, Installed>,
+    now: DateTime<Utc>,
+    /// Takes in flight per backfill batch.
+    batches: HashMap<String, u32>,
+    /// Requests this host may still start (measured at the first runnable request).
+    room: Option<u32>,
+    users: UserCheck<'a>,
+    out: Pulled,
+}
+
+impl Round<'_> {
+    /// A marker that is not a valid request: refused, nothing runs. Removing the marker
+    /// is the exclusive step.
+    fn garbled(&mut self, key: &str, why: &str) -> Result<Step, StoreError> {
+        if self.store.delete(key)? {
+            tracing::warn!("queue entry {key} refused: {why}");
+            let id = queue::marker_id(key);
+            end(
+                self.store,
+                self.opts,
+                &id,
+                Phase::Refused,
+                format!("garbled: {why}"),
+            )?;
+            self.out.refused += 1;
+        }
+        Ok(Step::Done)
+    }
+
+    /// Drops, refuses, leaves or takes and starts `req`.
+    fn consider(&mut self, req: &Request) -> Result<Step, StoreError> {
+        let (store, opts, out) = (self.store, self.opts, &mut self.out);
+        let it = self.installed.get(&req.job);
+        if let Some(why) = expired(req, it, self.now) {
+            if queue::take(store, req, &opts.host)? {
+                drop_request(store, opts, req, &why)?;
                 out.dropped += 1;
             }
-            continue;
+            return Ok(Step::Done);
         }
-        let Some(it) = it else { continue };
-        if let Some(t) = req.not_before.filter(|t| *t > now) {
+        let Some(it) = it else {
+            return Ok(Step::Skipped);
+        };
+        if let Some(t) = req.not_before.filter(|t| *t > self.now) {
             out.next_due = Some(out.next_due.map_or(t, |d| d.min(t)));
-            continue;
+            return Ok(Step::Skipped);
         }
         if let Some(b) = &req.batch
-            && batches.get(b).copied().unwrap_or(0) >= req.limit.unwrap_or(1).max(1)
+            && self.batches.get(b).copied().unwrap_or(0) >= req.limit.unwrap_or(1).max(1)
         {
             out.blocked = true;
-            continue;
+            return Ok(Step::Skipped);
         }
-        let free = *room.get_or_insert_with(|| measure_room(opts, children));
+        let children = self.children;
+        let free = *self
+            .room
+            .get_or_insert_with(|| measure_room(opts, children));
         if free == 0 {
             (out.blocked, out.no_room) = (true, true);
-            continue;
+            return Ok(Step::Skipped);
         }
-        if let Err(why) = users.check(&it.entry.user, &it.project.group) {
-            if queue::take(store, &req, &opts.host)? {
+        if let Err(why) = self.users.check(&it.entry.user, &it.project.group) {
+            if queue::take(store, req, &opts.host)? {
                 let why = format!("user {:?} {why}", it.entry.user);
                 tracing::warn!("request {} refused: {why}", req.id);
                 end(store, opts, &req.id, Phase::Refused, why)?;
                 out.refused += 1;
             }
-            continue;
+            return Ok(Step::Done);
         }
-        if !queue::take(store, &req, &opts.host)? {
-            continue;
+        if !queue::take(store, req, &opts.host)? {
+            return Ok(Step::Done);
         }
         match spawn::spawn(it, &req.id, &opts.pass, children) {
             Ok(pid) => {
@@ -207,9 +273,9 @@ pub fn round_of(
                     it.entry.user
                 );
                 out.taken += 1;
-                room = Some(free - 1);
+                self.room = Some(free - 1);
                 if let Some(b) = &req.batch {
-                    *batches.entry(b.clone()).or_default() += 1;
+                    *self.batches.entry(b.clone()).or_default() += 1;
                 }
             }
             Err(why) => {
@@ -218,32 +284,8 @@ pub fn round_of(
                 out.failed += 1;
             }
         }
+        Ok(Step::Done)
     }
-    Ok(out)
-}
-
-/// Why `req` can no longer start at `now`: its deadline passed, or (a rescue) its
-/// entry's next fire after the slot has come, so the next slot's run is due instead.
-fn expired(req: &Request, it: Option<&Installed>, now: DateTime<Utc>) -> Option<String> {
-    if let Some(d) = req.deadline.filter(|d| *d < now) {
-        return Some(format!(
-            "not started by its deadline {} (no worker had room)",
-            d.to_rfc3339()
-        ));
-    }
-    if req.kind != Kind::Rescue {
-        return None;
-    }
-    let it = it?;
-    let slot = Slot::from_key(&req.slot)?;
-    let zone = entry_zone(it.entry.cron_tz.as_deref(), Zone::host());
-    let next = Schedule::new(&it.entry.when).next_after(slot.time(), zone)?;
-    (next.with_timezone(&Utc) <= now).then(|| {
-        format!(
-            "not started before the entry's next slot {} (no worker had room)",
-            next.to_rfc3339()
-        )
-    })
 }
 
 /// How many requests this host may start now: `guard.max_running` minus greaserun jobs
@@ -277,7 +319,7 @@ fn measure_room(opts: &PullOptions, children: &Children) -> u32 {
 }
 
 /// Ends request `id` (already won by this worker) in `phase` with `reason`.
-fn end(
+pub(super) fn end(
     store: &dyn Store,
     opts: &PullOptions,
     id: &str,
@@ -292,80 +334,4 @@ fn end(
             ..RequestState::new(id, phase)
         },
     )
-}
-
-/// Ends `req` (taken by this worker) dropped, with a dropped run record for its slot
-/// when the slot has no record.
-fn drop_request(
-    store: &dyn Store,
-    opts: &PullOptions,
-    req: &Request,
-    why: &str,
-) -> Result<(), StoreError> {
-    tracing::warn!("request {} dropped: {why}", req.id);
-    end(store, opts, &req.id, Phase::Dropped, why.to_string())?;
-    let Some(slot) = Slot::from_key(&req.slot) else {
-        return Ok(());
-    };
-    let (recs, _) = records::list(store, &keys::slot_runs(&req.job, slot))?;
-    if recs.is_empty() {
-        let rec = RunRecord {
-            reason: Some(format!("request {} ({}) {why}", req.id, req.kind)),
-            request: Some(req.id.clone()),
-            attempt: Some(req.attempt),
-            requested_by: Some(req.requested_by.clone()),
-            requested_at: Some(req.requested_at),
-            ..RunRecord::new(&req.job, &req.slot, Status::Dropped)
-        };
-        records::write(store, &rec, opts.history_retention)?;
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::request::request_id;
-
-    fn installed(line: &str) -> Installed {
-        let entry = crate::farm::entry::entries(&crate::dispatch::crontab::parse(line))
-            .remove(0)
-            .unwrap();
-        Installed {
-            entry,
-            project: crate::dispatch::project::Project {
-                group: "g".into(),
-                artifact: "a".into(),
-            },
-            file: "f".into(),
-        }
-    }
-
-    fn req(kind: Kind, slot: &str) -> Request {
-        Request {
-            id: request_id(Utc::now(), 1),
-            ..Request::new("j", slot, kind, "u@h", Utc::now())
-        }
-    }
-
-    #[test]
-    fn late_requests_and_overtaken_rescues_expire() {
-        let it = installed("CRON_TZ=UTC\n0 * * * * u greaserun --job j -r shell g:a\n");
-        let slot = "2026-11-23T03:00Z";
-        let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().to_utc();
-        // A rescue of the 03:00 slot may start until the entry fires again at 04:00.
-        let r = req(Kind::Rescue, slot);
-        assert_eq!(expired(&r, Some(&it), at("2026-11-23T03:30:00Z")), None);
-        let why = expired(&r, Some(&it), at("2026-11-23T04:00:01Z")).unwrap();
-        assert!(why.contains("next slot 2026-11-23T04:00:00"), "{why}");
-        // Without the entry installed here the schedule is unknown: only the deadline.
-        assert_eq!(expired(&r, None, at("2026-11-23T05:00:00Z")), None);
-        // A demand never expires by schedule, only by its deadline.
-        let mut d = req(Kind::Demand, slot);
-        assert_eq!(expired(&d, Some(&it), at("2026-11-24T00:00:00Z")), None);
-        d.deadline = Some(at("2026-11-23T03:10:00Z"));
-        assert_eq!(expired(&d, Some(&it), at("2026-11-23T03:09:00Z")), None);
-        let why = expired(&d, Some(&it), at("2026-11-23T03:11:00Z")).unwrap();
-        assert!(why.contains("deadline"), "{why}");
-    }
 }

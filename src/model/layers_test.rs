@@ -1,6 +1,6 @@
 //! Keeps the scopes a DAG: a scope's code imports only scopes below it, in the order
 //! util → model (and the exit codes) → config → store → deployment, execution →
-//! arbitration → dispatch → debugging → cli → farm → error → run → src/bin. Reads every file under
+//! arbitration → dispatch → debugging → cli → farm → web → error → run → src/bin. Reads every file under
 //! src/ and fails on any `crate::<scope>` that reaches up or sideways.
 
 use std::path::{Path, PathBuf};
@@ -17,6 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["debugging"],
     &["cli"],
     &["farm"],
+    &["web"],
     &["error"],
     &["run"],
 ];

@@ -42,7 +42,8 @@ pub enum Served {
 
 /// Opens the store and loads request `id`, narrowing `funnel` to what it asks: its one
 /// slot, claimed by attempt 1 only (later attempts' take is their exclusivity). A
-/// missing or garbled request is ended refused.
+/// missing or garbled request is ended refused; one this host did not take
+/// (`taken/<id>` missing or naming another host) is refused and left as it is.
 pub fn open(
     cfg: &Config,
     store_flag: Option<&str>,
@@ -61,6 +62,10 @@ pub fn open(
             )));
         }
     };
+    // Not this host's to run: refused, and the request is left to whoever holds it.
+    if let Some(why) = queue::not_taken_by(&*s, id, &cfg.hostname()) {
+        return Ok(Served::Refused(refuse(None, id, &cfg.hostname(), &why)));
+    }
     funnel.slot = Slot::from_key(&req.slot);
     (funnel.backfill, funnel.every, funnel.keep_going) = (None, None, false);
     funnel.no_claim = req.attempt > 1;

@@ -179,17 +179,30 @@ pub trait Store: Send + Sync {
         since: Version,
         timeout: Duration,
     ) -> Result<bool, StoreError> {
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            if Version::digest(&self.list(prefix)?) != since {
-                return Ok(true);
-            }
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return Ok(false);
-            }
-            std::thread::sleep(left.min(POLL_INTERVAL));
-        }
+        poll_changed(since, timeout, || Ok(Version::digest(&self.list(prefix)?)))
+    }
+
+    /// [`Store::keys`] plus a [`Version`] of that snapshot, for
+    /// [`Store::wait_keys_changed`]: for prefixes whose keys are written once and never
+    /// rewritten with another value (the queue's pending markers), so that only keys
+    /// coming and going matter. The default digests the keys.
+    fn keys_versioned(&self, prefix: &str) -> Result<(Vec<String>, Version), StoreError> {
+        let keys = self.keys(prefix)?;
+        let version = Version::digest_keys(&keys);
+        Ok((keys, version))
+    }
+
+    /// [`Store::wait_changed`] for a [`Store::keys_versioned`] snapshot. The default polls
+    /// [`Store::keys`] every [`POLL_INTERVAL`]; backends with a watch use it.
+    fn wait_keys_changed(
+        &self,
+        prefix: &str,
+        since: Version,
+        timeout: Duration,
+    ) -> Result<bool, StoreError> {
+        poll_changed(since, timeout, || {
+            Ok(Version::digest_keys(&self.keys(prefix)?))
+        })
     }
 
     /// A cheap stamp of the keys directly under `prefix` (one request, whatever their
@@ -202,6 +215,26 @@ pub trait Store: Send + Sync {
     fn stamp(&self, prefix: &str) -> Result<Option<Version>, StoreError> {
         let _ = prefix;
         Ok(None)
+    }
+}
+
+/// Polls `version` every [`POLL_INTERVAL`] until it differs from `since` (`true`) or
+/// `timeout` passes (`false`).
+fn poll_changed(
+    since: Version,
+    timeout: Duration,
+    mut version: impl FnMut() -> Result<Version, StoreError>,
+) -> Result<bool, StoreError> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if version()? != since {
+            return Ok(true);
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Ok(false);
+        }
+        std::thread::sleep(left.min(POLL_INTERVAL));
     }
 }
 
@@ -220,13 +253,20 @@ pub struct Version(pub u64);
 impl Version {
     /// A digest of entries (keys and values), for backends without revisions.
     pub fn digest(entries: &[Entry]) -> Version {
+        Version::digest_of(entries.iter().flat_map(|e| [e.key.as_bytes(), &e.value]))
+    }
+
+    /// A digest of keys alone ([`Store::keys_versioned`]).
+    pub fn digest_keys(keys: &[String]) -> Version {
+        Version::digest_of(keys.iter().map(String::as_bytes))
+    }
+
+    fn digest_of<'a>(parts: impl Iterator<Item = &'a [u8]>) -> Version {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
-        for e in entries {
-            h.update((e.key.len() as u64).to_le_bytes());
-            h.update(e.key.as_bytes());
-            h.update((e.value.len() as u64).to_le_bytes());
-            h.update(&e.value);
+        for p in parts {
+            h.update((p.len() as u64).to_le_bytes());
+            h.update(p);
         }
         let d = h.finalize();
         Version(u64::from_le_bytes(d[..8].try_into().expect("8 bytes")))

@@ -43,6 +43,11 @@ pub(super) fn abandon(
         let Some(it) = installed.get(&t.job) else {
             continue;
         };
+        // Every lapse below counts from the take on (a run's state and beats come after
+        // it): a take younger than `abandon_after` is not read further.
+        if alive(Some(t.at), opts.funnel.abandon_after, now) {
+            continue;
+        }
         let st = queue::state(store, &t.id)?;
         if st.as_ref().is_some_and(|s| s.phase == Phase::Queued)
             && !alive(Some(t.at), opts.funnel.abandon_after, now)

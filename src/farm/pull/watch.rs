@@ -1,6 +1,7 @@
 //! `greasesnatch --watch`'s pull loop: pull rounds forever, each followed by a wait for
-//! the queue to change from the version read before the round (an etcd watch returns
-//! within milliseconds of a submit; the directory store is polled every second), or for
+//! the queue's keys to change from the version listed before the round (an etcd watch
+//! returns within milliseconds of a submit; the directory store's keys are re-listed
+//! every second), or for
 //! the earliest `not_before` of a waiting request, at most [`IDLE`], so deadlines and
 //! abandoned requests are noticed without any change. While a request waits for room,
 //! the wait is at most [`BLOCKED`], and ends as soon as one of this worker's jobs ends
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+use super::scan::Seen;
 use super::spawn::Children;
 use super::{PullOptions, Pulled, round_of};
 use crate::model::keys;
@@ -31,12 +33,13 @@ pub fn watch(
     mut report: impl FnMut(Result<&Pulled, &StoreError>),
 ) -> ! {
     let children = Children::new(true);
+    let mut seen = Seen::new();
     loop {
-        // The queue is read once: the round works on the very snapshot the wait starts
-        // from, so a request queued after it wakes the wait.
-        let pulled = store
-            .list_versioned(keys::QUEUE)
-            .and_then(|(queued, v)| round_of(store, opts, &children, Some(queued)).map(|p| (p, v)));
+        // The queue's keys are listed once: the round works on the very snapshot the
+        // wait starts from, so a request queued after it wakes the wait.
+        let pulled = store.keys_versioned(keys::QUEUE).and_then(|(queued, v)| {
+            round_of(store, opts, &children, &mut seen, Some(queued)).map(|p| (p, v))
+        });
         let (pulled, version) = match pulled {
             Ok(x) => x,
             Err(e) => {
@@ -58,7 +61,7 @@ pub fn watch(
             timeout = timeout.min(until);
         }
         let timeout = timeout.max(Duration::from_millis(50));
-        if let Err(e) = store.wait_changed(keys::QUEUE, version, timeout) {
+        if let Err(e) = store.wait_keys_changed(keys::QUEUE, version, timeout) {
             report(Err(&e));
             std::thread::sleep(RETRY);
         }

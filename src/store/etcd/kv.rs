@@ -295,4 +295,19 @@ impl Store for EtcdStore {
     ) -> Result<bool, StoreError> {
         self.watch(prefix, since, timeout)
     }
+
+    fn keys_versioned(&self, prefix: &str) -> Result<(Vec<String>, Version), StoreError> {
+        let (entries, revision) = self.range(prefix, true)?;
+        let keys = entries.into_iter().map(|e| e.key).collect();
+        Ok((keys, Version(revision as u64)))
+    }
+
+    fn wait_keys_changed(
+        &self,
+        prefix: &str,
+        since: Version,
+        timeout: Duration,
+    ) -> Result<bool, StoreError> {
+        self.watch(prefix, since, timeout)
+    }
 }

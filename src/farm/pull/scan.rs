@@ -1,0 +1,138 @@
+//! Which pending requests a pull round reads. The round lists `queue/` keys only (one
+//! keys-only range read; request ids sort by submission time, so the listing is oldest
+//! first) and reads a marker's value only when it comes to it, so a round's store cost
+//! does not grow with the backlog:
+//! - a marker read once is remembered ([`Seen`]; markers are never rewritten with
+//!   another request), so under `--watch` each marker is read at most once per worker;
+//! - the round stops reading new markers once this host has no room left (what it could
+//!   take is taken), and after [`SCAN_PAST`] new markers it had to skip (another host's
+//!   job, a `not_before` ahead, a backfill batch at its limit, no room). Markers it read
+//!   and ended (taken, dropped, refused) do not count: they are progress.
+//!
+//! Requests further back wait for a later round (under `--watch`, the next one, which
+//! reads [`SCAN_PAST`] further) or for another worker.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::arbitration::queue;
+use crate::model::request::Request;
+use crate::store::{Store, StoreError};
+
+/// The most new markers one round reads and skips.
+pub const SCAN_PAST: usize = 64;
+
+/// The markers a worker has read, by key: the request, or why it is not a valid one.
+#[derive(Debug, Default)]
+pub struct Seen {
+    markers: HashMap<String, Result<Request, String>>,
+}
+
+impl Seen {
+    /// An empty memory (a round from cron reads what it comes to afresh).
+    pub fn new() -> Seen {
+        Seen::default()
+    }
+
+    /// Forgets markers no longer listed (taken, ended or withdrawn).
+    pub(super) fn keep_only(&mut self, listed: &[String]) {
+        if !self.markers.is_empty() {
+            let listed: HashSet<&str> = listed.iter().map(String::as_str).collect();
+            self.markers.retain(|k, _| listed.contains(k.as_str()));
+        }
+    }
+
+    /// Whether marker `key` was read already.
+    pub(super) fn knows(&self, key: &str) -> bool {
+        self.markers.contains_key(key)
+    }
+
+    /// Marker `key`, remembered or read now; `None` when it is gone.
+    pub(super) fn marker(
+        &mut self,
+        store: &dyn Store,
+        key: &str,
+    ) -> Result<Option<Result<Request, String>>, StoreError> {
+        if let Some(m) = self.markers.get(key) {
+            return Ok(Some(m.clone()));
+        }
+        let Some(m) = queue::read_marker(store, key)? else {
+            return Ok(None);
+        };
+        self.markers.insert(key.to_string(), m.clone());
+        Ok(Some(m))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatch::snatch::SnatchOptions;
+    use crate::farm::pull::spawn::{Children, PassThrough};
+    use crate::farm::pull::{PullOptions, round_of};
+    use crate::model::keys;
+    use crate::model::request::{Kind, request_id};
+    use chrono::Utc;
+
+    #[test]
+    fn a_round_reads_a_bounded_part_of_a_backlog_it_cannot_run() {
+        let (d, store, cfg) = crate::arbitration::claim::tests::setup();
+        let cron_dir = d.path().join("cron.d");
+        std::fs::create_dir(&cron_dir).unwrap();
+        let opts = PullOptions {
+            snatch: SnatchOptions {
+                cron_dir,
+                prefix: "sg".into(),
+                allowed_users: vec![],
+                allow_root: false,
+                allow_plain_commands: false,
+                allowed_env: vec![],
+                dry_run: false,
+                wait: false,
+                trusted_keys: vec![],
+                placement: None,
+            },
+            host: "w1".into(),
+            guard: cfg.guard.clone(),
+            funnel: cfg.funnel.clone(),
+            history_retention: cfg.history.retention,
+            pass: PassThrough(vec![]),
+            greaserun: None,
+        };
+        let n = 2 * SCAN_PAST + 10;
+        for i in 0..n as u32 {
+            let r = Request {
+                id: request_id(Utc::now(), i),
+                ..Request::new(
+                    "elsewhere",
+                    "2026-11-23T03:00Z",
+                    Kind::Demand,
+                    "u@h",
+                    Utc::now(),
+                )
+            };
+            let r = Request {
+                slot: format!("2026-11-23T03:{:02}Z", i % 60),
+                attempt: 1 + i / 60,
+                ..r
+            };
+            assert_eq!(
+                queue::submit(&*store, &r).unwrap(),
+                queue::Submitted::Queued
+            );
+        }
+        // A job this worker has no entry for: each round reads SCAN_PAST markers further.
+        let (children, mut seen) = (Children::new(false), Seen::new());
+        for (round, want) in [(1, SCAN_PAST), (2, 2 * SCAN_PAST), (3, n), (4, n)] {
+            let pulled = round_of(&*store, &opts, &children, &mut seen, None).unwrap();
+            assert!(!pulled.any(), "{pulled:?}");
+            assert_eq!(seen.markers.len(), want, "markers read after round {round}");
+        }
+        // Markers taken elsewhere are forgotten.
+        let (listed, _) = store.keys_versioned(keys::QUEUE).unwrap();
+        for key in &listed[..10] {
+            store.delete(key).unwrap();
+        }
+        round_of(&*store, &opts, &children, &mut seen, None).unwrap();
+        assert_eq!(seen.markers.len(), n - 10);
+    }
+}

@@ -1,0 +1,20 @@
+//! `/metrics`: the Prometheus text format ([`crate::web::metrics`]).
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+
+use crate::web::error::WebError;
+use crate::web::state::AppState;
+
+/// The metrics, as Prometheus's text format 0.0.4.
+pub async fn get(State(st): State<AppState>) -> Result<Response, WebError> {
+    let text = st
+        .read(|s, c| crate::web::metrics::render(s, c, chrono::Utc::now()))
+        .await?;
+    Ok((
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response())
+}

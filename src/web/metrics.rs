@@ -1,0 +1,194 @@
+//! `/metrics` in the Prometheus text format (version 0.0.4), over a window of the last
+//! [`WINDOW`] of history: per job the last success and last failure (unix seconds, of
+//! the run's end), runs by state, a histogram of run durations and the missing slots;
+//! the queue's pending and in-flight requests. Per-worker headroom is not exported: the
+//! store has no worker membership to read it from yet.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Config;
+use crate::debugging::queue;
+use crate::debugging::runs::runs;
+use crate::farm::published;
+use crate::model::record::{RunRecord, Status};
+use crate::model::slot::Slot;
+use crate::store::Store;
+use crate::web::error::WebError;
+use crate::web::ledger::{DEFAULT_GRACE, SlotState, entry_ledger};
+
+/// How far back the metrics look.
+pub const WINDOW: chrono::TimeDelta = chrono::TimeDelta::days(1);
+/// The duration histogram's upper bounds, in seconds.
+const BUCKETS: [f64; 8] = [
+    1.0,
+    10.0,
+    60.0,
+    300.0,
+    900.0,
+    3600.0,
+    4.0 * 3600.0,
+    24.0 * 3600.0,
+];
+
+/// The metrics text as of `now`.
+pub fn render(store: &dyn Store, cfg: &Config, now: DateTime<Utc>) -> Result<String, WebError> {
+    let since = Slot::at(now - WINDOW);
+    let mut by_job: BTreeMap<String, Vec<RunRecord>> = BTreeMap::new();
+    for r in runs(store, cfg, None, Some(since), now)? {
+        by_job.entry(r.job.clone()).or_default().push(r);
+    }
+    let (entries, _) = published::all(store)?;
+    let mut missing = BTreeMap::new();
+    for p in &entries {
+        let ledger = entry_ledger(store, cfg, p, since, now, DEFAULT_GRACE)?;
+        let n = ledger
+            .iter()
+            .filter(|s| s.state == SlotState::Missing)
+            .count();
+        missing.insert(p.entry.job.clone(), n);
+        by_job.entry(p.entry.job.clone()).or_default();
+    }
+    let mut o = String::new();
+    family(
+        &mut o,
+        "scalegrease_job_last_success_timestamp_seconds",
+        "gauge",
+        "End of the job's latest succeeded run in the window (unix seconds).",
+    );
+    for (job, rs) in &by_job {
+        if let Some(t) = last_end(rs, Status::Succeeded) {
+            let _ = writeln!(
+                o,
+                "scalegrease_job_last_success_timestamp_seconds{{job=\"{}\"}} {t}",
+                label(job)
+            );
+        }
+    }
+    family(
+        &mut o,
+        "scalegrease_job_last_failure_timestamp_seconds",
+        "gauge",
+        "End of the job's latest failed run in the window (unix seconds).",
+    );
+    for (job, rs) in &by_job {
+        if let Some(t) = last_end(rs, Status::Failed) {
+            let _ = writeln!(
+                o,
+                "scalegrease_job_last_failure_timestamp_seconds{{job=\"{}\"}} {t}",
+                label(job)
+            );
+        }
+    }
+    family(
+        &mut o,
+        "scalegrease_job_runs",
+        "gauge",
+        "Runs in the window by state.",
+    );
+    for (job, rs) in &by_job {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in rs {
+            *counts.entry(r.status.as_str()).or_default() += 1;
+        }
+        for (state, n) in counts {
+            let _ = writeln!(
+                o,
+                "scalegrease_job_runs{{job=\"{}\",state=\"{state}\"}} {n}",
+                label(job)
+            );
+        }
+    }
+    family(
+        &mut o,
+        "scalegrease_job_duration_seconds",
+        "histogram",
+        "Durations of the job's ended runs in the window.",
+    );
+    for (job, rs) in &by_job {
+        let ds: Vec<f64> = rs.iter().filter_map(|r| r.duration_s).collect();
+        let j = label(job);
+        for b in BUCKETS {
+            let n = ds.iter().filter(|d| **d <= b).count();
+            let _ = writeln!(
+                o,
+                "scalegrease_job_duration_seconds_bucket{{job=\"{j}\",le=\"{b}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            o,
+            "scalegrease_job_duration_seconds_bucket{{job=\"{j}\",le=\"+Inf\"}} {}",
+            ds.len()
+        );
+        let _ = writeln!(
+            o,
+            "scalegrease_job_duration_seconds_sum{{job=\"{j}\"}} {}",
+            ds.iter().sum::<f64>()
+        );
+        let _ = writeln!(
+            o,
+            "scalegrease_job_duration_seconds_count{{job=\"{j}\"}} {}",
+            ds.len()
+        );
+    }
+    family(
+        &mut o,
+        "scalegrease_job_missing_slots",
+        "gauge",
+        "Slots in the window that no worker claimed by their time plus the grace.",
+    );
+    for (job, n) in &missing {
+        let _ = writeln!(
+            o,
+            "scalegrease_job_missing_slots{{job=\"{}\"}} {n}",
+            label(job)
+        );
+    }
+    let q = queue::queue(store, None)?;
+    family(
+        &mut o,
+        "scalegrease_queue_pending",
+        "gauge",
+        "Farm-queue requests waiting for a worker.",
+    );
+    let _ = writeln!(o, "scalegrease_queue_pending {}", q.pending.len());
+    family(
+        &mut o,
+        "scalegrease_queue_in_flight",
+        "gauge",
+        "Farm-queue requests a worker has taken.",
+    );
+    let _ = writeln!(o, "scalegrease_queue_in_flight {}", q.in_flight.len());
+    Ok(o)
+}
+
+/// The `# HELP` and `# TYPE` lines of a metric family.
+fn family(o: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// The end (unix seconds) of the latest run of `rs` with `status`.
+fn last_end(rs: &[RunRecord], status: Status) -> Option<i64> {
+    rs.iter()
+        .filter(|r| r.status == status)
+        .filter_map(|r| r.end.or(r.start))
+        .max()
+        .map(|t| t.timestamp())
+}
+
+/// `s` as a label value: `\`, `"` and newlines escaped.
+fn label(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(super::label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

@@ -1,0 +1,67 @@
+//! The job view (`/job/<job>`, `/api/job/<job>`, `/api/ledger/<job>`): the entry's row
+//! (as on the farm page), its crontab command, and its slot ledger over the last `days`
+//! days, read from the `since` slot on ([`crate::web::ledger::entry_ledger`]).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::debugging::status::bundle_map;
+use crate::farm::published;
+use crate::model::slot::Slot;
+use crate::store::Store;
+use crate::web::error::WebError;
+use crate::web::ledger::{DEFAULT_GRACE, LedgerSlot, entry_ledger};
+use crate::web::view::farm::{JobRow, row};
+
+/// At most this many days of ledger.
+pub const MAX_DAYS: u32 = 90;
+
+/// One job.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobView {
+    #[serde(flatten)]
+    pub row: JobRow,
+    /// The crontab entry's command and the user it runs as.
+    pub command: String,
+    pub user: String,
+    /// The ledger's span in days, and its slots, oldest first.
+    pub days: u32,
+    pub ledger: Vec<LedgerSlot>,
+    /// How many slots of the ledger are in each state.
+    pub counts: BTreeMap<&'static str, usize>,
+}
+
+/// The job `job` names exactly, with its ledger of the last `days` days.
+pub fn job(
+    store: &dyn Store,
+    cfg: &Config,
+    job: &str,
+    days: u32,
+    now: DateTime<Utc>,
+) -> Result<JobView, WebError> {
+    let days = days.clamp(1, MAX_DAYS);
+    let (entries, _) = published::all(store)?;
+    let p = entries
+        .into_iter()
+        .find(|p| p.entry.job == job)
+        .ok_or_else(|| WebError::NotFound(format!("no published entry has the job {job:?}")))?;
+    let bundles = bundle_map(store)?;
+    let row = row(store, cfg, &p, bundles.get(&p.project), now)?;
+    let since = Slot::at(now - chrono::TimeDelta::days(i64::from(days)));
+    let ledger = entry_ledger(store, cfg, &p, since, now, DEFAULT_GRACE)?;
+    let mut counts = BTreeMap::new();
+    for s in &ledger {
+        *counts.entry(s.state.as_str()).or_default() += 1;
+    }
+    Ok(JobView {
+        row,
+        command: p.entry.command.clone(),
+        user: p.entry.user.clone(),
+        days,
+        ledger,
+        counts,
+    })
+}
