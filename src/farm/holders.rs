@@ -11,6 +11,7 @@ use chrono::Utc;
 use serde::Serialize;
 
 use crate::arbitration::membership::{self, Member};
+use crate::arbitration::placement;
 use crate::debugging::status::bundle_map;
 use crate::dispatch::crontab::Crontab;
 use crate::dispatch::snatch::place::{self, PlacementOptions};
@@ -101,6 +102,35 @@ pub fn holders(
     })
 }
 
+/// A filter of entries by job name.
+pub type JobFilter = Box<dyn Fn(&str) -> bool>;
+
+/// Which entries (by job) this worker checks in the alert round for missing slots:
+/// those for which it ranks among the first `replicas + 1` live members (pure
+/// rendezvous order, [`placement::ranked`]), so an entry is still checked when all its
+/// `replicas` holders died; every entry with `replicas` 0. One read of the members.
+pub fn checked_here(
+    store: &dyn Store,
+    host: &str,
+    replicas: usize,
+    member_ttl: Duration,
+) -> Result<JobFilter, StoreError> {
+    if replicas == 0 {
+        return Ok(Box::new(|_| true));
+    }
+    let mut live = membership::live(&membership::all(store)?, Utc::now(), member_ttl);
+    if let Err(i) = live.binary_search_by(|h| h.as_str().cmp(host)) {
+        live.insert(i, host.to_string());
+    }
+    let host = host.to_string();
+    Ok(Box::new(move |job: &str| {
+        placement::ranked(job, &live)
+            .iter()
+            .take(replicas + 1)
+            .any(|h| *h == host)
+    }))
+}
+
 /// [`Holders`] as text: the members (host, live, entries held, headroom, last beat),
 /// then each entry's holders.
 pub fn text(h: &Holders) -> String {
@@ -177,5 +207,17 @@ mod tests {
         assert_eq!(h.members.iter().map(|m| m.holds).sum::<usize>(), 4);
         assert_eq!(holders(&s, 2, ttl, Some("tw")).unwrap().entries.len(), 1);
         assert!(text(&h).contains("3 live member(s) of 3, launch.replicas 2"));
+        // Each entry is checked by 3 (k + 1) of the 3 members; with k = 1 by 2 of them.
+        for (k, n) in [(2, 3), (1, 2)] {
+            let checks: Vec<_> = ["a", "b", "c"]
+                .iter()
+                .map(|m| checked_here(&s, m, k, ttl).unwrap())
+                .collect();
+            assert!(
+                ["one", "two"]
+                    .iter()
+                    .all(|j| checks.iter().filter(|c| c(j)).count() == n)
+            );
+        }
     }
 }
