@@ -30,11 +30,13 @@ mod accept;
 mod installed;
 pub mod place;
 pub mod skip;
+mod summary;
 mod users;
 
 use accept::accept;
 pub use installed::{header, installed_content, parse_header};
 pub use place::{PlacementOptions, uncomment_held};
+pub use summary::{Outcome, Summary};
 pub use users::UserCheck;
 
 use super::bundle::{self, Bundle};
@@ -68,39 +70,6 @@ pub struct SnatchOptions {
     /// This worker's part in placement (`launch.replicas` > 0); `None`: every entry is
     /// installed uncommented, as before placement.
     pub placement: Option<PlacementOptions>,
-}
-
-/// What a run did (or, with `dry_run`, would do).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Summary {
-    pub installed: usize,
-    pub updated: usize,
-    pub removed: usize,
-    pub unchanged: usize,
-    /// `(project, reason)` per rejected bundle.
-    pub rejected: Vec<(String, String)>,
-}
-
-impl std::fmt::Display for Summary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} installed, {} updated, {} removed, {} unchanged, {} rejected",
-            self.installed,
-            self.updated,
-            self.removed,
-            self.unchanged,
-            self.rejected.len()
-        )
-    }
-}
-
-/// How a run ended.
-#[derive(Debug)]
-pub enum Outcome {
-    Done(Summary),
-    /// Another greasesnatch holds the lock (and `wait` was not set).
-    Busy(PathBuf),
 }
 
 /// The lock file's path.
