@@ -117,6 +117,8 @@ pub struct Round {
     pub version: Option<Version>,
     /// The live members placed by (`None`: busy, or no placement).
     pub members: Option<Vec<String>>,
+    /// The bundles' [`Store::stamp`] taken before reading them (`None`: none trusted).
+    pub stamp: Option<Version>,
 }
 
 /// One round: with `full`, the bundles are read even when nothing changed.
@@ -155,6 +157,7 @@ pub fn round(
                         outcome: Outcome::Busy(path),
                         version: None,
                         members: None,
+                        stamp: None,
                     });
                 }
                 Err(fs::TryLockError::Error(e)) => return Err(cron_err(&path, "lock")(e)),
@@ -167,9 +170,8 @@ pub fn round(
         Some(p) if p.replicas > 0 => Some(place::join(store, p, opts.dry_run)?),
         _ => None,
     };
-    let basis = store
-        .stamp(crate::model::keys::BUNDLES)?
-        .map(|stamp| skip::Basis::new(stamp, members.as_deref(), opts));
+    let stamp = store.stamp(crate::model::keys::BUNDLES)?;
+    let basis = stamp.map(|stamp| skip::Basis::new(stamp, members.as_deref(), opts));
     if let Some(b) = basis.as_ref().filter(|_| !full && !opts.dry_run)
         && let Some(unchanged) = skip::unchanged(opts, b)
     {
@@ -182,6 +184,7 @@ pub fn round(
             outcome,
             version,
             members,
+            stamp,
         });
     }
     let (entries, version) = store.list_versioned(crate::model::keys::BUNDLES)?;
@@ -378,6 +381,7 @@ pub fn round(
         outcome: Outcome::Done(summary),
         version: Some(version),
         members,
+        stamp,
     })
 }
 
