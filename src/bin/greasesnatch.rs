@@ -52,7 +52,7 @@ struct Cli {
     #[arg(long)]
     wait: bool,
     /// Stay running and apply every change to the bundles as soon as it is published
-    /// (within a second: etcd pushes changes; the directory store is re-read every
+    /// (within a second: etcd pushes changes; the directory store is checked every
     /// second), and re-check everything every 5 minutes. Store failures are reported
     /// once and retried every second; they never end the watch. Only a summary line for
     /// rounds that changed or rejected something is printed. Unless --no-pull, a second
