@@ -28,6 +28,8 @@ mod history;
 mod hostile_repo;
 mod launch;
 mod ledger;
+mod placement;
+mod placement_etcd;
 mod policy;
 mod queue_greaserun;
 mod queue_greaserun_cancel;

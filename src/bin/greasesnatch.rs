@@ -52,7 +52,7 @@ struct Cli {
     #[arg(long)]
     wait: bool,
     /// Stay running and apply every change to the bundles as soon as it is published
-    /// (within a second: etcd pushes changes; the directory store is re-read every
+    /// (within a second: etcd pushes changes; the directory store is checked every
     /// second), and re-check everything every 5 minutes. Store failures are reported
     /// once and retried every second; they never end the watch. Only a summary line for
     /// rounds that changed or rejected something is printed. Unless --no-pull, a second
@@ -365,7 +365,12 @@ fn watch_pull(s: &dyn store::Store, opts: &PullOptions) -> ! {
 /// tried to send something (with `quiet`, only for deliveries that failed), a warning
 /// when the store failed under it.
 fn alert_round(s: &dyn store::Store, a: &AlertOptions, quiet: bool) -> Option<alert::Round> {
-    match alert::round(s, a, chrono::Utc::now(), &|_| true) {
+    // With placement, the entries this worker ranks among the first k + 1 for.
+    let l = &a.config.launch;
+    let wanted = holders::checked_here(s, &a.host, l.replicas, l.member_ttl)
+        .inspect_err(|e| tracing::warn!("placement members: {e}; checking every entry"))
+        .unwrap_or_else(|_| Box::new(|_| true));
+    match alert::round(s, a, chrono::Utc::now(), &*wanted) {
         Ok(r) => {
             let d = r.delivered;
             if (!quiet && d.any()) || d.retrying + d.gave_up > 0 {

@@ -13,6 +13,7 @@ use scalegrease::debugging::{queue, runs, status};
 use scalegrease::dispatch::schedule::Zone;
 use scalegrease::error::Failure;
 use scalegrease::exit::{self, Tool};
+use scalegrease::farm::holders;
 use scalegrease::farm::ledger;
 use scalegrease::{cli::status as args, store};
 
@@ -88,6 +89,16 @@ enum View {
     /// Print a users-file line (NAME:$argon2id$...) for the password read from the first
     /// line of standard input (not echoed on a terminal); append it to the web.users file.
     Passwd(PasswdArgs),
+    /// Placement (launch.replicas): the workers' membership beats (host, live, entries
+    /// held, headroom, last beat) and which live workers hold each published entry, as
+    /// every greasesnatch computes it. With --json: {"replicas", "members", "entries"}.
+    Holders(HoldersArgs),
+}
+
+#[derive(Debug, Args)]
+struct HoldersArgs {
+    /// Only entries whose job name contains this.
+    job: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -192,6 +203,17 @@ fn run() -> Result<i32, Failure> {
                 println!("{}", queue::json(&v));
             } else {
                 print!("{}", queue::text(&v));
+            }
+        }
+        Some(View::Holders(a)) => {
+            let config = common.config()?;
+            let s = open_store(&common, &config)?;
+            let l = &config.launch;
+            let h = holders::holders(s.as_ref(), l.replicas, l.member_ttl, a.job.as_deref())?;
+            if g.json {
+                print_json(&h)?;
+            } else {
+                print!("{}", holders::text(&h));
             }
         }
         Some(View::Next(a)) => {

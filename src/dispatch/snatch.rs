@@ -30,11 +30,13 @@ mod accept;
 mod installed;
 pub mod place;
 pub mod skip;
+mod summary;
 mod users;
 
 use accept::accept;
 pub use installed::{header, installed_content, parse_header};
 pub use place::{PlacementOptions, uncomment_held};
+pub use summary::{Outcome, Summary};
 pub use users::UserCheck;
 
 use super::bundle::{self, Bundle};
@@ -68,39 +70,6 @@ pub struct SnatchOptions {
     /// This worker's part in placement (`launch.replicas` > 0); `None`: every entry is
     /// installed uncommented, as before placement.
     pub placement: Option<PlacementOptions>,
-}
-
-/// What a run did (or, with `dry_run`, would do).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Summary {
-    pub installed: usize,
-    pub updated: usize,
-    pub removed: usize,
-    pub unchanged: usize,
-    /// `(project, reason)` per rejected bundle.
-    pub rejected: Vec<(String, String)>,
-}
-
-impl std::fmt::Display for Summary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} installed, {} updated, {} removed, {} unchanged, {} rejected",
-            self.installed,
-            self.updated,
-            self.removed,
-            self.unchanged,
-            self.rejected.len()
-        )
-    }
-}
-
-/// How a run ended.
-#[derive(Debug)]
-pub enum Outcome {
-    Done(Summary),
-    /// Another greasesnatch holds the lock (and `wait` was not set).
-    Busy(PathBuf),
 }
 
 /// The lock file's path.
@@ -148,6 +117,8 @@ pub struct Round {
     pub version: Option<Version>,
     /// The live members placed by (`None`: busy, or no placement).
     pub members: Option<Vec<String>>,
+    /// The bundles' [`Store::stamp`] taken before reading them (`None`: none trusted).
+    pub stamp: Option<Version>,
 }
 
 /// One round: with `full`, the bundles are read even when nothing changed.
@@ -186,6 +157,7 @@ pub fn round(
                         outcome: Outcome::Busy(path),
                         version: None,
                         members: None,
+                        stamp: None,
                     });
                 }
                 Err(fs::TryLockError::Error(e)) => return Err(cron_err(&path, "lock")(e)),
@@ -198,9 +170,8 @@ pub fn round(
         Some(p) if p.replicas > 0 => Some(place::join(store, p, opts.dry_run)?),
         _ => None,
     };
-    let basis = store
-        .stamp(crate::model::keys::BUNDLES)?
-        .map(|stamp| skip::Basis::new(stamp, members.as_deref(), opts));
+    let stamp = store.stamp(crate::model::keys::BUNDLES)?;
+    let basis = stamp.map(|stamp| skip::Basis::new(stamp, members.as_deref(), opts));
     if let Some(b) = basis.as_ref().filter(|_| !full && !opts.dry_run)
         && let Some(unchanged) = skip::unchanged(opts, b)
     {
@@ -213,6 +184,7 @@ pub fn round(
             outcome,
             version,
             members,
+            stamp,
         });
     }
     let (entries, version) = store.list_versioned(crate::model::keys::BUNDLES)?;
@@ -409,6 +381,7 @@ pub fn round(
         outcome: Outcome::Done(summary),
         version: Some(version),
         members,
+        stamp,
     })
 }
 

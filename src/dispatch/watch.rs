@@ -3,8 +3,9 @@
 //!
 //! Each round is a full greasesnatch (same lock, same checks, same atomic writes), then a
 //! wait for the next change from exactly the version that round read
-//! ([`Store::wait_changed`]: an etcd watch, or polling for the directory store), so a
-//! change published between the read and the wait is not missed. Every `resync` the
+//! ([`Store::wait_changed`]: an etcd watch; on the directory store one stat of the
+//! bundles directory a second, [`Store::stamp`]), so a change published between the
+//! read and the wait is not missed. Every `resync` the
 //! round runs regardless, which also repairs local edits. Store and cron-dir failures
 //! are reported and retried every second; they never end the watch, and a failed round
 //! changes nothing (as a one-shot greasesnatch).
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use super::error::DispatchError;
 use super::snatch::{self, Outcome, SnatchOptions, Summary, place};
-use crate::store::Store;
+use crate::store::{Store, Version};
 
 /// How often a round runs even when nothing changed.
 pub const RESYNC: Duration = Duration::from_secs(300);
@@ -43,16 +44,16 @@ pub fn watch(
         ..opts.clone()
     };
     loop {
-        let (since, members) = match snatch::round(store, &opts, out, true) {
+        let (since, members, stamp) = match snatch::round(store, &opts, out, true) {
             Ok(r) => {
                 if let Outcome::Done(summary) = &r.outcome {
                     report(Ok(summary));
                 }
-                (r.version, r.members)
+                (r.version, r.members, r.stamp)
             }
             Err(e) => {
                 report(Err(&e));
-                (None, None)
+                (None, None, None)
             }
         };
         let Some(v) = since else {
@@ -68,7 +69,7 @@ pub fn watch(
             if left.is_zero() {
                 break;
             }
-            match store.wait_changed(crate::model::keys::BUNDLES, v, left.min(step)) {
+            match wait(store, v, stamp, left.min(step)) {
                 Ok(true) => break,
                 Ok(false) => {}
                 Err(e) => {
@@ -89,5 +90,33 @@ pub fn watch(
                 }
             }
         }
+    }
+}
+
+/// Waits up to `timeout` for the bundles to change since the round that read them at
+/// `since` (stamped `stamp`): the backend's push where it has one (etcd), else one
+/// [`Store::stamp`] a second (the directory store: one stat, not a listing), else the
+/// backend's polling [`Store::wait_changed`].
+fn wait(
+    store: &dyn Store,
+    since: Version,
+    stamp: Option<Version>,
+    timeout: Duration,
+) -> Result<bool, crate::store::StoreError> {
+    let bundles = crate::model::keys::BUNDLES;
+    let Some(stamp) = stamp.filter(|_| !store.pushes_changes()) else {
+        return store.wait_changed(bundles, since, timeout);
+    };
+    let until = Instant::now() + timeout;
+    loop {
+        // No trusted stamp now (it changed within the last seconds) counts as a change.
+        if store.stamp(bundles)? != Some(stamp) {
+            return Ok(true);
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(false);
+        }
+        std::thread::sleep(left.min(crate::store::POLL_INTERVAL));
     }
 }

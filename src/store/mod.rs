@@ -216,6 +216,12 @@ pub trait Store: Send + Sync {
         let _ = prefix;
         Ok(None)
     }
+
+    /// Whether [`Store::wait_changed`] is pushed by the backend (etcd's watch) rather
+    /// than polled: a waiter on a store that polls does better polling [`Store::stamp`].
+    fn pushes_changes(&self) -> bool {
+        false
+    }
 }
 
 /// Polls `version` every [`POLL_INTERVAL`] until it differs from `since` (`true`) or

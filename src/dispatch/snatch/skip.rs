@@ -141,3 +141,148 @@ pub fn unchanged(opts: &SnatchOptions, basis: &Basis) -> Option<usize> {
     let (n, f) = files(&opts.cron_dir, &opts.prefix).ok()?;
     (render(basis, f, at) == text).then_some(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::super::{Outcome, PlacementOptions, snatch};
+    use super::*;
+    use crate::dispatch::bundle::{Bundle, CrontabFile, key_for};
+    use crate::dispatch::crontab::Crontab;
+    use crate::dispatch::project::Project;
+    use crate::store::dir::DirStore;
+    use crate::store::{Created, Entry, Store, StoreError};
+
+    /// A directory store that counts the requests made of it, by operation.
+    struct Counting {
+        inner: DirStore,
+        ops: Mutex<Vec<String>>,
+    }
+
+    impl Counting {
+        fn note(&self, op: &str, key: &str) {
+            self.ops.lock().unwrap().push(format!("{op} {key}"));
+        }
+        fn take(&self) -> Vec<String> {
+            std::mem::take(&mut *self.ops.lock().unwrap())
+        }
+    }
+
+    impl Store for Counting {
+        fn location(&self) -> String {
+            self.inner.location()
+        }
+        fn init(&self) -> Result<(), StoreError> {
+            self.inner.init()
+        }
+        fn check(&self) -> Result<(), StoreError> {
+            self.note("check", "");
+            self.inner.check()
+        }
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            self.note("get", key);
+            self.inner.get(key)
+        }
+        fn put(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), StoreError> {
+            self.note("put", key);
+            self.inner.put(key, value, ttl)
+        }
+        fn create(&self, k: &str, v: &[u8], t: Option<Duration>) -> Result<Created, StoreError> {
+            self.note("create", k);
+            self.inner.create(k, v, t)
+        }
+        fn delete(&self, key: &str) -> Result<bool, StoreError> {
+            self.note("delete", key);
+            self.inner.delete(key)
+        }
+        fn list(&self, prefix: &str) -> Result<Vec<Entry>, StoreError> {
+            self.note("list", prefix);
+            self.inner.list(prefix)
+        }
+        fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+            self.note("keys", prefix);
+            self.inner.keys(prefix)
+        }
+        fn prune(&self, prefix: &str, older_than: Duration) -> Result<usize, StoreError> {
+            self.note("prune", prefix);
+            self.inner.prune(prefix, older_than)
+        }
+        fn stamp(&self, prefix: &str) -> Result<Option<Version>, StoreError> {
+            self.note("stamp", prefix);
+            self.inner.stamp(prefix)
+        }
+    }
+
+    fn jobs(c: &Crontab) -> Vec<(usize, String)> {
+        c.entries().map(|e| (e.line, e.command.clone())).collect()
+    }
+
+    #[test]
+    fn a_round_with_nothing_changed_makes_three_requests_whatever_the_bundles() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Counting {
+            inner: DirStore::new(d.path().join("store")),
+            ops: Mutex::new(Vec::new()),
+        };
+        store.init().unwrap();
+        for i in 0..50 {
+            let project = Project {
+                group: "g".into(),
+                artifact: format!("a{i}"),
+            };
+            let content = format!("0 3 * * * nobody greaserun --job j{i} x\n");
+            let crontabs = vec![CrontabFile {
+                name: "c".into(),
+                content,
+            }];
+            let b = Bundle::new(
+                &project,
+                crontabs,
+                "2026-01-01T00:00:00Z".into(),
+                "t@h".into(),
+                None,
+            );
+            store
+                .inner
+                .put(&key_for(&project), &b.encode(), None)
+                .unwrap();
+        }
+        let cron = d.path().join("cron.d");
+        std::fs::create_dir(&cron).unwrap();
+        let opts = SnatchOptions {
+            cron_dir: cron.clone(),
+            prefix: "sg".into(),
+            allowed_users: vec![],
+            allow_root: false,
+            allow_plain_commands: false,
+            allowed_env: vec![],
+            dry_run: false,
+            wait: false,
+            trusted_keys: vec![],
+            placement: Some(PlacementOptions {
+                host: "w1".into(),
+                replicas: 2,
+                member_ttl: Duration::from_secs(90),
+                guard: Default::default(),
+                jobs_of: jobs,
+            }),
+        };
+        // The directory's stamp is trusted 2 s after its last change: round until the
+        // round is recorded.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !path(&opts).exists() {
+            assert!(std::time::Instant::now() < deadline, "no round recorded");
+            snatch(&store, &opts, &mut Vec::new()).unwrap();
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        store.take();
+        let Outcome::Done(s) = snatch(&store, &opts, &mut Vec::new()).unwrap() else {
+            panic!("busy")
+        };
+        assert_eq!(s.unchanged, 50);
+        let ops: Vec<String> = store.take().into_iter().filter(|o| o != "check ").collect();
+        // The beat, the member list, the bundles' stamp: no bundle read.
+        assert_eq!(ops, ["put members/w1", "list members", "stamp bundles"]);
+    }
+}

@@ -273,6 +273,10 @@ impl Store for EtcdStore {
         self.stamp_of(prefix).map(Some)
     }
 
+    fn pushes_changes(&self) -> bool {
+        true
+    }
+
     fn prune(&self, _prefix: &str, _older_than: Duration) -> Result<usize, StoreError> {
         // Keys written with a TTL expire with their lease; the others are kept on purpose.
         self.check().map(|_| 0)
