@@ -150,7 +150,7 @@ fn report(p: &Params, o: &Outcome, store: &str, wall: Duration) {
         ratio(o.load_worst)
     );
     println!(
-        "membership changes {}: entries of the leaving/joining workers {}, other entries that lost a staying holder {} ({:.1}% of the former)",
+        "membership changes {}: entries held by the leaving/joining workers {}, other entries whose holders changed {} ({:.1}% of the former)",
         o.changes,
         o.own_moved,
         o.others_moved,

@@ -66,8 +66,9 @@ pub struct Outcome {
     /// Entries per worker, max / mean: at the start, and the worst over every view.
     pub load_start: (usize, f64),
     pub load_worst: (usize, f64),
-    /// Membership changes seen, the entries of the leaving/joining workers, and the
-    /// entries that lost a holder which is still a member.
+    /// Membership changes seen, the entries held by a leaving or joining worker (before
+    /// or after), and the other entries whose holders changed all the same (bounded-load
+    /// spill: the farm reshuffling beyond the changed worker's share).
     pub changes: u64,
     pub own_moved: u64,
     pub others_moved: u64,
@@ -367,8 +368,8 @@ impl Sim {
         (max, sum as f64 / view.hosts.len().max(1) as f64)
     }
 
-    /// Counts, for a change of view, the leaving/joining members' entries and the entries
-    /// that lost a holder who is a member of both views.
+    /// Counts, for a change of view, the entries a leaving or joining member holds in
+    /// either view, and the other entries whose holders changed.
     fn moved(&mut self, old: usize, new: usize) {
         let (Some(a), Some(b)) = (&self.views[old].placement, &self.views[new].placement) else {
             return;
@@ -381,8 +382,7 @@ impl Sim {
             let churn = before.iter().any(|h| !stays(h)) || after.iter().any(|h| !stays(h));
             if churn {
                 self.out.own_moved += 1;
-            }
-            if before.iter().any(|h| stays(h) && !after.contains(h)) {
+            } else if before != after {
                 self.out.others_moved += 1;
             }
         }
