@@ -45,3 +45,4 @@ mod store_etcd;
 mod store_etcd_auth;
 mod store_faults;
 mod store_urls;
+mod web;

@@ -94,8 +94,16 @@ pub fn farm(store: &dyn Store, cfg: &Config, now: DateTime<Utc>) -> Result<FarmV
     })
 }
 
-/// One entry's row: its latest run, next fire time and whether its newest due slot is
-/// missing.
+/// When the bundle was published: slots its schedule fired at before then were not
+/// expected of anyone, so they are never missing.
+pub fn published_at(bundle: Option<&Bundle>) -> Option<DateTime<Utc>> {
+    bundle
+        .and_then(|b| DateTime::parse_from_rfc3339(&b.launched_at).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// One entry's row: its latest run, next fire time and whether its newest due slot (since
+/// the bundle was published) is missing.
 pub fn row(
     store: &dyn Store,
     cfg: &Config,
@@ -108,7 +116,10 @@ pub fn row(
     let zone = zone(p);
     let schedule = Schedule::new(&p.entry.when);
     let grace = chrono::TimeDelta::from_std(DEFAULT_GRACE).unwrap_or_default();
-    let due = last_fire(p, now - grace).map(Slot::at);
+    let since = published_at(bundle);
+    let due = last_fire(p, now - grace)
+        .filter(|t| since.is_none_or(|s| *t >= s))
+        .map(Slot::at);
     let newest = last.as_ref().and_then(RunRecord::slot);
     let missing_slot = match (due, newest) {
         (Some(d), Some(n)) if n >= d => None,

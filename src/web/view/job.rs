@@ -13,8 +13,9 @@ use crate::farm::published;
 use crate::model::slot::Slot;
 use crate::store::Store;
 use crate::web::error::WebError;
+use crate::web::ledger::SlotState;
 use crate::web::ledger::{DEFAULT_GRACE, LedgerSlot, entry_ledger};
-use crate::web::view::farm::{JobRow, row};
+use crate::web::view::farm::{JobRow, published_at, row};
 
 /// At most this many days of ledger.
 pub const MAX_DAYS: u32 = 90;
@@ -49,9 +50,13 @@ pub fn job(
         .find(|p| p.entry.job == job)
         .ok_or_else(|| WebError::NotFound(format!("no published entry has the job {job:?}")))?;
     let bundles = bundle_map(store)?;
-    let row = row(store, cfg, &p, bundles.get(&p.project), now)?;
+    let bundle = bundles.get(&p.project);
+    let row = row(store, cfg, &p, bundle, now)?;
     let since = Slot::at(now - chrono::TimeDelta::days(i64::from(days)));
-    let ledger = entry_ledger(store, cfg, &p, since, now, DEFAULT_GRACE)?;
+    let ledger = expected(
+        entry_ledger(store, cfg, &p, since, now, DEFAULT_GRACE)?,
+        published_at(bundle),
+    );
     let mut counts = BTreeMap::new();
     for s in &ledger {
         *counts.entry(s.state.as_str()).or_default() += 1;
@@ -64,4 +69,19 @@ pub fn job(
         ledger,
         counts,
     })
+}
+
+/// The ledger without the slots nobody was expected to run: those the schedule fired at
+/// before the bundle was `published` and that have no run.
+pub fn expected(ledger: Vec<LedgerSlot>, published: Option<DateTime<Utc>>) -> Vec<LedgerSlot> {
+    let Some(p) = published.map(Slot::at) else {
+        return ledger;
+    };
+    ledger
+        .into_iter()
+        .filter(|s| {
+            !matches!(s.state, SlotState::Missing | SlotState::Due)
+                || Slot::from_key(&s.slot).is_none_or(|at| at >= p)
+        })
+        .collect()
 }
