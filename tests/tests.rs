@@ -46,3 +46,4 @@ mod store_etcd_auth;
 mod store_faults;
 mod store_urls;
 mod web;
+mod web_browser;

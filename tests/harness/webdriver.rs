@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::harness::wait_for;
 
 /// The W3C key of an element reference in a response.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f97ae1d5a9d";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A chromedriver process and one browser session.
 pub struct Browser {
@@ -119,7 +119,12 @@ impl Browser {
             "/element",
             Some(json!({"using": "css selector", "value": css})),
         );
-        (status == 200).then(|| v[ELEMENT].as_str().unwrap().to_string())
+        (status == 200).then(|| {
+            v[ELEMENT]
+                .as_str()
+                .unwrap_or_else(|| panic!("{css}: {v}"))
+                .to_string()
+        })
     }
 
     /// How many elements `css` selects.
