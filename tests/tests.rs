@@ -4,6 +4,7 @@
 mod harness;
 
 mod abandoned_claim;
+mod alerts;
 mod bad_input;
 mod ci_examples;
 mod cli;
@@ -25,6 +26,7 @@ mod guard_trust;
 mod history;
 mod hostile_repo;
 mod launch;
+mod ledger;
 mod policy;
 mod queue_greaserun;
 mod queue_greaserun_cancel;

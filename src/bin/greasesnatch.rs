@@ -2,6 +2,7 @@
 //! directory, on every worker, from cron, as root. See `docs/cli.md`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
 use scalegrease::cli::{self, Common, CommonArgs};
@@ -11,6 +12,7 @@ use scalegrease::dispatch::snatch::{self, Outcome, SnatchOptions, Summary};
 use scalegrease::dispatch::watch as dispatch_watch;
 use scalegrease::error::Failure;
 use scalegrease::exit::{self, Tool};
+use scalegrease::farm::alert::{self, AlertOptions};
 use scalegrease::farm::pull::spawn::{Children, PassThrough};
 use scalegrease::farm::pull::{self, PullOptions, Pulled};
 use scalegrease::store;
@@ -81,7 +83,15 @@ impl Cli {
     fn options(
         &self,
         common: &Common,
-    ) -> Result<(SnatchOptions, StoreConfig, Option<PullOptions>), Failure> {
+    ) -> Result<
+        (
+            SnatchOptions,
+            StoreConfig,
+            Option<PullOptions>,
+            Option<AlertOptions>,
+        ),
+        Failure,
+    > {
         let config = common.config()?;
         // The config's prefix was checked when it was loaded; a flag's is checked here.
         if let Some(p) = &self.prefix {
@@ -119,7 +129,16 @@ impl Cli {
         let store_config = common.store_config(&config);
         let pull = (config.snatch.pull && !self.no_pull && !self.dry_run)
             .then(|| pull_options(&opts, &config, &store_config));
-        Ok((opts, store_config, pull))
+        for k in alert::route::unknown_kinds(&config.alerts) {
+            tracing::warn!(
+                "alerts.on: {k:?} is no event kind (failed, missing, dropped, abandoned, recovered)"
+            );
+        }
+        let alerts = (config.alerts.check && !self.dry_run).then(|| AlertOptions {
+            host: host::hostname(config.common.hostname.as_deref()),
+            config,
+        });
+        Ok((opts, store_config, pull, alerts))
     }
 }
 
@@ -152,11 +171,11 @@ fn pull_options(opts: &SnatchOptions, config: &Config, store: &StoreConfig) -> P
 fn run() -> Result<i32, Failure> {
     let cli = Cli::parse();
     let common = cli.common.start(Tool::Snatch);
-    let (opts, store_config, pull) = cli.options(&common)?;
+    let (opts, store_config, pull, alerts) = cli.options(&common)?;
     let s = store::open(&store_config)?;
     if cli.watch {
         warn_unauthenticated(&opts);
-        watch(s.as_ref(), &opts, pull.as_ref());
+        watch(s.as_ref(), &opts, pull.as_ref(), alerts.as_ref());
     }
     let mut plan: Vec<u8> = Vec::new();
     let outcome = snatch::snatch(s.as_ref(), &opts, &mut plan);
@@ -195,8 +214,14 @@ fn run() -> Result<i32, Failure> {
                 Ok(p) => (p, None),
                 Err(e) => (None, Some(e)),
             };
+            // Then the alert round; its failure is reported, never fatal to the install.
+            let alerted = alerts
+                .as_ref()
+                .and_then(|a| alert_round(s.as_ref(), a, common.quiet()));
             if cli.json {
-                println!("{}", json(&summary, cli.dry_run, &plan, pulled.as_ref()));
+                let mut j = json(&summary, cli.dry_run, &plan, pulled.as_ref());
+                j["alerts"] = serde_json::json!(alerted);
+                println!("{j}");
             } else {
                 if !common.quiet() || !summary.rejected.is_empty() {
                     let would = if cli.dry_run { "would be " } else { "" };
@@ -256,10 +281,23 @@ fn json(
 
 /// `--watch`: rounds forever, printing what changed and each new failure once; with
 /// `pull`, a second thread runs pull rounds as the queue changes.
-fn watch(s: &dyn store::Store, opts: &SnatchOptions, pull: Option<&PullOptions>) -> ! {
+fn watch(
+    s: &dyn store::Store,
+    opts: &SnatchOptions,
+    pull: Option<&PullOptions>,
+    alerts: Option<&AlertOptions>,
+) -> ! {
     std::thread::scope(|scope| {
         if let Some(p) = pull {
             scope.spawn(move || watch_pull(s, p));
+        }
+        if let Some(a) = alerts {
+            scope.spawn(move || {
+                loop {
+                    alert_round(s, a, false);
+                    std::thread::sleep(a.config.alerts.interval.max(Duration::from_secs(1)));
+                }
+            });
         }
         watch_install(s, opts)
     })
@@ -312,6 +350,28 @@ fn watch_pull(s: &dyn store::Store, opts: &PullOptions) -> ! {
             }
         }
     })
+}
+
+/// One alert round (check, then deliver; every entry for now): a line when it sent or
+/// tried to send something (with `quiet`, only for deliveries that failed), a warning
+/// when the store failed under it.
+fn alert_round(s: &dyn store::Store, a: &AlertOptions, quiet: bool) -> Option<alert::Round> {
+    match alert::round(s, a, chrono::Utc::now(), &|_| true) {
+        Ok(r) => {
+            let d = r.delivered;
+            if (!quiet && d.any()) || d.retrying + d.gave_up > 0 {
+                println!(
+                    "greasesnatch: alerts: {} new event(s); {d}",
+                    r.checked.events
+                );
+            }
+            Some(r)
+        }
+        Err(e) => {
+            tracing::warn!("alert round: {e}");
+            None
+        }
+    }
 }
 
 fn main() {

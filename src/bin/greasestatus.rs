@@ -10,8 +10,10 @@ use clap::{Args, Parser, Subcommand};
 use scalegrease::Config;
 use scalegrease::cli::{self, Common, CommonArgs};
 use scalegrease::debugging::{queue, runs, status};
+use scalegrease::dispatch::schedule::Zone;
 use scalegrease::error::Failure;
 use scalegrease::exit::{self, Tool};
+use scalegrease::farm::ledger;
 use scalegrease::{cli::status as args, store};
 
 /// Show the scalegrease crontabs installed on this worker, grouped by project, with each
@@ -72,6 +74,12 @@ enum View {
     /// directory; the run's host and status go to stderr. With --json, one object:
     /// {"header", "source", "path", "run", "text"}.
     Log(LogArgs),
+    /// The slot ledger: every slot each published entry's schedule fired at (and any
+    /// other slot its job ran in, marked *), oldest first, with its state (queued,
+    /// running, succeeded, failed, skipped, declined, dropped, abandoned, cancelled,
+    /// missing once its --missing-after grace passed unclaimed, due before), host,
+    /// duration, exit, attempt and alerts. See docs/ledger.md.
+    Ledger(LedgerArgs),
     /// Serve the status web page over the store (farm, job and run pages, a JSON API under
     /// /api and Prometheus metrics at /metrics) until SIGINT or SIGTERM. Read-only unless
     /// a users file is configured (web.users): signed-in users get Run now and Rerun slot.
@@ -94,6 +102,16 @@ struct ServeArgs {
 struct PasswdArgs {
     /// The user's name (no ':').
     name: String,
+}
+
+#[derive(Debug, Args)]
+struct LedgerArgs {
+    /// Only this job (its exact name, else every published job whose name contains it).
+    job: Option<String>,
+    /// From this slot on: a time (2026-11-23T03:00, local; or RFC 3339) or an age (90m,
+    /// 2d).
+    #[arg(long, value_name = "TIME|AGE", default_value = "7d")]
+    since: String,
 }
 
 #[derive(Debug, Args)]
@@ -154,6 +172,18 @@ fn run() -> Result<i32, Failure> {
         Some(View::Log(a)) => log_view(&common, g, a)?,
         Some(View::Serve(a)) => serve_view(&common, a)?,
         Some(View::Passwd(a)) => passwd(a)?,
+        Some(View::Ledger(a)) => {
+            let config = common.config()?;
+            let now = args::at(g.at.as_deref(), Zone::host())?;
+            let since = args::since(Some(&a.since), now)?.expect("--since has a default");
+            let s = open_store(&common, &config)?;
+            let v = ledger::ledger(s.as_ref(), &config, a.job.as_deref(), since, now)?;
+            if g.json {
+                println!("{}", ledger::view::json(&v));
+            } else {
+                print!("{}", ledger::view::table(&v));
+            }
+        }
         Some(View::Queue(a)) => {
             let config = common.config()?;
             let s = open_store(&common, &config)?;

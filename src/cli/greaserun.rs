@@ -170,6 +170,11 @@ pub struct GreaserunArgs {
     #[arg(long, value_name = "POLICY", value_enum, default_value_t = Concurrency::Allow)]
     pub concurrency: Concurrency,
 
+    /// For the farm's slot ledger only (greaserun itself ignores it): a scheduled slot
+    /// no worker claimed this long after its time is reported missing (and alerted).
+    #[arg(long, value_name = "DURATION", value_parser = |s: &str| duration::parse_in(s, FARM_DELAY), default_value = "5m")]
+    pub missing_after: Duration,
+
     /// Arguments for the job. {jar_path}, {artifact_spec} and {version} are substituted,
     /// and the slot parameters {date}, {datetime}, {hour}, {slot:<strftime>} with offsets
     /// such as {date-1d} or {hour-2h}.

@@ -29,6 +29,7 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "history",
             "snatch",
             "web",
+            "alerts",
         ],
     ),
     ("common", &["file_logger", "hostname"]),
@@ -76,6 +77,23 @@ const KNOWN_KEYS: &[(&str, &[&str])] = &[
     ("history", &["retention"]),
     ("snatch", &["pull"]),
     ("web", &["listen", "users"]),
+    (
+        "alerts",
+        &[
+            "check",
+            "interval",
+            "webhook",
+            "format",
+            "command",
+            "timeout",
+            "on",
+            "retry_delay",
+            "retry_max_delay",
+            "give_up_after",
+            "project_webhooks",
+            "projects",
+        ],
+    ),
 ];
 
 pub(super) fn key_warnings(tree: &serde_json::Value, path: &Path) -> Vec<String> {

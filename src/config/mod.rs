@@ -23,11 +23,13 @@ use serde::Deserialize;
 use crate::util::env;
 use message::{find_var, kind, plain, position, strip_position};
 
+mod alerts;
 mod expand;
 mod keys;
 mod message;
 mod sections;
 
+pub use alerts::{AlertFormat, Alerts, ProjectAlerts};
 pub use sections::*;
 
 /// The default config file location.
@@ -102,6 +104,7 @@ pub struct Config {
     pub history: History,
     pub snatch: Snatch,
     pub web: Web,
+    pub alerts: Alerts,
 }
 
 /// Checks a prefix for scalegrease's files in the cron directory (config

@@ -8,9 +8,11 @@
 //! It sits above `cli` because it parses greaserun command lines with the same parser
 //! the greaserun binary uses, so a job name is computed in exactly one way.
 
+pub mod alert;
 pub mod entry;
 pub mod error;
 pub mod follow;
+pub mod ledger;
 pub mod published;
 pub mod pull;
 pub mod submit;

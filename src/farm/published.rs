@@ -24,6 +24,8 @@ pub struct Published {
     pub project: Project,
     /// The crontab file's name in the bundle (e.g. `nightly.cron`).
     pub crontab: String,
+    /// When the bundle was published (its `launched_at`), if it reads as RFC 3339.
+    pub launched_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Published {
@@ -51,6 +53,9 @@ pub fn all(store: &dyn Store) -> Result<(Vec<Published>, Vec<Unpublishable>), Fa
     let mut ok = Vec::new();
     let mut bad = Vec::new();
     for (project, bundle) in bundle_map(store)? {
+        let launched_at = chrono::DateTime::parse_from_rfc3339(&bundle.launched_at)
+            .ok()
+            .map(|t| t.to_utc());
         for file in &bundle.crontabs {
             let parsed = crontab::parse(&file.content);
             for (raw, e) in parsed.entries().zip(entries(&parsed)) {
@@ -59,6 +64,7 @@ pub fn all(store: &dyn Store) -> Result<(Vec<Published>, Vec<Unpublishable>), Fa
                         entry,
                         project: project.clone(),
                         crontab: file.name.clone(),
+                        launched_at,
                     }),
                     Err((line, why)) => bad.push(Unpublishable {
                         place: place(&project, &file.name, line),

@@ -19,6 +19,11 @@
 //!   an exclusive create, so two submitters never queue the same attempt.
 //! - `cancels/<job>/<slot>/<run id>`: asks the running greaserun to end its job.
 //! - `live/<job>/<slot>/<run id>`: the running job's latest output, for `--follow`.
+//! - `events/<job>/<slot>/<kind>`: an alert event of a slot (failed, missing, ...) and
+//!   its delivery: an exclusive create, so the farm reports each event once.
+//! - `alerts/<id>`: the pending marker of an event not yet delivered (removed when
+//!   delivered or given up): listing `alerts` is a worker's whole idle delivery cost.
+//! - `alertleases/<id>/<n>`: one worker's lease on delivery attempt n of an alert.
 //!
 //! Slots are written in their key form (`2026-11-23T03:00Z`, see
 //! [`Slot::key`](crate::model::slot::Slot::key)).
@@ -55,6 +60,12 @@ pub const ATTEMPTS: &str = "attempts";
 pub const CANCELS: &str = "cancels";
 /// Live output, one per (job, slot, run).
 pub const LIVE: &str = "live";
+/// Alert events, one per (job, slot, kind).
+pub const EVENTS: &str = "events";
+/// Pending alerts, one per undelivered event.
+pub const ALERTS: &str = "alerts";
+/// Delivery leases, one per (alert, attempt).
+pub const ALERT_LEASES: &str = "alertleases";
 /// The tops whose second segment is a job name.
 pub const JOB_TOPS: [&str; 4] = [RUNS, CLAIMS, DECLINES, ATTEMPTS];
 /// The run id of a dropped slot's record.
@@ -187,6 +198,31 @@ pub fn live(job: &str, slot: &str, run_id: &str) -> String {
     )
 }
 
+/// The key of (job, slot)'s event of `kind` (`slot` in key form).
+pub fn event(job: &str, slot: &str, kind: &str) -> String {
+    format!(
+        "{EVENTS}/{}/{}/{}",
+        segment(job),
+        segment(slot),
+        segment(kind)
+    )
+}
+
+/// The pending-alert id of an event key: the key after `events/`, as one segment.
+pub fn alert_id(event_key: &str) -> String {
+    segment(event_key.strip_prefix("events/").unwrap_or(event_key))
+}
+
+/// The pending marker of alert `id` (an [`alert_id`]).
+pub fn alert(id: &str) -> String {
+    format!("{ALERTS}/{id}")
+}
+
+/// The lease key of delivery attempt `n` of alert `id`.
+pub fn alert_lease(id: &str, n: u32) -> String {
+    format!("{ALERT_LEASES}/{id}/{n}")
+}
+
 /// Makes a key segment from any text: keeps `[A-Za-z0-9._:@+=,-]`, percent-encodes the
 /// rest, and never starts with a dot (so directory-store temp files cannot collide).
 pub fn segment(text: &str) -> String {
@@ -245,6 +281,11 @@ mod tests {
             cancel("j", &slot.key(), "h-7"),
             "cancels/j/2026-11-23T03:00Z/h-7"
         );
+        let ev = event("a/b", &slot.key(), "failed");
+        assert_eq!(ev, "events/a%2Fb/2026-11-23T03:00Z/failed");
+        assert_eq!(alert_id(&ev), "a%252Fb%2F2026-11-23T03:00Z%2Ffailed");
+        assert_eq!(alert_lease("x", 2), "alertleases/x/2");
+        assert_eq!(alert("x"), "alerts/x");
         assert_eq!(
             live("j", &slot.key(), "h-7"),
             "live/j/2026-11-23T03:00Z/h-7"

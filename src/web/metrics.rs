@@ -13,15 +13,12 @@ use chrono::{DateTime, Utc};
 use crate::config::Config;
 use crate::debugging::queue;
 use crate::debugging::runs::runs;
-use crate::debugging::status::bundle_map;
+use crate::farm::ledger::{SlotState, entry_ledger, grace_of};
 use crate::farm::published;
 use crate::model::record::{RunRecord, Status};
 use crate::model::slot::Slot;
 use crate::store::Store;
 use crate::web::error::WebError;
-use crate::web::ledger::{DEFAULT_GRACE, SlotState, entry_ledger};
-use crate::web::view::farm::published_at;
-use crate::web::view::job::expected;
 
 /// How far back the metrics look.
 pub const WINDOW: chrono::TimeDelta = chrono::TimeDelta::days(1);
@@ -45,13 +42,9 @@ pub fn render(store: &dyn Store, cfg: &Config, now: DateTime<Utc>) -> Result<Str
         by_job.entry(r.job.clone()).or_default().push(r);
     }
     let (entries, _) = published::all(store)?;
-    let bundles = bundle_map(store)?;
     let mut missing = BTreeMap::new();
     for p in &entries {
-        let ledger = expected(
-            entry_ledger(store, cfg, p, since, now, DEFAULT_GRACE)?,
-            published_at(bundles.get(&p.project)),
-        );
+        let ledger = entry_ledger(store, cfg, p, since, now, grace_of(p))?;
         let n = ledger
             .iter()
             .filter(|s| s.state == SlotState::Missing)

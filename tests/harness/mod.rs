@@ -6,6 +6,7 @@
 
 pub mod fake_repo;
 pub mod maven;
+pub mod receiver;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

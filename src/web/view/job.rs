@@ -1,6 +1,6 @@
 //! The job view (`/job/<job>`, `/api/job/<job>`, `/api/ledger/<job>`): the entry's row
 //! (as on the farm page), its crontab command, and its slot ledger over the last `days`
-//! days, read from the `since` slot on ([`crate::web::ledger::entry_ledger`]).
+//! days, read from the `since` slot on ([`crate::farm::ledger::entry_ledger`]).
 
 use std::collections::BTreeMap;
 
@@ -9,13 +9,12 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::debugging::status::bundle_map;
+use crate::farm::ledger::{LedgerSlot, entry_ledger, grace_of};
 use crate::farm::published;
 use crate::model::slot::Slot;
 use crate::store::Store;
 use crate::web::error::WebError;
-use crate::web::ledger::SlotState;
-use crate::web::ledger::{DEFAULT_GRACE, LedgerSlot, entry_ledger};
-use crate::web::view::farm::{JobRow, published_at, row};
+use crate::web::view::farm::{JobRow, row};
 
 /// At most this many days of ledger.
 pub const MAX_DAYS: u32 = 90;
@@ -53,10 +52,7 @@ pub fn job(
     let bundle = bundles.get(&p.project);
     let row = row(store, cfg, &p, bundle, now)?;
     let since = Slot::at(now - chrono::TimeDelta::days(i64::from(days)));
-    let ledger = expected(
-        entry_ledger(store, cfg, &p, since, now, DEFAULT_GRACE)?,
-        published_at(bundle),
-    );
+    let ledger = entry_ledger(store, cfg, &p, since, now, grace_of(&p))?;
     let mut counts = BTreeMap::new();
     for s in &ledger {
         *counts.entry(s.state.as_str()).or_default() += 1;
@@ -69,19 +65,4 @@ pub fn job(
         ledger,
         counts,
     })
-}
-
-/// The ledger without the slots nobody was expected to run: those the schedule fired at
-/// before the bundle was `published` and that have no run.
-pub fn expected(ledger: Vec<LedgerSlot>, published: Option<DateTime<Utc>>) -> Vec<LedgerSlot> {
-    let Some(p) = published.map(Slot::at) else {
-        return ledger;
-    };
-    ledger
-        .into_iter()
-        .filter(|s| {
-            !matches!(s.state, SlotState::Missing | SlotState::Due)
-                || Slot::from_key(&s.slot).is_none_or(|at| at >= p)
-        })
-        .collect()
 }

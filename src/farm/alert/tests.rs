@@ -1,0 +1,96 @@
+use super::*;
+use crate::farm::ledger::tests::{publish_at, record};
+use crate::farm::ledger::{SlotState, ledger};
+use crate::model::record::Status;
+use crate::model::slot::Slot;
+
+#[test]
+fn each_event_is_created_once_farm_wide_and_delivered_once() {
+    let (d, store, cfg) = crate::arbitration::claim::tests::setup();
+    publish_at(
+        &*store,
+        "CRON_TZ=UTC\n*/10 * * * * u greaserun --job j -r shell g:a\n",
+        "2026-11-23T02:59:30Z",
+    );
+    let t0 = Slot::parse("2026-11-23T03:00Z").unwrap();
+    record(&*store, t0, Status::Failed, "w1");
+    record(&*store, t0.offset_secs(1200), Status::Succeeded, "w2");
+    let now = t0.offset_secs(31 * 60).time();
+    let out = d.path().join("out");
+    let mut a = AlertOptions {
+        config: cfg.clone(),
+        host: "a".into(),
+    };
+    a.config.alerts.command = vec![
+        "sh".into(),
+        "-c".into(),
+        format!(
+            "cat >> {}; echo \" $SCALEGREASE_EVENT\" >> {0}",
+            out.display()
+        ),
+    ];
+    let b = AlertOptions {
+        host: "b".into(),
+        ..a.clone()
+    };
+    let all = |_: &str| true;
+    let won = check_round(&*store, &a, now, &all).unwrap();
+    assert_eq!(
+        won,
+        Checked {
+            entries: 1,
+            events: 3
+        }
+    );
+    assert_eq!(check_round(&*store, &b, now, &all).unwrap().events, 0);
+    assert_eq!(check_round(&*store, &a, now, &all).unwrap().events, 0);
+
+    let sent = deliver::deliver_round(&*store, &b, now).unwrap();
+    assert_eq!((sent.sent, sent.retrying), (3, 0));
+    assert!(!deliver::deliver_round(&*store, &a, now).unwrap().any());
+    let text = std::fs::read_to_string(&out).unwrap();
+    let kinds: Vec<&str> = text.lines().filter_map(|l| l.rsplit(' ').next()).collect();
+    assert_eq!(kinds, ["failed", "missing", "recovered"], "{text}");
+    assert!(text.contains("\"detected_by\":\"a\""), "{text}");
+
+    let l = ledger(&*store, &cfg, Some("j"), t0, now).unwrap();
+    let s = &l[0].slots;
+    assert_eq!(s[1].state, SlotState::Missing);
+    assert_eq!(s[1].alerts.len(), 1);
+    assert!(
+        s[1].alerts[0].delivery.starts_with("delivered "),
+        "{:?}",
+        s[1]
+    );
+}
+
+#[test]
+fn a_failed_delivery_is_retried_with_backoff_then_given_up() {
+    let (_d, store, cfg) = crate::arbitration::claim::tests::setup();
+    publish_at(
+        &*store,
+        "CRON_TZ=UTC\n*/10 * * * * u greaserun --job j -r shell g:a\n",
+        "2026-11-23T02:59:30Z",
+    );
+    let t0 = Slot::parse("2026-11-23T03:00Z").unwrap();
+    record(&*store, t0, Status::Failed, "w1");
+    let now = t0.offset_secs(5 * 60).time();
+    let mut a = AlertOptions {
+        config: cfg,
+        host: "a".into(),
+    };
+    a.config.alerts.command = vec!["sh".into(), "-c".into(), "echo nope >&2; exit 3".into()];
+    assert_eq!(check_round(&*store, &a, now, &|_| true).unwrap().events, 1);
+    let r = deliver::deliver_round(&*store, &a, now).unwrap();
+    assert_eq!(r.retrying, 1);
+    // Not due again before the backoff.
+    assert!(!deliver::deliver_round(&*store, &a, now).unwrap().any());
+    let v = event::read(&*store, "j", t0).unwrap();
+    assert_eq!(v[0].attempts, 1);
+    assert!(v[0].view().delivery.contains("retrying (1)"), "{:?}", v[0]);
+    assert!(v[0].last_error.as_deref().unwrap().contains("nope"));
+    let later = now + chrono::TimeDelta::days(2);
+    let r = deliver::deliver_round(&*store, &a, later).unwrap();
+    assert_eq!(r.gave_up, 1);
+    assert!(store.keys(crate::model::keys::ALERTS).unwrap().is_empty());
+}
