@@ -2,10 +2,12 @@
 """Fills a directory store with run history as greaserun leaves it: for each of JOBS jobs,
 RUNS runs spread over the last 30 days (newest a few minutes ago), each with its claim,
 heartbeat, run record and output tail (keys as in src/model/keys.rs). Usage:
-history_store.py STORE JOBS RUNS"""
+history_store.py STORE JOBS RUNS [NAME], NAME a Python format of the job number j
+(default "shell:bench-job-{j:04}~{h:08x}", h a hash of j)."""
 import datetime, json, os, sys
 
 root, jobs, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+name = sys.argv[4] if len(sys.argv) > 4 else "shell:bench-job-{j:04}~{h:08x}"
 now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
 span = 30 * 24 * 60  # minutes of history
 os.makedirs(root, exist_ok=True)
@@ -21,7 +23,7 @@ def put(key, body):
 
 
 for j in range(jobs):
-    job = f"shell:bench-job-{j:04}~{j * 7919 % 65536:08x}"
+    job = name.format(j=j, h=j * 7919 % 65536)
     seg = job.replace("~", "%7E")  # keys::segment
     for r in range(runs):
         minutes = (r * span // runs + j) % span + 5

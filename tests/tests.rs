@@ -53,3 +53,5 @@ mod store_etcd_auth;
 mod store_faults;
 mod store_keys_watch;
 mod store_urls;
+mod web;
+mod web_browser;

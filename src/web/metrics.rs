@@ -1,6 +1,7 @@
 //! `/metrics` in the Prometheus text format (version 0.0.4), over a window of the last
 //! [`WINDOW`] of history: per job the last success and last failure (unix seconds, of
-//! the run's end), runs by state, a histogram of run durations and the missing slots;
+//! the run's end), runs by state, a histogram of run durations and the missing slots
+//! (since the bundle was published);
 //! the queue's pending and in-flight requests. Per-worker headroom is not exported: the
 //! store has no worker membership to read it from yet.
 
@@ -12,12 +13,12 @@ use chrono::{DateTime, Utc};
 use crate::config::Config;
 use crate::debugging::queue;
 use crate::debugging::runs::runs;
+use crate::farm::ledger::{SlotState, entry_ledger, grace_of};
 use crate::farm::published;
 use crate::model::record::{RunRecord, Status};
 use crate::model::slot::Slot;
 use crate::store::Store;
 use crate::web::error::WebError;
-use crate::web::ledger::{DEFAULT_GRACE, SlotState, entry_ledger};
 
 /// How far back the metrics look.
 pub const WINDOW: chrono::TimeDelta = chrono::TimeDelta::days(1);
@@ -43,7 +44,7 @@ pub fn render(store: &dyn Store, cfg: &Config, now: DateTime<Utc>) -> Result<Str
     let (entries, _) = published::all(store)?;
     let mut missing = BTreeMap::new();
     for p in &entries {
-        let ledger = entry_ledger(store, cfg, p, since, now, DEFAULT_GRACE)?;
+        let ledger = entry_ledger(store, cfg, p, since, now, grace_of(p))?;
         let n = ledger
             .iter()
             .filter(|s| s.state == SlotState::Missing)

@@ -9,7 +9,6 @@
 pub mod auth;
 pub mod error;
 mod handlers;
-pub mod ledger;
 pub mod metrics;
 pub mod page;
 pub mod state;

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use askama::Template;
 use axum::response::{Html, IntoResponse, Response};
 
+use crate::farm::ledger::SlotState;
 use crate::web::auth::Session;
 use crate::web::error::WebError;
-use crate::web::ledger::SlotState;
 use crate::web::svg;
 use crate::web::view::farm::FarmView;
 use crate::web::view::job::JobView;
@@ -63,6 +63,10 @@ pub struct SlotRow {
     exit_code: Option<i32>,
     duration: Option<String>,
     href: Option<String>,
+    /// `*` for a slot the schedule did not fire at (a manual or queued run).
+    extra: &'static str,
+    /// Why it ended so (or the queued request), and its alerts with their delivery.
+    note: String,
 }
 
 impl JobPage {
@@ -81,6 +85,18 @@ impl JobPage {
                 exit_code: s.exit_code,
                 duration: s.duration_secs.map(|d| format!("{d:.1} s")),
                 href: s.run_id.as_ref().map(|id| run_href(&s.job, &s.slot, id)),
+                extra: if s.scheduled { "" } else { "*" },
+                note: s
+                    .note
+                    .iter()
+                    .cloned()
+                    .chain(
+                        s.alerts
+                            .iter()
+                            .map(|a| format!("alert {}: {}", a.event, a.delivery)),
+                    )
+                    .collect::<Vec<_>>()
+                    .join("; "),
             })
             .collect();
         JobPage {

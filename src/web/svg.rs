@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use crate::web::ledger::{LedgerSlot, SlotState};
+use crate::farm::ledger::{LedgerSlot, SlotState};
 use crate::web::view::run_href;
 
 /// At most this many slots are drawn (the newest).
@@ -13,6 +13,21 @@ pub const MAX_CELLS: usize = 2000;
 /// Squares per row of the grid.
 const PER_ROW: usize = 48;
 const CELL: usize = 14;
+
+/// Every state, in the legend's order.
+pub const LEGEND: [SlotState; 11] = [
+    SlotState::Succeeded,
+    SlotState::Failed,
+    SlotState::Missing,
+    SlotState::Running,
+    SlotState::Queued,
+    SlotState::Due,
+    SlotState::Skipped,
+    SlotState::Declined,
+    SlotState::Dropped,
+    SlotState::Abandoned,
+    SlotState::Cancelled,
+];
 
 /// The fill colour of a state (the legend and the CSS use the same).
 pub fn colour(s: SlotState) -> &'static str {
@@ -93,9 +108,9 @@ pub fn legend() -> String {
     let w = 130;
     let mut o = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" class="legend" width="{}" height="20" role="img" aria-label="legend">"#,
-        w * SlotState::ALL.len()
+        w * LEGEND.len()
     );
-    for (i, s) in SlotState::ALL.iter().enumerate() {
+    for (i, s) in LEGEND.iter().enumerate() {
         let _ = write!(
             o,
             r#"<rect x="{x}" y="3" width="12" height="12" fill="{f}"/><text x="{tx}" y="14" font-size="12">{n}</text>"#,
@@ -157,11 +172,14 @@ mod tests {
             job: "j".into(),
             slot: "202601010000".into(),
             state: SlotState::Failed,
+            scheduled: true,
             run_id: Some("h-1".into()),
             host: Some("<script>alert(1)</script>".into()),
             attempt: None,
             exit_code: Some(1),
             duration_secs: Some(2.0),
+            note: None,
+            alerts: vec![],
         };
         let g = grid(std::slice::from_ref(&s));
         assert!(!g.contains("<script>"), "{g}");

@@ -299,6 +299,7 @@ pub mod backend;
 pub mod etcd;
 pub mod etcd_solo;
 pub mod farm;
+pub mod webdriver;
 
 /// The smallest valid zip file (an empty one): a local "fat jar" for the shell runner.
 pub const EMPTY_ZIP: &[u8] = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";

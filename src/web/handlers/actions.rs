@@ -22,6 +22,8 @@ use crate::web::view::{job_href, seg};
 /// The form of Run now and Rerun slot.
 #[derive(Debug, Deserialize)]
 pub struct Action {
+    /// Missing counts as wrong (403), not as a malformed form.
+    #[serde(default)]
     pub csrf: String,
     /// Rerun slot: the slot's key.
     pub slot: Option<String>,

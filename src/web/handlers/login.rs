@@ -23,6 +23,7 @@ pub struct Credentials {
 /// A form that carries only the CSRF token.
 #[derive(Debug, Deserialize)]
 pub struct Token {
+    #[serde(default)]
     pub csrf: String,
 }
 

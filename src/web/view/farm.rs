@@ -11,12 +11,12 @@ use crate::debugging::queue;
 use crate::debugging::status::bundle_map;
 use crate::dispatch::bundle::Bundle;
 use crate::dispatch::schedule::Schedule;
+use crate::farm::ledger::{grace_of, zone_of};
 use crate::farm::published::{self, Published};
 use crate::model::record::{RunRecord, Status};
 use crate::model::slot::Slot;
 use crate::store::Store;
 use crate::web::error::WebError;
-use crate::web::ledger::{DEFAULT_GRACE, last_fire, zone};
 use crate::web::view::job_href;
 
 /// The farm at one moment.
@@ -94,8 +94,8 @@ pub fn farm(store: &dyn Store, cfg: &Config, now: DateTime<Utc>) -> Result<FarmV
     })
 }
 
-/// One entry's row: its latest run, next fire time and whether its newest due slot is
-/// missing.
+/// One entry's row: its latest run, next fire time and whether its newest due slot (since
+/// the bundle was published) is missing.
 pub fn row(
     store: &dyn Store,
     cfg: &Config,
@@ -105,10 +105,14 @@ pub fn row(
 ) -> Result<JobRow, WebError> {
     let job = &p.entry.job;
     let last = latest_of(store, cfg, job, now)?;
-    let zone = zone(p);
+    let zone = zone_of(p);
     let schedule = Schedule::new(&p.entry.when);
-    let grace = chrono::TimeDelta::from_std(DEFAULT_GRACE).unwrap_or_default();
-    let due = last_fire(p, now - grace).map(Slot::at);
+    let grace = chrono::TimeDelta::from_std(grace_of(p)).unwrap_or_default();
+    // Slots from before the bundle was published were not expected of anyone.
+    let since = p.launched_at;
+    let due = last_fire(p, now - grace)
+        .filter(|t| since.is_none_or(|s| *t >= s))
+        .map(Slot::at);
     let newest = last.as_ref().and_then(RunRecord::slot);
     let missing_slot = match (due, newest) {
         (Some(d), Some(n)) if n >= d => None,
@@ -144,4 +148,27 @@ pub fn row(
         launched_at: bundle.map(|b| b.launched_at.clone()),
         href: job_href(job),
     })
+}
+
+/// The last time `entry`'s schedule fired at or before `at`, looking back at most 8 days
+/// (found by widening the look-back, so a per-minute job costs a few steps).
+pub fn last_fire(entry: &Published, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let schedule = Schedule::new(&entry.entry.when);
+    let zone = zone_of(entry);
+    for back in [120, 2 * 3600, 2 * 86400, 8 * 86400] {
+        let mut t = at - chrono::TimeDelta::seconds(back);
+        let mut last = None;
+        while let Some(n) = schedule.next_after(t, zone) {
+            let n = n.with_timezone(&Utc);
+            if n > at {
+                break;
+            }
+            last = Some(n);
+            t = n;
+        }
+        if last.is_some() {
+            return last;
+        }
+    }
+    None
 }

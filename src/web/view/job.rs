@@ -1,6 +1,6 @@
 //! The job view (`/job/<job>`, `/api/job/<job>`, `/api/ledger/<job>`): the entry's row
 //! (as on the farm page), its crontab command, and its slot ledger over the last `days`
-//! days, read from the `since` slot on ([`crate::web::ledger::entry_ledger`]).
+//! days, read from the `since` slot on ([`crate::farm::ledger::entry_ledger`]).
 
 use std::collections::BTreeMap;
 
@@ -9,11 +9,11 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::debugging::status::bundle_map;
+use crate::farm::ledger::{LedgerSlot, entry_ledger, grace_of};
 use crate::farm::published;
 use crate::model::slot::Slot;
 use crate::store::Store;
 use crate::web::error::WebError;
-use crate::web::ledger::{DEFAULT_GRACE, LedgerSlot, entry_ledger};
 use crate::web::view::farm::{JobRow, row};
 
 /// At most this many days of ledger.
@@ -49,9 +49,10 @@ pub fn job(
         .find(|p| p.entry.job == job)
         .ok_or_else(|| WebError::NotFound(format!("no published entry has the job {job:?}")))?;
     let bundles = bundle_map(store)?;
-    let row = row(store, cfg, &p, bundles.get(&p.project), now)?;
+    let bundle = bundles.get(&p.project);
+    let row = row(store, cfg, &p, bundle, now)?;
     let since = Slot::at(now - chrono::TimeDelta::days(i64::from(days)));
-    let ledger = entry_ledger(store, cfg, &p, since, now, DEFAULT_GRACE)?;
+    let ledger = entry_ledger(store, cfg, &p, since, now, grace_of(&p))?;
     let mut counts = BTreeMap::new();
     for s in &ledger {
         *counts.entry(s.state.as_str()).or_default() += 1;
