@@ -2,6 +2,7 @@
 //! quorum is lost.
 
 use std::process::Child;
+use std::time::Duration;
 
 use crate::harness::{World, text};
 
@@ -36,14 +37,19 @@ fn etcd_farm_runs_each_slot_once_while_the_leader_dies_and_returns() {
     let ran = w.join("ran.log");
     // The farm runs in its own thread; this one kills the leader mid-run and restarts it.
     let farm = std::thread::spawn(move || farm_on(w));
-    backends::eventually("100 slots to run", || ran_count(&ran) >= 100);
+    // A fresh cluster and a farm under a loaded CI machine: a generous deadline.
+    crate::harness::wait_for("100 slots to run", Duration::from_secs(180), || {
+        (ran_count(&ran) >= 100).then_some(())
+    });
     let leader = c.leader().unwrap_or(0);
     c.kill(leader);
     eprintln!(
         "killed member {leader} (the leader) after {} slots",
         ran_count(&ran)
     );
-    backends::eventually("250 slots to run", || ran_count(&ran) >= 250);
+    crate::harness::wait_for("250 slots to run", Duration::from_secs(180), || {
+        (ran_count(&ran) >= 250).then_some(())
+    });
     c.restart(leader);
     eprintln!("restarted member {leader} after {} slots", ran_count(&ran));
     // farm_on checks: exactly one run per slot, none lost, every record succeeded.
