@@ -116,6 +116,9 @@ fn an_unreadable_bundles_directory_makes_the_store_unavailable() {
     let bundles = w.join("store/bundles");
     std::fs::create_dir_all(&bundles).unwrap();
     std::fs::set_permissions(&bundles, std::fs::Permissions::from_mode(0o000)).unwrap();
+    // The rest of the store is open to that user, so its membership beat (written before
+    // the bundles are read) succeeds and the bundles directory is what fails.
+    std::fs::set_permissions(w.join("store"), std::fs::Permissions::from_mode(0o777)).unwrap();
     let out = unprivileged(&w, "greasesnatch").output().unwrap();
     assert_unavailable(
         &out,
