@@ -296,7 +296,10 @@ fn every_worker_installs_the_farms_greaserun_entry_and_dies_whole() {
             .find(|e| e.file_name().to_string_lossy().contains("farm_cron"))
             .unwrap();
         let text = std::fs::read_to_string(file.path()).unwrap();
-        let tab = scalegrease::dispatch::crontab::parse(&text);
+        // Placement comments the entry out on workers that do not hold it; the farm
+        // queue serves it there all the same, as read back here.
+        let served = scalegrease::dispatch::snatch::place::uncomment_held(&text);
+        let tab = scalegrease::dispatch::crontab::parse(&served);
         let entries = scalegrease::farm::entry::entries(&tab);
         // The worker's matcher reads it as a plain greaserun entry of the farm's job.
         let e = match entries.as_slice() {

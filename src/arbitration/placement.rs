@@ -108,7 +108,9 @@ pub fn assign(entries: &[String], hosts: &[String], k: usize, slack: f64) -> Pla
     // Rounded down, so the busiest member stays within `slack` × the mean, but never
     // below the mean rounded up, so every entry still finds its k holders.
     let mean = total / hosts.len() as f64;
-    let cap = ((slack.max(1.0) * mean).floor() as usize).max(mean.ceil() as usize).max(1);
+    let cap = ((slack.max(1.0) * mean).floor() as usize)
+        .max(mean.ceil() as usize)
+        .max(1);
     let mut load = vec![0usize; hosts.len()];
     let mut scored: Vec<(u64, usize)> = Vec::with_capacity(hosts.len());
     for (_, entry) in order {
@@ -157,10 +159,22 @@ mod tests {
         let loads = p.loads(&hosts);
         let mean = 2.0 * 2000.0 / 100.0;
         let max = *loads.values().max().unwrap() as f64;
-        assert!(
-            max <= DEFAULT_SLACK * mean,
-            "max {max}, mean {mean}"
-        );
+        assert!(max <= DEFAULT_SLACK * mean, "max {max}, mean {mean}");
+    }
+
+    #[test]
+    fn loads_stay_within_the_slack_whatever_the_number_of_members() {
+        let entries = names("job", 1000);
+        for n in [97, 99, 100, 101, 103] {
+            let hosts = names("w", n);
+            let loads = assign(&entries, &hosts, 2, DEFAULT_SLACK).loads(&hosts);
+            let mean = 2.0 * 1000.0 / n as f64;
+            let max = *loads.values().max().unwrap() as f64;
+            assert!(
+                max <= DEFAULT_SLACK * mean,
+                "{n} members: max {max}, mean {mean}"
+            );
+        }
     }
 
     #[test]
