@@ -2,7 +2,7 @@
 //! project of 10 entries firing every 5 minutes, each with its last hour of runs, and N
 //! older runs, on the directory store. Counts the store
 //! operations of one alert round (check and delivery: what every worker does each
-//! minute) through `farm::alert::count::Counting`, and times it.
+//! minute) through `store::spy::Spy`, and times it.
 //!
 //! `cargo run --release --example ledger_check [N ...]` (default: 10 10000).
 
@@ -13,11 +13,12 @@ use scalegrease::arbitration::records;
 use scalegrease::config::Config;
 use scalegrease::dispatch::bundle::{Bundle, CrontabFile, key_for};
 use scalegrease::dispatch::project::Project;
-use scalegrease::farm::alert::{self, AlertOptions, count::Counting};
+use scalegrease::farm::alert::{self, AlertOptions};
 use scalegrease::model::record::{RunRecord, Status};
 use scalegrease::model::slot::Slot;
 use scalegrease::store::Store;
 use scalegrease::store::dir::DirStore;
+use scalegrease::store::spy::Spy;
 
 const JOBS: usize = 10;
 /// Slots per job that cover the check's window (an hour of 5-minute slots, and one).
@@ -45,7 +46,7 @@ fn main() {
             host: "bench".into(),
             trusted_keys: Vec::new(),
         };
-        let counting = Counting::new(&store);
+        let counting = Spy::new(&store);
         // The first round creates nothing (every slot succeeded); each is the same.
         let mut times = Vec::new();
         let mut ops = None;

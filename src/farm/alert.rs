@@ -6,7 +6,6 @@
 //! leased per attempt, retried with backoff, and never blocks a job (greaserun sends
 //! nothing). See docs/ledger.md.
 
-pub mod count;
 pub mod deliver;
 pub mod detect;
 pub mod event;

@@ -25,6 +25,7 @@ pub mod dir;
 #[cfg(feature = "etcd")]
 pub mod etcd;
 mod open;
+pub mod spy;
 
 pub use open::{Backend, open};
 

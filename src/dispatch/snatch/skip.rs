@@ -144,75 +144,14 @@ pub fn unchanged(opts: &SnatchOptions, basis: &Basis) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
     use super::super::{Outcome, PlacementOptions, snatch};
     use super::*;
     use crate::dispatch::bundle::{Bundle, CrontabFile, key_for};
     use crate::dispatch::crontab::Crontab;
     use crate::dispatch::project::Project;
+    use crate::store::Store;
     use crate::store::dir::DirStore;
-    use crate::store::{Created, Entry, Store, StoreError};
-
-    /// A directory store that counts the requests made of it, by operation.
-    struct Counting {
-        inner: DirStore,
-        ops: Mutex<Vec<String>>,
-    }
-
-    impl Counting {
-        fn note(&self, op: &str, key: &str) {
-            self.ops.lock().unwrap().push(format!("{op} {key}"));
-        }
-        fn take(&self) -> Vec<String> {
-            std::mem::take(&mut *self.ops.lock().unwrap())
-        }
-    }
-
-    impl Store for Counting {
-        fn location(&self) -> String {
-            self.inner.location()
-        }
-        fn init(&self) -> Result<(), StoreError> {
-            self.inner.init()
-        }
-        fn check(&self) -> Result<(), StoreError> {
-            self.note("check", "");
-            self.inner.check()
-        }
-        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-            self.note("get", key);
-            self.inner.get(key)
-        }
-        fn put(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), StoreError> {
-            self.note("put", key);
-            self.inner.put(key, value, ttl)
-        }
-        fn create(&self, k: &str, v: &[u8], t: Option<Duration>) -> Result<Created, StoreError> {
-            self.note("create", k);
-            self.inner.create(k, v, t)
-        }
-        fn delete(&self, key: &str) -> Result<bool, StoreError> {
-            self.note("delete", key);
-            self.inner.delete(key)
-        }
-        fn list(&self, prefix: &str) -> Result<Vec<Entry>, StoreError> {
-            self.note("list", prefix);
-            self.inner.list(prefix)
-        }
-        fn keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-            self.note("keys", prefix);
-            self.inner.keys(prefix)
-        }
-        fn prune(&self, prefix: &str, older_than: Duration) -> Result<usize, StoreError> {
-            self.note("prune", prefix);
-            self.inner.prune(prefix, older_than)
-        }
-        fn stamp(&self, prefix: &str) -> Result<Option<Version>, StoreError> {
-            self.note("stamp", prefix);
-            self.inner.stamp(prefix)
-        }
-    }
+    use crate::store::spy::Spy;
 
     fn jobs(c: &Crontab) -> Vec<(usize, String)> {
         c.entries().map(|e| (e.line, e.command.clone())).collect()
@@ -221,10 +160,8 @@ mod tests {
     #[test]
     fn a_round_with_nothing_changed_makes_three_requests_whatever_the_bundles() {
         let d = tempfile::tempdir().unwrap();
-        let store = Counting {
-            inner: DirStore::new(d.path().join("store")),
-            ops: Mutex::new(Vec::new()),
-        };
+        let dir = DirStore::new(d.path().join("store"));
+        let store = Spy::new(&dir);
         store.init().unwrap();
         for i in 0..50 {
             let project = Project {
@@ -243,10 +180,7 @@ mod tests {
                 "t@h".into(),
                 None,
             );
-            store
-                .inner
-                .put(&key_for(&project), &b.encode(), None)
-                .unwrap();
+            dir.put(&key_for(&project), &b.encode(), None).unwrap();
         }
         let cron = d.path().join("cron.d");
         std::fs::create_dir(&cron).unwrap();
@@ -276,13 +210,17 @@ mod tests {
             snatch(&store, &opts, &mut Vec::new()).unwrap();
             std::thread::sleep(Duration::from_millis(200));
         }
-        store.take();
+        store.take_log();
         let Outcome::Done(s) = snatch(&store, &opts, &mut Vec::new()).unwrap() else {
             panic!("busy")
         };
         assert_eq!(s.unchanged, 50);
-        let ops: Vec<String> = store.take().into_iter().filter(|o| o != "check ").collect();
+        let ops: Vec<String> = store
+            .take_log()
+            .into_iter()
+            .filter(|o| o != "check ")
+            .collect();
         // The beat, the member list, the bundles' stamp: no bundle read.
-        assert_eq!(ops, ["put members/w1", "list members", "stamp bundles"]);
+        assert_eq!(ops, ["beat members/w1", "list members", "stamp bundles"]);
     }
 }

@@ -115,7 +115,7 @@ fn a_check_costs_the_same_store_operations_however_long_the_history() {
                 "w",
             );
         }
-        let counting = count::Counting::new(&*store);
+        let counting = crate::store::spy::Spy::new(&*store);
         let a = AlertOptions {
             config: cfg,
             host: "a".into(),
