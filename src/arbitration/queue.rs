@@ -16,6 +16,7 @@
 //! - [`cancel`] withdraws a queued request or asks the running one to end.
 
 use chrono::Utc;
+use sha2::{Digest, Sha256};
 
 use crate::model::keys;
 use crate::model::request::{Phase, Request, RequestState, Take, check_request_id};
@@ -243,10 +244,10 @@ fn acquire_token(
         % limit;
     for k in (0..limit).map(|i| (start + i) % limit) {
         let key = keys::batch_token(batch, k);
-        let held = match create_token(store, &key, &body)? {
+        let (held, raw) = match create_token(store, &key, &body)? {
             Holder::Us => return Ok(Some(k)),
             Holder::Churning => continue,
-            Holder::Them(t) => t,
+            Holder::Them(raw) => (serde_json::from_slice::<Token>(&raw).ok(), raw),
         };
         let stale = match &held {
             Some(t) if t.id == id && t.host == host => return Ok(Some(k)),
@@ -256,7 +257,10 @@ fn acquire_token(
             }
             None => true,
         };
-        if stale {
+        // Only the worker whose exclusive create of this token's freeing mark wins frees
+        // it: two freers deleting in turn would each delete the other's fresh token.
+        let mark = format!("{key}.freed.{}", &hex::encode(Sha256::digest(&raw))[..16]);
+        if stale && free_mark(store, &mark)? {
             tracing::warn!("freeing run token {key} of batch {batch}: no take holds it");
             store.delete(&key)?;
             if store.create(&key, &body, None)? == Created::Created {
@@ -267,12 +271,34 @@ fn acquire_token(
     Ok(None)
 }
 
+/// Creates a token's freeing `mark` (its value the time): `true` when this worker may
+/// free the token. A mark older than [`STALE_TOKEN`] is a freer that died between its
+/// mark and the delete: it is removed, so the next round may free the token.
+fn free_mark(store: &dyn Store, mark: &str) -> Result<bool, StoreError> {
+    let now = Utc::now();
+    match store.create(mark, now.to_rfc3339().as_bytes(), Some(STALE_TOKEN))? {
+        Created::Created => Ok(true),
+        Created::Exists(v) => {
+            let old = std::str::from_utf8(&v)
+                .ok()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .is_none_or(|t| {
+                    now - t.to_utc() > chrono::TimeDelta::from_std(STALE_TOKEN).expect("small")
+                });
+            if old {
+                store.delete(mark)?;
+            }
+            Ok(false)
+        }
+    }
+}
+
 /// Who holds a run token after [`create_token`].
 enum Holder {
     /// The create won: this request holds it.
     Us,
-    /// Someone holds it: their token, or `None` when its value is garbled.
-    Them(Option<Token>),
+    /// Someone holds it: the token's value as stored.
+    Them(Vec<u8>),
     /// It kept being freed between a failed create and the read of its holder.
     Churning,
 }
@@ -285,7 +311,7 @@ fn create_token(store: &dyn Store, key: &str, body: &[u8]) -> Result<Holder, Sto
         match store.create(key, body, None)? {
             Created::Created => return Ok(Holder::Us),
             Created::Exists(v) if v.is_empty() => continue,
-            Created::Exists(v) => return Ok(Holder::Them(serde_json::from_slice(&v).ok())),
+            Created::Exists(v) => return Ok(Holder::Them(v)),
         }
     }
     Ok(Holder::Churning)

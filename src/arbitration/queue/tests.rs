@@ -189,3 +189,59 @@ fn a_token_freed_while_its_holder_is_read_is_not_taken_from_the_next_holder() {
     );
     assert_eq!(in_flight(&*store).unwrap().len(), 1);
 }
+
+#[test]
+fn a_stale_token_is_freed_by_one_worker_only() {
+    let (_d, store, _cfg) = crate::arbitration::claim::tests::setup();
+    let reqs: Vec<Request> = (1..=6)
+        .map(|n| Request {
+            slot: format!("2026-11-23T0{n}:00Z"),
+            batch: Some("b1".into()),
+            limit: Some(1),
+            ..req(n)
+        })
+        .collect();
+    for r in &reqs {
+        submit(&*store, r).unwrap();
+    }
+    // The batch's only token, held for two minutes by a request no take holds (its
+    // worker died between the token and the take).
+    let stale = Token {
+        id: "gone".into(),
+        host: "dead".into(),
+        at: Utc::now() - chrono::TimeDelta::minutes(2),
+    };
+    let stale = serde_json::to_vec(&stale).unwrap();
+    let key = keys::batch_token("b1", 0);
+    store.put(&key, &stale, None).unwrap();
+    // While another worker's freeing mark of that very token stands, nobody else frees
+    // it (a second freer would delete the first one's fresh token).
+    let mark = format!(
+        "{key}.freed.{}",
+        &hex::encode(sha2::Sha256::digest(&stale))[..16]
+    );
+    store
+        .put(&mark, Utc::now().to_rfc3339().as_bytes(), None)
+        .unwrap();
+    assert_eq!(take_for(&*store, &reqs[0], "h0").unwrap(), Took::Full);
+    assert_eq!(store.get(&key).unwrap(), Some(stale.clone()));
+    // A mark as old as a stale token is a freer that died: removed for the next round.
+    let dead = (Utc::now() - chrono::TimeDelta::minutes(2)).to_rfc3339();
+    store.put(&mark, dead.as_bytes(), None).unwrap();
+    assert_eq!(take_for(&*store, &reqs[0], "h0").unwrap(), Took::Full);
+    assert_eq!(store.get(&mark).unwrap(), None);
+    // Without it, of six racing workers one frees it and takes its request.
+    let wins: usize = std::thread::scope(|sc| {
+        let hs: Vec<_> = reqs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let s = &store;
+                sc.spawn(move || usize::from(take(&**s, r, &format!("h{i}")).unwrap()))
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(wins, 1);
+    assert_eq!(in_flight(&*store).unwrap().len(), 1);
+}
