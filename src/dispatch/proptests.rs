@@ -113,7 +113,7 @@ proptest! {
         store.put(&key_for(&project), &b.encode(), None).unwrap();
         let cron = d.path().join("cron.d");
         std::fs::create_dir(&cron).unwrap();
-        let opts = SnatchOptions { cron_dir: cron.clone(), prefix: "sg".into(), allowed_users: vec![], allow_root: false, allow_plain_commands: false, allowed_env: vec!["*".into()], dry_run: false, wait: false, trusted_keys: vec![], placement: None };
+        let opts = SnatchOptions { allowed_env: vec!["*".into()], ..SnatchOptions::new(cron.clone(), "sg") };
         let Outcome::Done(s) = snatch(&store, &opts, &mut Vec::new()).unwrap() else { panic!("busy") };
         prop_assert!(s.rejected.is_empty(), "{:?}", s.rejected);
         prop_assert_eq!(s.installed, names.len());

@@ -72,6 +72,27 @@ pub struct SnatchOptions {
     pub placement: Option<PlacementOptions>,
 }
 
+impl SnatchOptions {
+    /// The strictest options for `cron_dir` and `prefix`: entries only as users at or
+    /// above `UID_MIN`, never root, greaserun entries only, the built-in environment
+    /// allow-list, bundles not authenticated, no placement; a real round that leaves
+    /// at once when another holds the lock. Callers set what their config allows.
+    pub fn new(cron_dir: PathBuf, prefix: &str) -> SnatchOptions {
+        SnatchOptions {
+            cron_dir,
+            prefix: prefix.to_string(),
+            allowed_users: Vec::new(),
+            allow_root: false,
+            allow_plain_commands: false,
+            allowed_env: Vec::new(),
+            dry_run: false,
+            wait: false,
+            trusted_keys: Vec::new(),
+            placement: None,
+        }
+    }
+}
+
 /// The lock file's path.
 pub fn lock_path(opts: &SnatchOptions) -> PathBuf {
     opts.cron_dir

@@ -185,15 +185,6 @@ mod tests {
         let cron = d.path().join("cron.d");
         std::fs::create_dir(&cron).unwrap();
         let opts = SnatchOptions {
-            cron_dir: cron.clone(),
-            prefix: "sg".into(),
-            allowed_users: vec![],
-            allow_root: false,
-            allow_plain_commands: false,
-            allowed_env: vec![],
-            dry_run: false,
-            wait: false,
-            trusted_keys: vec![],
             placement: Some(PlacementOptions {
                 host: "w1".into(),
                 replicas: 2,
@@ -201,6 +192,7 @@ mod tests {
                 guard: Default::default(),
                 jobs_of: jobs,
             }),
+            ..SnatchOptions::new(cron.clone(), "sg")
         };
         // The directory's stamp is trusted 2 s after its last change: round until the
         // round is recorded.

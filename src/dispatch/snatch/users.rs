@@ -183,18 +183,7 @@ mod tests {
 
     #[test]
     fn users() {
-        let mut o = SnatchOptions {
-            cron_dir: PathBuf::new(),
-            prefix: "p".into(),
-            allowed_users: vec![],
-            allow_root: false,
-            allow_plain_commands: false,
-            allowed_env: vec![],
-            dry_run: false,
-            wait: false,
-            trusted_keys: vec![],
-            placement: None,
-        };
+        let mut o = SnatchOptions::new(PathBuf::new(), "p");
         let mut u = UserCheck::new(&o);
         assert!(u.check("root", "g").is_err());
         assert!(u.check("nobody", "g").is_ok());

@@ -79,18 +79,7 @@ mod tests {
         let cron_dir = d.path().join("cron.d");
         std::fs::create_dir(&cron_dir).unwrap();
         let opts = PullOptions {
-            snatch: SnatchOptions {
-                cron_dir,
-                prefix: "sg".into(),
-                allowed_users: vec![],
-                allow_root: false,
-                allow_plain_commands: false,
-                allowed_env: vec![],
-                dry_run: false,
-                wait: false,
-                trusted_keys: vec![],
-                placement: None,
-            },
+            snatch: SnatchOptions::new(cron_dir, "sg"),
             host: "w1".into(),
             guard: cfg.guard.clone(),
             funnel: cfg.funnel.clone(),
