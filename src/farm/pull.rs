@@ -62,6 +62,23 @@ pub struct PullOptions {
     pub greaserun: Option<PathBuf>,
 }
 
+impl PullOptions {
+    /// Options for worker `host` on `cron_dir` (prefix `sg`) under `cfg`, passing nothing
+    /// on: for tests.
+    #[cfg(test)]
+    pub(crate) fn for_test(cron_dir: PathBuf, host: &str, cfg: &crate::Config) -> PullOptions {
+        PullOptions {
+            snatch: SnatchOptions::new(cron_dir, "sg"),
+            host: host.into(),
+            guard: cfg.guard.clone(),
+            funnel: cfg.funnel.clone(),
+            history_retention: cfg.history.retention,
+            pass: PassThrough(vec![]),
+            greaserun: None,
+        }
+    }
+}
+
 /// What one round did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Pulled {
@@ -131,9 +148,10 @@ pub fn round_of(
         BTreeMap::new()
     });
     let mut out = Pulled::default();
-    out.failed += abandon::ended_early(store, opts, children.take_ended())?;
-    let flights = queue::in_flight(store)?;
+    let ended = children.take_ended();
     let mine: Vec<String> = children.alive().into_iter().map(|(_, r)| r).collect();
+    out.failed += abandon::ended_early(store, opts, ended, &mine)?;
+    let flights = queue::in_flight(store)?;
     (out.abandoned, out.retried) = abandon::abandon(store, opts, &installed, &flights, &mine, now)?;
     let listed = match queued {
         Some(keys) => keys,

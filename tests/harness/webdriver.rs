@@ -105,11 +105,19 @@ impl Browser {
         self.call("POST", "/url", Some(json!({"url": url})));
     }
 
-    /// The visible text of the element `css` selects, if there is one.
+    /// The visible text of the element `css` selects, if there is one. A page that
+    /// reloads itself (a live run page) can replace the element between the find and the
+    /// read ("stale element reference"): then it is found again, a few times.
     pub fn text(&self, css: &str) -> Option<String> {
-        let id = self.find(css)?;
-        let v = self.call("GET", &format!("/element/{id}/text"), None);
-        Some(v.as_str().unwrap_or_default().to_string())
+        for _ in 0..5 {
+            let id = self.find(css)?;
+            let (status, v) = self.try_call("GET", &format!("/element/{id}/text"), None);
+            if status < 300 {
+                return Some(v.as_str().unwrap_or_default().to_string());
+            }
+            assert_eq!(v["error"], "stale element reference", "{css}: {status} {v}");
+        }
+        panic!("{css}: the element went stale five times in a row");
     }
 
     /// The element `css` selects, if there is one.

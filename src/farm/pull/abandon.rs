@@ -97,14 +97,20 @@ pub(super) fn abandon(
 
 /// Ends `failed` each request whose command this worker started and saw exit while the
 /// request was still `taken` here: greaserun never served it (a missing greaserun, an
-/// unreadable config). Returns how many.
+/// unreadable config). Returns how many. A request with another command of this worker
+/// still alive (`mine`) is left alone: the ended command put it back (its guard refused)
+/// and this worker took it again, so the take is the new command's.
 pub(super) fn ended_early(
     store: &dyn Store,
     opts: &PullOptions,
     ended: Vec<(String, ExitStatus)>,
+    mine: &[String],
 ) -> Result<usize, StoreError> {
     let mut n = 0;
     for (id, status) in ended {
+        if mine.contains(&id) {
+            continue;
+        }
         let Some(st) = queue::state(store, &id)? else {
             continue;
         };
@@ -270,6 +276,30 @@ fn retry(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ended_command_fails_its_request_unless_a_newer_command_of_this_worker_holds_it() {
+        use crate::model::request::{Kind, request_id};
+        use std::os::unix::process::ExitStatusExt;
+        let (d, store, cfg) = crate::arbitration::claim::tests::setup();
+        let opts = PullOptions::for_test(d.path().join("cron.d"), "w1", &cfg);
+        let r = Request {
+            id: request_id(Utc::now(), 1),
+            ..Request::new("j", "2026-11-23T03:00Z", Kind::Demand, "u@h", Utc::now())
+        };
+        queue::submit(&*store, &r).unwrap();
+        assert!(queue::take(&*store, &r, "w1").unwrap());
+        let ended = || vec![(r.id.clone(), ExitStatus::from_raw(75 << 8))];
+        let phase = || queue::state(&*store, &r.id).unwrap().unwrap().phase;
+        // The ended command put the request back and this worker took it again: the take
+        // is the new command's, alive.
+        let mine = [r.id.clone()];
+        assert_eq!(ended_early(&*store, &opts, ended(), &mine).unwrap(), 0);
+        assert_eq!(phase(), Phase::Taken);
+        // No command of this worker holds it: greaserun never served it.
+        assert_eq!(ended_early(&*store, &opts, ended(), &[]).unwrap(), 1);
+        assert_eq!(phase(), Phase::Failed);
+    }
 
     #[test]
     fn heartbeat_key_of_a_run_key() {

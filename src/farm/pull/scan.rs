@@ -66,8 +66,7 @@ impl Seen {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dispatch::snatch::SnatchOptions;
-    use crate::farm::pull::spawn::{Children, PassThrough};
+    use crate::farm::pull::spawn::Children;
     use crate::farm::pull::{PullOptions, round_of};
     use crate::model::keys;
     use crate::model::request::{Kind, request_id};
@@ -78,15 +77,7 @@ mod tests {
         let (d, store, cfg) = crate::arbitration::claim::tests::setup();
         let cron_dir = d.path().join("cron.d");
         std::fs::create_dir(&cron_dir).unwrap();
-        let opts = PullOptions {
-            snatch: SnatchOptions::new(cron_dir, "sg"),
-            host: "w1".into(),
-            guard: cfg.guard.clone(),
-            funnel: cfg.funnel.clone(),
-            history_retention: cfg.history.retention,
-            pass: PassThrough(vec![]),
-            greaserun: None,
-        };
+        let opts = PullOptions::for_test(cron_dir, "w1", &cfg);
         let n = 2 * SCAN_PAST + 10;
         for i in 0..n as u32 {
             let r = Request {
