@@ -1,3 +1,7 @@
+//! Unit tests of alerts: each event created and delivered once farm-wide, delivery
+//! retried with backoff then given up, and a check round whose store cost does not
+//! grow with history.
+
 use super::*;
 use crate::farm::ledger::tests::{publish_at, record};
 use crate::farm::ledger::{SlotState, ledger};

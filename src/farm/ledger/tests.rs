@@ -1,3 +1,7 @@
+//! Unit tests of the slot ledger over a directory store: every scheduled slot gets a
+//! state and unclaimed ones go missing after the grace; and the helpers other tests use
+//! to publish bundles and write run records.
+
 use std::time::Duration;
 
 use super::*;

@@ -1,3 +1,6 @@
+//! Unit tests of directory-relative file operations: what they refuse (symlinks,
+//! directories, FIFOs at a name) and what they write atomically.
+
 use super::*;
 use std::os::unix::fs::symlink;
 
