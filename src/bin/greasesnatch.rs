@@ -2,20 +2,19 @@
 //! directory, on every worker, from cron, as root. See `docs/cli.md`.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Parser;
 use scalegrease::cli::{self, Common, CommonArgs};
-use scalegrease::config::{CONFIG_ENV, Config, STORE_ENV, StoreConfig};
+use scalegrease::config::StoreConfig;
 use scalegrease::dispatch::sign;
 use scalegrease::dispatch::snatch::{self, Outcome, PlacementOptions, SnatchOptions, Summary};
-use scalegrease::dispatch::watch as dispatch_watch;
 use scalegrease::error::Failure;
 use scalegrease::exit::{self, Tool};
 use scalegrease::farm::alert::{self, AlertOptions};
 use scalegrease::farm::holders;
-use scalegrease::farm::pull::spawn::{Children, PassThrough};
+use scalegrease::farm::pull::spawn::Children;
 use scalegrease::farm::pull::{self, PullOptions, Pulled};
+use scalegrease::farm::worker::{self, Line};
 use scalegrease::store;
 use scalegrease::util::host;
 
@@ -136,7 +135,7 @@ impl Cli {
         };
         let store_config = common.store_config(&config);
         let pull = (config.snatch.pull && !self.no_pull && !self.dry_run)
-            .then(|| pull_options(&opts, &config, &store_config));
+            .then(|| worker::pull_options(&opts, &config, &store_config.url));
         for k in alert::route::unknown_kinds(&config.alerts) {
             tracing::warn!(
                 "alerts.on: {k:?} is no event kind (failed, missing, dropped, abandoned, recovered)"
@@ -151,32 +150,6 @@ impl Cli {
     }
 }
 
-/// The pull rounds' options: this worker's name, guard and funnel settings, and what
-/// every started job gets passed (the store, the config file, the host name).
-fn pull_options(opts: &SnatchOptions, config: &Config, store: &StoreConfig) -> PullOptions {
-    let mut pass = vec![(STORE_ENV.to_string(), store.url.clone())];
-    if let Some(path) = &config.source {
-        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
-        pass.push((CONFIG_ENV.to_string(), path.to_string_lossy().into_owned()));
-    }
-    if let Ok(h) = std::env::var(host::HOSTNAME_ENV) {
-        pass.push((host::HOSTNAME_ENV.to_string(), h));
-    }
-    let greaserun = std::env::current_exe()
-        .ok()
-        .and_then(|me| Some(me.parent()?.join("greaserun")))
-        .filter(|p| p.is_file());
-    PullOptions {
-        snatch: opts.clone(),
-        host: host::hostname(config.common.hostname.as_deref()),
-        guard: config.guard.clone(),
-        funnel: config.funnel.clone(),
-        history_retention: config.history.retention,
-        pass: PassThrough(pass),
-        greaserun,
-    }
-}
-
 fn run() -> Result<i32, Failure> {
     let cli = Cli::parse();
     let common = cli.common.start(Tool::Snatch);
@@ -184,7 +157,7 @@ fn run() -> Result<i32, Failure> {
     let s = store::open(&store_config)?;
     if cli.watch {
         warn_unauthenticated(&opts);
-        watch(s.as_ref(), &opts, pull.as_ref(), alerts.as_ref());
+        worker::watch(s.as_ref(), &opts, pull.as_ref(), alerts.as_ref(), &say);
     }
     let mut plan: Vec<u8> = Vec::new();
     let outcome = snatch::snatch(s.as_ref(), &opts, &mut plan);
@@ -226,7 +199,7 @@ fn run() -> Result<i32, Failure> {
             // Then the alert round; its failure is reported, never fatal to the install.
             let alerted = alerts
                 .as_ref()
-                .and_then(|a| alert_round(s.as_ref(), a, common.quiet()));
+                .and_then(|a| worker::alert_round(s.as_ref(), a, common.quiet(), &say));
             if cli.json {
                 let mut j = json(&summary, cli.dry_run, &plan, pulled.as_ref());
                 j["alerts"] = serde_json::json!(alerted);
@@ -288,103 +261,11 @@ fn json(
     })
 }
 
-/// `--watch`: rounds forever, printing what changed and each new failure once; with
-/// `pull`, a second thread runs pull rounds as the queue changes.
-fn watch(
-    s: &dyn store::Store,
-    opts: &SnatchOptions,
-    pull: Option<&PullOptions>,
-    alerts: Option<&AlertOptions>,
-) -> ! {
-    std::thread::scope(|scope| {
-        if let Some(p) = pull {
-            scope.spawn(move || watch_pull(s, p));
-        }
-        if let Some(a) = alerts {
-            scope.spawn(move || {
-                loop {
-                    alert_round(s, a, false);
-                    std::thread::sleep(a.config.alerts.interval.max(Duration::from_secs(1)));
-                }
-            });
-        }
-        watch_install(s, opts)
-    })
-}
-
-fn watch_install(s: &dyn store::Store, opts: &SnatchOptions) -> ! {
-    let mut last_error: Option<String> = None;
-    let mut first = true;
-    let mut stderr = std::io::stderr();
-    dispatch_watch::watch(s, opts, dispatch_watch::RESYNC, &mut stderr, |r| match r {
-        Ok(summary) => {
-            if last_error.take().is_some() {
-                eprintln!("greasesnatch: store and cron directory usable again");
-            }
-            let changed = summary.installed + summary.updated + summary.removed > 0
-                || !summary.rejected.is_empty();
-            if changed || first {
-                println!("greasesnatch: {summary}");
-            }
-            first = false;
-        }
-        Err(e) => {
-            let msg = format!("{e:#}");
-            if last_error.as_deref() != Some(msg.as_str()) {
-                eprintln!("greasesnatch: error: {msg} (retrying every second)");
-                last_error = Some(msg);
-            }
-        }
-    })
-}
-
-/// The pull thread of `--watch`: a line per round that did something, each new store
-/// failure once.
-fn watch_pull(s: &dyn store::Store, opts: &PullOptions) -> ! {
-    let mut last_error: Option<String> = None;
-    pull::watch::watch(s, opts, |r| match r {
-        Ok(p) => {
-            if last_error.take().is_some() {
-                eprintln!("greasesnatch: queue usable again");
-            }
-            if p.any() {
-                println!("greasesnatch: requests: {p}");
-            }
-        }
-        Err(e) => {
-            let msg = format!("{e:#}");
-            if last_error.as_deref() != Some(msg.as_str()) {
-                eprintln!("greasesnatch: error: pull round: {msg} (retrying every second)");
-                last_error = Some(msg);
-            }
-        }
-    })
-}
-
-/// One alert round (check, then deliver; every entry for now): a line when it sent or
-/// tried to send something (with `quiet`, only for deliveries that failed), a warning
-/// when the store failed under it.
-fn alert_round(s: &dyn store::Store, a: &AlertOptions, quiet: bool) -> Option<alert::Round> {
-    // With placement, the entries this worker ranks among the first k + 1 for.
-    let l = &a.config.launch;
-    let wanted = holders::checked_here(s, &a.host, l.replicas, l.member_ttl)
-        .inspect_err(|e| tracing::warn!("placement members: {e}; checking every entry"))
-        .unwrap_or_else(|_| Box::new(|_| true));
-    match alert::round(s, a, chrono::Utc::now(), &*wanted) {
-        Ok(r) => {
-            let d = r.delivered;
-            if (!quiet && d.any()) || d.retrying + d.gave_up > 0 {
-                println!(
-                    "greasesnatch: alerts: {} new event(s); {d}",
-                    r.checked.events
-                );
-            }
-            Some(r)
-        }
-        Err(e) => {
-            tracing::warn!("alert round: {e}");
-            None
-        }
+/// Prints a worker's line where it belongs.
+fn say(line: Line) {
+    match line {
+        Line::Out(l) => println!("{l}"),
+        Line::Err(l) => eprintln!("{l}"),
     }
 }
 
