@@ -123,6 +123,10 @@ impl Store for Counting<'_> {
         self.count("list_versioned", v.0.len());
         Ok(v)
     }
+    fn stamp(&self, prefix: &str) -> Result<Option<Version>, StoreError> {
+        self.count("stamp", 0);
+        self.inner.stamp(prefix)
+    }
     fn wait_changed(
         &self,
         prefix: &str,
