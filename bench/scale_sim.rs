@@ -157,6 +157,15 @@ fn report(p: &Params, o: &Outcome, store: &str, wall: Duration) {
         100.0 * o.others_moved as f64 / o.own_moved.max(1) as f64
     );
     println!("slot to winning start: p50 {p50:.0} ms, p99 {p99:.0} ms");
+    let by: Vec<String> = o
+        .snatch_counts
+        .iter()
+        .map(|((kind, area), n)| format!("{kind} {area} {:.3}", *n as f64 / wm))
+        .collect();
+    println!(
+        "greasesnatch requests per worker-minute by kind: {}",
+        by.join(", ")
+    );
     println!(
         "store requests per worker-minute: greasesnatch {snatch:.2}, greaserun {run:.2}; wall {:.1} s",
         wall.as_secs_f64()

@@ -1,12 +1,15 @@
 //! The simulated farm: a discrete-event loop over simulated milliseconds. What is real:
 //! placement (`arbitration::placement::assign`), the claim (`arbitration::claim::claim`,
 //! with its heartbeat thread), the start delay (`arbitration::delay::weighted`) and every
-//! store request (the counting fake, or a real etcd cluster). What is simulated: time,
-//! cron (each hourly entry fires at its minute), greasesnatch's round (once a minute per
-//! worker at its own offset: beat `members/<host>`, read `generation`, read the member
-//! list as one range read, and re-place only when the list changed), the membership
-//! lease (a dead worker's key is deleted `member_ttl` after its last beat, as an etcd
-//! lease expires), and the job itself (it takes no time once claimed).
+//! store request (the counting fake, or a real etcd cluster), and membership
+//! (`arbitration::membership`: the beat, the member list, pruning long-dead beats and
+//! who is live, on simulated time). What is simulated: time, cron (each hourly entry
+//! fires at its minute), the rest of greasesnatch's round (once a minute per worker at
+//! its own offset: after the membership calls, the bundles' `Store::stamp`, and one
+//! listing of `bundles` standing for the full round when the live members or the stamp
+//! changed or the last full round is `skip::RESYNC` old; entries are re-placed only when
+//! the live members changed), and the job itself (it takes no time once claimed). On
+//! the fake store a beat's TTL runs on simulated time, as an etcd lease would.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
@@ -16,11 +19,14 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, Utc};
 use scalegrease::arbitration::claim::{Claim, claim};
 use scalegrease::arbitration::delay;
+use scalegrease::arbitration::membership::{self, Member};
 use scalegrease::arbitration::placement::{self, Placement};
 use scalegrease::config::Funnel;
+use scalegrease::dispatch::snatch::skip::RESYNC;
 use scalegrease::model::funnel::Claimant;
+use scalegrease::model::keys;
 use scalegrease::model::slot::Slot;
-use scalegrease::store::Store;
+use scalegrease::store::{Store, Version};
 
 use super::store::{Clock, Counting, Counts};
 
@@ -57,7 +63,7 @@ pub struct Outcome {
     pub lost_unheld: u64,
     pub starts: u64,
     pub errors: u64,
-    /// Requests of greaserun (claims, heartbeats) and of greasesnatch (members, generation).
+    /// Requests of greaserun (claims, heartbeats) and of greasesnatch (members, bundles).
     pub run_counts: Counts,
     pub snatch_counts: Counts,
     pub worker_minutes: u64,
@@ -81,7 +87,6 @@ pub struct Outcome {
 enum Ev {
     Die(usize),
     Return(usize),
-    Expire(usize),
     Snatch(usize),
     Fire(i64),
     Start { w: usize, e: usize, s: usize },
@@ -92,7 +97,9 @@ struct Worker {
     me: Claimant,
     alive: bool,
     view: usize,
-    last_beat: i64,
+    /// The bundles' stamp and the time of this worker's last full round.
+    stamp: Option<Version>,
+    last_full: i64,
 }
 
 struct View {
@@ -160,10 +167,9 @@ impl Sim {
         for (j, e) in entries.iter().enumerate() {
             by_minute[(placement::weight(e, "@minute") % 60) as usize].push(j);
         }
-        for old in raw.keys("members")? {
+        for old in raw.keys(keys::MEMBERS)? {
             raw.delete(&old)?;
         }
-        raw.put("generation", b"1", None)?;
         let workers: Vec<Worker> = (0..p.workers)
             .map(|i| {
                 let host = format!("w{i:05}");
@@ -177,7 +183,8 @@ impl Sim {
                     me,
                     alive: true,
                     view: 0,
-                    last_beat: 0,
+                    stamp: None,
+                    last_full: i64::MIN / 2,
                 }
             })
             .collect();
@@ -208,9 +215,8 @@ impl Sim {
             p,
         };
         let all: Vec<String> = sim.workers.iter().map(|w| w.host.clone()).collect();
-        for h in &all {
-            sim.raw
-                .put(&format!("members/{h}"), beat(h, 0).as_bytes(), None)?;
+        for h in all.iter().filter(|_| sim.p.k > 0) {
+            membership::beat(&*sim.raw, &sim.member(h, 0), sim.ttl())?;
         }
         let v = sim.view(all);
         sim.view_count.insert(v, sim.workers.len());
@@ -274,18 +280,8 @@ impl Sim {
                     self.start(w, e, s, t);
                     merge(&mut self.out.run_counts, self.counting.take());
                 }
-                Ev::Die(w) => {
-                    self.workers[w].alive = false;
-                    let at = self.workers[w].last_beat + self.p.member_ttl_ms;
-                    self.push(at.max(t), Ev::Expire(w));
-                }
+                Ev::Die(w) => self.workers[w].alive = false,
                 Ev::Return(w) => self.workers[w].alive = true,
-                Ev::Expire(w) => {
-                    let wk = &self.workers[w];
-                    if !wk.alive && wk.last_beat + self.p.member_ttl_ms <= t {
-                        self.raw.delete(&format!("members/{}", wk.host))?;
-                    }
-                }
             }
         }
         for s in &self.slots {
@@ -301,28 +297,46 @@ impl Sim {
         Ok(self.out)
     }
 
-    /// One greasesnatch round of worker `w`: beat, read the generation, read the members;
-    /// re-place when the member list differs from the one it placed with.
+    fn ttl(&self) -> Duration {
+        Duration::from_millis(self.p.member_ttl_ms as u64)
+    }
+
+    /// `host`'s beat at simulated time `t` (headroom 1: the simulated jobs take no time).
+    fn member(&self, host: &str, t: i64) -> Member {
+        Member {
+            time: self.epoch + TimeDelta::milliseconds(t),
+            ..Member::now(host, 1.0)
+        }
+    }
+
+    /// One greasesnatch round of worker `w`, as `dispatch::snatch::round` makes its
+    /// requests: with placement the membership calls of `place::join` ([`Sim::join`]),
+    /// then the bundles' stamp; a full round (one listing of
+    /// `bundles`) when the members or the stamp changed or the last full round is
+    /// [`RESYNC`] old, and a new placement when the live members changed.
     fn snatch(&mut self, w: usize, t: i64) -> anyhow::Result<()> {
         self.out.worker_minutes += 1;
-        let host = self.workers[w].host.clone();
-        let ttl = Duration::from_millis(self.p.member_ttl_ms as u64);
-        self.store
-            .beat(&format!("members/{host}"), beat(&host, t).as_bytes(), ttl)?;
-        self.workers[w].last_beat = t;
-        self.store.get("generation")?;
-        let keys = self.store.keys("members")?;
-        let hosts = &self.views[self.workers[w].view].hosts;
-        let same = keys.len() == hosts.len()
-            && keys
-                .iter()
-                .zip(hosts)
-                .all(|(k, h)| k.strip_prefix("members/") == Some(h.as_str()));
-        if !same {
-            let hosts: Vec<String> = keys
-                .iter()
-                .filter_map(|k| k.strip_prefix("members/").map(str::to_string))
-                .collect();
+        // Today's farm (k = 0) has no placement: no beat, no member list.
+        let hosts = if self.p.k == 0 {
+            None
+        } else {
+            Some(self.join(w, t)?)
+        };
+        let stamp = self.store.stamp(keys::BUNDLES)?;
+        let changed = hosts
+            .as_ref()
+            .filter(|h| **h != self.views[self.workers[w].view].hosts);
+        let wk = &mut self.workers[w];
+        if changed.is_some()
+            || stamp.is_none()
+            || stamp != wk.stamp
+            || t - wk.last_full >= RESYNC.as_millis() as i64
+        {
+            self.store.list(keys::BUNDLES)?;
+            wk.stamp = stamp;
+            wk.last_full = t;
+        }
+        if let Some(hosts) = changed.cloned() {
             let (old, new) = (self.workers[w].view, self.view(hosts));
             self.workers[w].view = new;
             *self.view_count.entry(old).or_default() -= 1;
@@ -335,6 +349,21 @@ impl Sim {
             }
         }
         Ok(())
+    }
+
+    /// `place::join` on simulated time: worker `w` beats, reads the members, prunes the
+    /// long dead and returns the live hosts, itself included.
+    fn join(&self, w: usize, t: i64) -> anyhow::Result<Vec<String>> {
+        let host = &self.workers[w].host;
+        let (now, ttl) = (self.epoch + TimeDelta::milliseconds(t), self.ttl());
+        membership::beat(&*self.store, &self.member(host, t), ttl)?;
+        let members = membership::all(&*self.store)?;
+        membership::prune_at(&*self.store, &members, ttl, now)?;
+        let mut hosts = membership::live(&members, now, ttl);
+        if let Err(i) = hosts.binary_search(host) {
+            hosts.insert(i, host.clone());
+        }
+        Ok(hosts)
     }
 
     /// The id of the view with these members, placing the entries on first sight.
@@ -452,11 +481,6 @@ impl Sim {
             Err(_) => self.out.errors += 1,
         }
     }
-}
-
-/// A member's beat: host, simulated time, headroom.
-fn beat(host: &str, t: i64) -> String {
-    format!("{{\"host\":\"{host}\",\"at_ms\":{t},\"headroom\":1.0}}")
 }
 
 fn merge(into: &mut Counts, from: Counts) {

@@ -81,7 +81,16 @@ pub fn live(members: &[Member], now: DateTime<Utc>, ttl: Duration) -> Vec<String
 /// Removes the beats of members dead for more than `ttl` beyond their TTL (the
 /// directory store keeps them forever otherwise); returns how many.
 pub fn prune(store: &dyn Store, members: &[Member], ttl: Duration) -> Result<usize, StoreError> {
-    let now = Utc::now();
+    prune_at(store, members, ttl, Utc::now())
+}
+
+/// [`prune`] as of `now` (the farm-scale simulation runs on simulated time).
+pub fn prune_at(
+    store: &dyn Store,
+    members: &[Member],
+    ttl: Duration,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
     let mut n = 0;
     for m in members.iter().filter(|m| !m.live_at(now, ttl * 2)) {
         if store.delete(&keys::member(&m.host))? {

@@ -142,6 +142,7 @@ impl Cli {
             );
         }
         let alerts = (config.alerts.check && !self.dry_run).then(|| AlertOptions {
+            published: Default::default(),
             host: host::hostname(config.common.hostname.as_deref()),
             trusted_keys: opts.trusted_keys.clone(),
             config,

@@ -5,7 +5,10 @@
 //! (recovered). The create is exclusive, so across the whole farm exactly one worker
 //! wins each event; the winner alone marks it pending (`alerts/<id>`) for delivery.
 //! The store operations per entry are the same each minute however long the history is.
+//! The published entries are parsed from the bundles again only when the bundles'
+//! [`Store::stamp`] changed ([`PublishedCache`], kept across `--watch` rounds).
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -19,7 +22,7 @@ use crate::farm::ledger::{LedgerSlot, SlotState, entry_ledger, grace_of};
 use crate::farm::published::{self, Published};
 use crate::model::keys;
 use crate::model::slot::Slot;
-use crate::store::{Created, Store, StoreError};
+use crate::store::{Created, Store, StoreError, Version};
 
 /// The shortest window a check looks back over.
 pub const MIN_WINDOW: Duration = Duration::from_secs(3600);
@@ -29,12 +32,40 @@ pub const EXCERPT_BYTES: usize = 2048;
 /// What the check and delivery need: the worker's config and name.
 #[derive(Debug, Clone)]
 pub struct AlertOptions {
+    /// The entries of the last bundles read (shared by clones, so kept across rounds).
+    pub published: PublishedCache,
     pub config: Config,
     /// This worker (`detected_by`, and the holder of delivery leases).
     pub host: String,
     /// `launch.trusted_keys`: a project's own webhook is used only from a bundle they
     /// signed (any bundle without them).
     pub trusted_keys: Vec<TrustedKey>,
+}
+
+/// The published greaserun entries as of the bundles' [`Store::stamp`]: a round whose
+/// stamp equals the cached one reuses the entries instead of listing and parsing every
+/// bundle; without a trusted stamp (the directory store within 2 s of a change) it reads.
+#[derive(Debug, Clone, Default)]
+pub struct PublishedCache(Arc<Mutex<Option<Stamped>>>);
+
+/// The entries read at a stamp.
+type Stamped = (Version, Arc<Vec<Published>>);
+
+impl PublishedCache {
+    /// The published entries now: one stamp request, and the bundles only when it moved.
+    pub fn entries(&self, store: &dyn Store) -> Result<Arc<Vec<Published>>, FarmError> {
+        // Taken before the listing: a publish in between shows as a new stamp next time.
+        let stamp = store.stamp(keys::BUNDLES)?;
+        let mut cached = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let (Some(s), Some((v, all))) = (stamp, cached.as_ref())
+            && s == *v
+        {
+            return Ok(all.clone());
+        }
+        let all = Arc::new(published::all(store)?.0);
+        *cached = stamp.map(|s| (s, all.clone()));
+        Ok(all)
+    }
 }
 
 /// What one check found.
@@ -60,7 +91,7 @@ pub fn check_round(
     now: DateTime<Utc>,
     wanted: &dyn Fn(&str) -> bool,
 ) -> Result<Checked, FarmError> {
-    let (all, _) = published::all(store)?;
+    let all = opts.published.entries(store)?;
     let mut out = Checked::default();
     for p in all.iter().filter(|p| wanted(&p.entry.job)) {
         out.entries += 1;

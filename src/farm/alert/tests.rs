@@ -22,6 +22,7 @@ fn each_event_is_created_once_farm_wide_and_delivered_once() {
     let now = t0.offset_secs(31 * 60).time();
     let out = d.path().join("out");
     let mut a = AlertOptions {
+        published: Default::default(),
         config: cfg.clone(),
         host: "a".into(),
         trusted_keys: Vec::new(),
@@ -81,6 +82,7 @@ fn a_failed_delivery_is_retried_with_backoff_then_given_up() {
     record(&*store, t0, Status::Failed, "w1");
     let now = t0.offset_secs(5 * 60).time();
     let mut a = AlertOptions {
+        published: Default::default(),
         config: cfg,
         host: "a".into(),
         trusted_keys: Vec::new(),
@@ -121,6 +123,7 @@ fn a_check_costs_the_same_store_operations_however_long_the_history() {
         }
         let counting = crate::store::spy::Spy::new(&*store);
         let a = AlertOptions {
+            published: Default::default(),
             config: cfg,
             host: "a".into(),
             trusted_keys: Vec::new(),
@@ -132,4 +135,47 @@ fn a_check_costs_the_same_store_operations_however_long_the_history() {
     let short = cost(2);
     assert_eq!(short, cost(100));
     assert!(short.0.values().sum::<u64>() < 20, "{short:?}");
+}
+
+#[test]
+fn a_check_reads_the_bundles_again_only_when_their_stamp_moved() {
+    let (_d, store, cfg) = crate::arbitration::claim::tests::setup();
+    let one = "CRON_TZ=UTC\n*/5 * * * * u greaserun --job j -r shell g:a\n";
+    publish_at(&*store, one, "2026-10-01T00:00:00Z");
+    let a = AlertOptions {
+        published: Default::default(),
+        config: cfg,
+        host: "a".into(),
+        trusted_keys: Vec::new(),
+    };
+    let now = Slot::parse("2026-11-23T03:00Z").unwrap().time();
+    let counting = crate::store::spy::Spy::new(&*store);
+    // The directory store trusts its stamp once bundles/ has not changed for 2 s: round
+    // until a round lists no bundle.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        counting.reset();
+        assert_eq!(
+            check_round(&counting, &a, now, &|_| true).unwrap().entries,
+            1
+        );
+        if !counting.ops().contains_key("list") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "bundles read every round"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(counting.ops().get("stamp"), Some(&1));
+    // A publish moves the stamp: the next round reads the bundles and sees the new entry.
+    let two = format!("{one}*/5 * * * * u greaserun --job k -r shell g:a\n");
+    publish_at(&*store, &two, "2026-10-01T00:00:00Z");
+    counting.reset();
+    assert_eq!(
+        check_round(&counting, &a, now, &|_| true).unwrap().entries,
+        2
+    );
+    assert_eq!(counting.ops().get("list"), Some(&1));
 }
