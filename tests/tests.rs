@@ -55,3 +55,4 @@ mod store_keys_watch;
 mod store_urls;
 mod web;
 mod web_browser;
+mod web_etcd;

@@ -53,7 +53,11 @@ fn script(w: &World, name: &str, body: &str) -> String {
 /// slow-job and waits until it shows running (lost-job never runs), writes a users
 /// file with `ann`, and starts `greasestatus serve` on a free port.
 pub fn served() -> Served {
-    let mut w = World::new();
+    served_on(World::new())
+}
+
+/// [`served`] in `w` (whose config names the store: the directory store by default).
+pub fn served_on(mut w: World) -> Served {
     w.init_store();
     let jar = w.empty_jar().display().to_string();
     let ok = script(&w, "ok.sh", "echo fine");
@@ -224,7 +228,8 @@ pub fn post(
     (resp.status().as_u16(), h("location"), h("set-cookie"))
 }
 
-fn api(s: &Served, path: &str) -> Value {
+/// GET a JSON API path, which must answer 200.
+pub fn api(s: &Served, path: &str) -> Value {
     let (status, body) = get(s, path, None);
     assert_eq!(status, 200, "{path}: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {body}"))

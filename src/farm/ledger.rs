@@ -188,6 +188,20 @@ pub fn entry_ledger(
     now: DateTime<Utc>,
     grace: Duration,
 ) -> Result<Vec<LedgerSlot>, FarmError> {
+    let runs = runs_in(store, cfg, Some(&entry.entry.job), Slots::Since(since), now)?;
+    ledger_of(store, entry, since, now, grace, &runs)
+}
+
+/// [`entry_ledger`] over the job's runs from `since` on, already read (as
+/// `debugging::runs::runs_in` gives them): for a caller that uses them too.
+pub fn ledger_of(
+    store: &dyn Store,
+    entry: &Published,
+    since: Slot,
+    now: DateTime<Utc>,
+    grace: Duration,
+    runs: &[RunRecord],
+) -> Result<Vec<LedgerSlot>, FarmError> {
     let job = entry.entry.job.as_str();
     let fires = fire_slots(
         &Schedule::new(&entry.entry.when),
@@ -196,8 +210,8 @@ pub fn entry_ledger(
         now,
     );
     let mut by_slot: BTreeMap<String, Vec<RunRecord>> = BTreeMap::new();
-    for r in runs_in(store, cfg, Some(job), Slots::Since(since), now)? {
-        by_slot.entry(r.slot.clone()).or_default().push(r);
+    for r in runs {
+        by_slot.entry(r.slot.clone()).or_default().push(r.clone());
     }
     let queued = pending_requests(store, job, since)?;
     let mut alerts = event::views(store, job, since)?;

@@ -7,9 +7,10 @@
 //! the worker must know which command that is. An entry that is not a plain greaserun
 //! command is found by the query appearing in its command, and refused with why.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::debugging::status::bundle_map;
+use crate::dispatch::bundle::Bundle;
 use crate::dispatch::crontab;
 use crate::dispatch::project::Project;
 use crate::farm::entry::{GreaserunEntry, entries};
@@ -50,9 +51,14 @@ pub struct Unpublishable {
 /// Every entry of every valid bundle in the store, split into greaserun entries and the
 /// others (unreadable bundles are skipped, as greasesnatch rejects them).
 pub fn all(store: &dyn Store) -> Result<(Vec<Published>, Vec<Unpublishable>), FarmError> {
+    Ok(of_bundles(&bundle_map(store)?))
+}
+
+/// [`all`] over bundles already read (a bundle map, as `bundle_map` returns it).
+pub fn of_bundles(bundles: &BTreeMap<Project, Bundle>) -> (Vec<Published>, Vec<Unpublishable>) {
     let mut ok = Vec::new();
     let mut bad = Vec::new();
-    for (project, bundle) in bundle_map(store)? {
+    for (project, bundle) in bundles {
         let launched_at = chrono::DateTime::parse_from_rfc3339(&bundle.launched_at)
             .ok()
             .map(|t| t.to_utc());
@@ -67,7 +73,7 @@ pub fn all(store: &dyn Store) -> Result<(Vec<Published>, Vec<Unpublishable>), Fa
                         launched_at,
                     }),
                     Err((line, why)) => bad.push(Unpublishable {
-                        place: place(&project, &file.name, line),
+                        place: place(project, &file.name, line),
                         command: raw.command.clone(),
                         why,
                     }),
@@ -75,7 +81,7 @@ pub fn all(store: &dyn Store) -> Result<(Vec<Published>, Vec<Unpublishable>), Fa
             }
         }
     }
-    Ok((ok, bad))
+    (ok, bad)
 }
 
 /// The one published greaserun entry `query` names: the entry whose job name is

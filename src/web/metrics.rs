@@ -1,24 +1,28 @@
 //! `/metrics` in the Prometheus text format (version 0.0.4), over a window of the last
 //! [`WINDOW`] of history: per job the last success and last failure (unix seconds, of
 //! the run's end), runs by state, a histogram of run durations and the missing slots
-//! (since the bundle was published);
-//! the queue's pending and in-flight requests. Per-worker headroom is not exported: the
-//! store has no worker membership to read it from yet.
+//! (since the bundle was published); the queue's pending and in-flight requests (as the
+//! farm page's snapshot has them). Each job's window is read once, for its runs and its
+//! ledger. Per-worker headroom is not exported: the store has no worker membership to
+//! read it from yet.
 
-use std::collections::BTreeMap;
+use std::collections::btree_map::Entry::Vacant;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
-use crate::debugging::queue;
-use crate::debugging::runs::runs;
-use crate::farm::ledger::{SlotState, entry_ledger, grace_of};
-use crate::farm::published;
+use crate::debugging::runs::{Slots, runs_in};
+use crate::farm::ledger::{SlotState, grace_of, ledger_of};
+use crate::model::keys;
 use crate::model::record::{RunRecord, Status};
 use crate::model::slot::Slot;
 use crate::store::Store;
+use crate::web::catalog::Catalog;
 use crate::web::error::WebError;
+use crate::web::view::farm::FarmView;
+use crate::web::view::read_each;
 
 /// How far back the metrics look.
 pub const WINDOW: chrono::TimeDelta = chrono::TimeDelta::days(1);
@@ -34,23 +38,43 @@ const BUCKETS: [f64; 8] = [
     24.0 * 3600.0,
 ];
 
-/// The metrics text as of `now`.
-pub fn render(store: &dyn Store, cfg: &Config, now: DateTime<Utc>) -> Result<String, WebError> {
+/// The metrics text as of `now`, for the `published` entries and every other job with
+/// history in the window; the queue's size is the `farm` snapshot's. Each job's window
+/// is read once (one range per key prefix), for its runs and its ledger alike.
+pub fn render(
+    store: &dyn Store,
+    cfg: &Config,
+    published: &Catalog,
+    farm: &FarmView,
+    now: DateTime<Utc>,
+) -> Result<String, WebError> {
     let since = Slot::at(now - WINDOW);
     let mut by_job: BTreeMap<String, Vec<RunRecord>> = BTreeMap::new();
-    for r in runs(store, cfg, None, Some(since), now)? {
-        by_job.entry(r.job.clone()).or_default().push(r);
-    }
-    let (entries, _) = published::all(store)?;
     let mut missing = BTreeMap::new();
-    for p in &entries {
-        let ledger = entry_ledger(store, cfg, p, since, now, grace_of(p))?;
-        let n = ledger
+    let read = read_each(&published.entries, |p| {
+        let rs = runs_in(store, cfg, Some(&p.entry.job), Slots::Since(since), now)?;
+        let n = ledger_of(store, p, since, now, grace_of(p), &rs)?
             .iter()
             .filter(|s| s.state == SlotState::Missing)
             .count();
+        Ok::<_, WebError>((rs, n))
+    })?;
+    for (p, (rs, n)) in published.entries.iter().zip(read) {
         missing.insert(p.entry.job.clone(), n);
-        by_job.entry(p.entry.job.clone()).or_default();
+        by_job.entry(p.entry.job.clone()).or_insert(rs);
+    }
+    // Jobs with history and no published entry (any more): their runs only.
+    let mut others = BTreeSet::new();
+    for top in [keys::RUNS, keys::CLAIMS, keys::DECLINES] {
+        others.extend(store.children(top)?.iter().map(|s| keys::unsegment(s)));
+    }
+    for job in others {
+        if let Vacant(v) = by_job.entry(job) {
+            let rs = runs_in(store, cfg, Some(v.key()), Slots::Since(since), now)?;
+            if !rs.is_empty() {
+                v.insert(rs);
+            }
+        }
     }
     let mut o = String::new();
     family(
@@ -147,21 +171,20 @@ pub fn render(store: &dyn Store, cfg: &Config, now: DateTime<Utc>) -> Result<Str
             label(job)
         );
     }
-    let q = queue::queue(store, None)?;
     family(
         &mut o,
         "scalegrease_queue_pending",
         "gauge",
         "Farm-queue requests waiting for a worker.",
     );
-    let _ = writeln!(o, "scalegrease_queue_pending {}", q.pending.len());
+    let _ = writeln!(o, "scalegrease_queue_pending {}", farm.queue_pending);
     family(
         &mut o,
         "scalegrease_queue_in_flight",
         "gauge",
         "Farm-queue requests a worker has taken.",
     );
-    let _ = writeln!(o, "scalegrease_queue_in_flight {}", q.in_flight.len());
+    let _ = writeln!(o, "scalegrease_queue_in_flight {}", farm.queue_in_flight);
     Ok(o)
 }
 

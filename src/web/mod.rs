@@ -7,6 +7,7 @@
 //! SIGINT or SIGTERM.
 
 pub mod auth;
+pub mod catalog;
 pub mod error;
 mod handlers;
 pub mod metrics;

@@ -1,4 +1,5 @@
 //! The server's one shared state: the store, the config, the users and their sessions,
+//! the published entries (kept while the bundles are unchanged: [`crate::web::catalog`])
 //! and a short-lived snapshot of the farm view. Store reads run on a thread of their own,
 //! outside the async runtime: the `Store` trait blocks, and the etcd backend drives its
 //! own current-thread runtime, which must not start inside another.
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::store::Store;
 use crate::web::auth::{Sessions, Users};
+use crate::web::catalog::{Catalog, CatalogCache};
 use crate::web::error::WebError;
 use crate::web::view::farm::FarmView;
 
@@ -25,6 +27,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub users: Arc<Users>,
     pub sessions: Arc<Sessions>,
+    catalog: CatalogCache,
     farm: Arc<Mutex<Option<Snapshot>>>,
 }
 
@@ -36,6 +39,7 @@ impl AppState {
             config: Arc::new(config),
             users: Arc::new(users),
             sessions: Arc::new(Sessions::default()),
+            catalog: CatalogCache::default(),
             farm: Arc::default(),
         }
     }
@@ -60,6 +64,21 @@ impl AppState {
             .map_err(|_| WebError::Internal("the store reader stopped".into()))?
     }
 
+    /// [`AppState::read`] with the published entries too (parsed once per change of the
+    /// bundles).
+    pub async fn read_published<T, F>(&self, f: F) -> Result<T, WebError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Store, &Config, &Catalog) -> Result<T, WebError> + Send + 'static,
+    {
+        let cache = self.catalog.clone();
+        self.read(move |s, c| {
+            let published = cache.get(s)?;
+            f(s, c, &published)
+        })
+        .await
+    }
+
     /// The farm view, read at most every [`SNAPSHOT_TTL`].
     pub async fn farm(&self) -> Result<Arc<FarmView>, WebError> {
         if let Some((at, v)) = self.farm.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
@@ -68,8 +87,10 @@ impl AppState {
             return Ok(v.clone());
         }
         let v = Arc::new(
-            self.read(|s, c| crate::web::view::farm::farm(s, c, chrono::Utc::now()))
-                .await?,
+            self.read_published(|s, c, p| {
+                crate::web::view::farm::farm(s, c, p, chrono::Utc::now())
+            })
+            .await?,
         );
         *self.farm.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), v.clone()));
         Ok(v)

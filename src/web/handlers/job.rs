@@ -22,7 +22,7 @@ pub struct JobQuery {
 }
 
 async fn view(st: &AppState, name: String, days: Option<u32>) -> Result<JobView, WebError> {
-    st.read(move |s, c| job(s, c, &name, days.unwrap_or(7), chrono::Utc::now()))
+    st.read_published(move |s, c, p| job(s, c, p, &name, days.unwrap_or(7), chrono::Utc::now()))
         .await
 }
 

@@ -9,8 +9,11 @@ use crate::web::state::AppState;
 
 /// The metrics, as Prometheus's text format 0.0.4.
 pub async fn get(State(st): State<AppState>) -> Result<Response, WebError> {
+    let farm = st.farm().await?;
     let text = st
-        .read(|s, c| crate::web::metrics::render(s, c, chrono::Utc::now()))
+        .read_published(move |s, c, p| {
+            crate::web::metrics::render(s, c, p, &farm, chrono::Utc::now())
+        })
         .await?;
     Ok((
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],

@@ -1,6 +1,7 @@
 //! The farm view (`/`, `/api/farm`): every published greaserun entry with its project,
 //! schedule, next fire time and latest run, failing and missing first, and the queue's
-//! size. Each job costs a few reads of its newest slot, never its older history.
+//! size. Each job costs a few reads of its newest slot, never its older history; the
+//! bundles are parsed once per change ([`crate::web::catalog`]).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -8,16 +9,16 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::debugging::latest::latest_of;
 use crate::debugging::queue;
-use crate::debugging::status::bundle_map;
 use crate::dispatch::bundle::Bundle;
 use crate::dispatch::schedule::Schedule;
 use crate::farm::ledger::{grace_of, zone_of};
-use crate::farm::published::{self, Published};
+use crate::farm::published::Published;
 use crate::model::record::{RunRecord, Status};
 use crate::model::slot::Slot;
 use crate::store::Store;
+use crate::web::catalog::Catalog;
 use crate::web::error::WebError;
-use crate::web::view::job_href;
+use crate::web::view::{job_href, read_each};
 
 /// The farm at one moment.
 #[derive(Debug, Clone, Serialize)]
@@ -77,13 +78,15 @@ impl JobRow {
 }
 
 /// The farm view as of `now`.
-pub fn farm(store: &dyn Store, cfg: &Config, now: DateTime<Utc>) -> Result<FarmView, WebError> {
-    let bundles = bundle_map(store)?;
-    let (entries, _) = published::all(store)?;
-    let mut jobs = Vec::with_capacity(entries.len());
-    for p in &entries {
-        jobs.push(row(store, cfg, p, bundles.get(&p.project), now)?);
-    }
+pub fn farm(
+    store: &dyn Store,
+    cfg: &Config,
+    published: &Catalog,
+    now: DateTime<Utc>,
+) -> Result<FarmView, WebError> {
+    let mut jobs = read_each(&published.entries, |p| {
+        row(store, cfg, p, published.bundle(p), now)
+    })?;
     jobs.sort_by(|a, b| a.rank().cmp(&b.rank()).then_with(|| a.job.cmp(&b.job)));
     let q = queue::queue(store, None)?;
     Ok(FarmView {

@@ -8,11 +8,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::debugging::status::bundle_map;
 use crate::farm::ledger::{LedgerSlot, entry_ledger, grace_of};
-use crate::farm::published;
 use crate::model::slot::Slot;
 use crate::store::Store;
+use crate::web::catalog::Catalog;
 use crate::web::error::WebError;
 use crate::web::view::farm::{JobRow, row};
 
@@ -34,25 +33,22 @@ pub struct JobView {
     pub counts: BTreeMap<&'static str, usize>,
 }
 
-/// The job `job` names exactly, with its ledger of the last `days` days.
+/// The job `job` names exactly (among the `published` entries), with its ledger of the last `days` days.
 pub fn job(
     store: &dyn Store,
     cfg: &Config,
+    published: &Catalog,
     job: &str,
     days: u32,
     now: DateTime<Utc>,
 ) -> Result<JobView, WebError> {
     let days = days.clamp(1, MAX_DAYS);
-    let (entries, _) = published::all(store)?;
-    let p = entries
-        .into_iter()
-        .find(|p| p.entry.job == job)
+    let p = published
+        .entry(job)
         .ok_or_else(|| WebError::NotFound(format!("no published entry has the job {job:?}")))?;
-    let bundles = bundle_map(store)?;
-    let bundle = bundles.get(&p.project);
-    let row = row(store, cfg, &p, bundle, now)?;
+    let row = row(store, cfg, p, published.bundle(p), now)?;
     let since = Slot::at(now - chrono::TimeDelta::days(i64::from(days)));
-    let ledger = entry_ledger(store, cfg, &p, since, now, grace_of(&p))?;
+    let ledger = entry_ledger(store, cfg, p, since, now, grace_of(p))?;
     let mut counts = BTreeMap::new();
     for s in &ledger {
         *counts.entry(s.state.as_str()).or_default() += 1;
