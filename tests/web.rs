@@ -316,6 +316,12 @@ fn pages_and_api_show_failed_running_and_missing_and_escape_output() {
 #[test]
 fn metrics_parse_with_the_prometheus_parser() {
     let s = served();
+    // A worker's round beats its membership (host, headroom): /metrics shows it. (The
+    // round rejects the bundle, whose entries run as root, but beats first.)
+    s.w.cmd("greasesnatch")
+        .env("SCALEGREASE_HOSTNAME", "metrics-worker")
+        .output()
+        .unwrap();
     let (status, body) = get(&s, "/metrics", None);
     assert_eq!(status, 200);
     let file = s.w.write("metrics.txt", &body);
@@ -365,6 +371,14 @@ fn metrics_parse_with_the_prometheus_parser() {
             .iter()
             .any(|(_, _, n, _, _)| n == "scalegrease_queue_pending")
     );
+    let headroom: Vec<(&Value, f64)> = samples
+        .iter()
+        .filter(|(_, t, n, _, _)| n == "scalegrease_worker_headroom" && t == "gauge")
+        .map(|(_, _, _, l, v)| (&l["host"], *v))
+        .collect();
+    assert_eq!(headroom.len(), 1, "one worker beat: {body}");
+    assert_eq!(headroom[0].0, "metrics-worker", "{body}");
+    assert!((0.0..=1.0).contains(&headroom[0].1), "{body}");
 }
 
 #[test]

@@ -1,10 +1,10 @@
 //! `/metrics` in the Prometheus text format (version 0.0.4), over a window of the last
 //! [`WINDOW`] of history: per job the last success and last failure (unix seconds, of
 //! the run's end), runs by state, a histogram of run durations and the missing slots
-//! (since the bundle was published); the queue's pending and in-flight requests (as the
-//! farm page's snapshot has them). Each job's window is read once, for its runs and its
-//! ledger. Per-worker headroom is not exported: the store has no worker membership to
-//! read it from yet.
+//! (since the bundle was published); the queue's pending and in-flight requests (from the
+//! farm page's snapshot while it is fresh); and each live worker's headroom and last
+//! beat, from its membership beat (`arbitration::membership`). Each job's window is
+//! read once, for its runs and its ledger.
 
 use std::collections::btree_map::Entry::Vacant;
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,7 +12,9 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
+use crate::arbitration::membership::{self, Member};
 use crate::config::Config;
+use crate::debugging::queue;
 use crate::debugging::runs::{Slots, runs_in};
 use crate::farm::ledger::{SlotState, grace_of, ledger_of};
 use crate::model::keys;
@@ -21,7 +23,6 @@ use crate::model::slot::Slot;
 use crate::store::Store;
 use crate::web::catalog::Catalog;
 use crate::web::error::WebError;
-use crate::web::view::farm::FarmView;
 use crate::web::view::read_each;
 
 /// How far back the metrics look.
@@ -39,13 +40,14 @@ const BUCKETS: [f64; 8] = [
 ];
 
 /// The metrics text as of `now`, for the `published` entries and every other job with
-/// history in the window; the queue's size is the `farm` snapshot's. Each job's window
-/// is read once (one range per key prefix), for its runs and its ledger alike.
+/// history in the window; the queue's size (pending, in flight) is `queue` when the
+/// caller has it (the farm snapshot), else read. Each job's window is read once (one
+/// range per key prefix), for its runs and its ledger alike.
 pub fn render(
     store: &dyn Store,
     cfg: &Config,
     published: &Catalog,
-    farm: &FarmView,
+    queue: Option<(usize, usize)>,
     now: DateTime<Utc>,
 ) -> Result<String, WebError> {
     let since = Slot::at(now - WINDOW);
@@ -171,21 +173,73 @@ pub fn render(
             label(job)
         );
     }
+    let (pending, in_flight) = match queue {
+        Some(q) => q,
+        None => {
+            let q = queue::queue(store, None)?;
+            (q.pending.len(), q.in_flight.len())
+        }
+    };
     family(
         &mut o,
         "scalegrease_queue_pending",
         "gauge",
         "Farm-queue requests waiting for a worker.",
     );
-    let _ = writeln!(o, "scalegrease_queue_pending {}", farm.queue_pending);
+    let _ = writeln!(o, "scalegrease_queue_pending {pending}");
     family(
         &mut o,
         "scalegrease_queue_in_flight",
         "gauge",
         "Farm-queue requests a worker has taken.",
     );
-    let _ = writeln!(o, "scalegrease_queue_in_flight {}", farm.queue_in_flight);
+    let _ = writeln!(o, "scalegrease_queue_in_flight {in_flight}");
+    worker_headroom(&mut o, store, cfg, now)?;
     Ok(o)
+}
+
+/// Each live worker's headroom and last beat, from its membership beat (workers whose
+/// beat is older than `launch.member_ttl` are left out).
+fn worker_headroom(
+    o: &mut String,
+    store: &dyn Store,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) -> Result<(), WebError> {
+    let ttl = cfg.launch.member_ttl;
+    let live: Vec<Member> = membership::all(store)?
+        .into_iter()
+        .filter(|m| m.live_at(now, ttl))
+        .collect();
+    family(
+        o,
+        "scalegrease_worker_headroom",
+        "gauge",
+        "A live worker's guard room at its last beat, from 0 (full) to 1 (idle).",
+    );
+    for m in &live {
+        let _ = writeln!(
+            o,
+            "scalegrease_worker_headroom{{host=\"{}\"}} {}",
+            label(&m.host),
+            m.headroom
+        );
+    }
+    family(
+        o,
+        "scalegrease_worker_last_beat_timestamp_seconds",
+        "gauge",
+        "When a live worker last beat (unix seconds, its own clock).",
+    );
+    for m in &live {
+        let _ = writeln!(
+            o,
+            "scalegrease_worker_last_beat_timestamp_seconds{{host=\"{}\"}} {}",
+            label(&m.host),
+            m.time.timestamp()
+        );
+    }
+    Ok(())
 }
 
 /// The `# HELP` and `# TYPE` lines of a metric family.

@@ -79,12 +79,18 @@ impl AppState {
         .await
     }
 
+    /// The farm snapshot, if one was read within the last [`SNAPSHOT_TTL`] (no read).
+    pub fn farm_if_fresh(&self) -> Option<Arc<FarmView>> {
+        let kept = self.farm.lock().unwrap_or_else(|p| p.into_inner());
+        kept.as_ref()
+            .filter(|(at, _)| at.elapsed() < SNAPSHOT_TTL)
+            .map(|(_, v)| v.clone())
+    }
+
     /// The farm view, read at most every [`SNAPSHOT_TTL`].
     pub async fn farm(&self) -> Result<Arc<FarmView>, WebError> {
-        if let Some((at, v)) = self.farm.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
-            && at.elapsed() < SNAPSHOT_TTL
-        {
-            return Ok(v.clone());
+        if let Some(v) = self.farm_if_fresh() {
+            return Ok(v);
         }
         let v = Arc::new(
             self.read_published(|s, c, p| {
