@@ -14,6 +14,9 @@
 #   3. Idle store load of one worker (etcd): operations per minute over IDLE_S (default
 #      60) seconds with an empty queue, with 10 and with 1,000 published jobs, and again
 #      after the drain (10,000+ requests ever made). It must not grow.
+# The workers' alert check (alerts.check, docs/ledger.md) is off: it reads the slot ledger
+# of every published job when a worker starts and every alerts.interval, which is not
+# the queue's cost (with 1,000 jobs it dwarfs it and lands in the first latency requests).
 # Each measurement is repeated RUNS (default 3) times per store, each run's figure
 # printed, then the median and the spread (min-max) over the runs.
 # Usage: bench/queue.sh. PROFILE=debug uses a debug build (slower binaries; for machines
@@ -73,6 +76,7 @@ config() { # file store cron-dir
 {"common": {"file_logger": "$W/logs"},
  "launch": {"crontab_etc_crond": "$3", "crontab_unique_prefix": "sgbench", "allow_root": true},
  "guard": {"max_load_per_cpu": 1000, "max_running": 4, "min_available_memory_mb": 0, "max_delay_s": 0},
+ "alerts": {"check": false},
  "store": "$2"}
 JSON
 }

@@ -180,7 +180,7 @@ pub const TABLE: &[Row] = &[
     Row {
         code: "79",
         name: "REFUSED",
-        meaning: "a request was refused: a duplicate of one queued, running or finished within the retention window (greasedispatch without --rerun), or by the worker that took it (--follow; the state's reason says why); greaserun: the request it serves is missing, garbled, for another job, or its slot is claimed elsewhere",
+        meaning: "a request was refused: a duplicate of one queued, running or finished within the retention window (greasedispatch without --rerun), or by the worker that took it (--follow; the state's reason says why); greaserun: the request it serves is missing, garbled, for another job, not taken by this host, or its slot is claimed elsewhere",
         tools: &[Tool::Run, Tool::Dispatch],
     },
     Row {

@@ -21,6 +21,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -37,7 +38,7 @@ use crate::arbitration::{guard, queue};
 use crate::config::{Funnel, Guard};
 use crate::dispatch::snatch::{SnatchOptions, UserCheck};
 use crate::model::keys;
-use crate::model::request::{Phase, Request, RequestState};
+use crate::model::request::{Phase, Request, RequestState, Take};
 use crate::store::{Store, StoreError};
 use expire::{drop_request, expired};
 use installed::Installed;
@@ -143,27 +144,31 @@ pub fn round_of(
 ) -> Result<Pulled, StoreError> {
     let now = Utc::now();
     let cron_dir = &opts.snatch.cron_dir;
-    let installed = installed::installed(cron_dir, &opts.snatch.prefix).unwrap_or_else(|e| {
-        tracing::warn!("cannot read {}: {e}", cron_dir.display());
-        BTreeMap::new()
-    });
+    let installed = seen
+        .installed
+        .installed(cron_dir, &opts.snatch.prefix)
+        .unwrap_or_else(|e| {
+            tracing::warn!("cannot read {}: {e}", cron_dir.display());
+            Arc::default()
+        });
     let mut out = Pulled::default();
     let ended = children.take_ended();
     let mine: Vec<String> = children.alive().into_iter().map(|(_, r)| r).collect();
     out.failed += abandon::ended_early(store, opts, ended, &mine)?;
-    let flights = queue::in_flight(store)?;
-    (out.abandoned, out.retried) = abandon::abandon(store, opts, &installed, &flights, &mine, now)?;
+    // Housekeeping: a watching worker looks at the requests in flight every few seconds,
+    // not on every change to the queue (each take changes it).
+    let mut batches = None;
+    if seen.housekeeping_due() {
+        let flights = queue::in_flight(store)?;
+        (out.abandoned, out.retried) =
+            abandon::abandon(store, opts, &installed, &flights, &mine, now)?;
+        batches = Some(batch_counts(&flights));
+    }
     let listed = match queued {
         Some(keys) => keys,
         None => store.keys(keys::QUEUE)?,
     };
     seen.keep_only(&listed);
-    let mut batches: HashMap<String, u32> = HashMap::new();
-    for t in &flights {
-        if let Some(b) = &t.batch {
-            *batches.entry(b.clone()).or_default() += 1;
-        }
-    }
     let mut r = Round {
         store,
         opts,
@@ -193,6 +198,34 @@ pub fn round_of(
     Ok(r.out)
 }
 
+/// Takes in flight per backfill batch.
+fn batch_counts(flights: &[Take]) -> HashMap<String, u32> {
+    let mut batches: HashMap<String, u32> = HashMap::new();
+    for t in flights {
+        if let Some(b) = &t.batch {
+            *batches.entry(b.clone()).or_default() += 1;
+        }
+    }
+    batches
+}
+
+/// Takes in flight of backfill batch `b`, listing the takes into `batches` first if no
+/// one did this round.
+fn in_flight_of(
+    store: &dyn Store,
+    batches: &mut Option<HashMap<String, u32>>,
+    b: &str,
+) -> Result<u32, StoreError> {
+    if batches.is_none() {
+        *batches = Some(batch_counts(&queue::in_flight(store)?));
+    }
+    Ok(batches
+        .as_ref()
+        .and_then(|n| n.get(b))
+        .copied()
+        .unwrap_or(0))
+}
+
 /// What a round did with one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
@@ -209,8 +242,9 @@ struct Round<'a> {
     children: &'a Children,
     installed: &'a BTreeMap<String, Installed>,
     now: DateTime<Utc>,
-    /// Takes in flight per backfill batch.
-    batches: HashMap<String, u32>,
+    /// Takes in flight per backfill batch (listed when the first batch request comes,
+    /// unless housekeeping listed them).
+    batches: Option<HashMap<String, u32>>,
     /// Requests this host may still start (measured at the first runnable request).
     room: Option<u32>,
     users: UserCheck<'a>,
@@ -255,7 +289,7 @@ impl Round<'_> {
             return Ok(Step::Skipped);
         }
         if let Some(b) = &req.batch
-            && self.batches.get(b).copied().unwrap_or(0) >= req.limit.unwrap_or(1).max(1)
+            && in_flight_of(store, &mut self.batches, b)? >= req.limit.unwrap_or(1).max(1)
         {
             out.blocked = true;
             return Ok(Step::Skipped);
@@ -282,8 +316,8 @@ impl Round<'_> {
             queue::Took::Lost => return Ok(Step::Done),
             queue::Took::Full => {
                 // The rest of the batch waits too (its order is oldest first).
-                if let Some(b) = &req.batch {
-                    self.batches.insert(b.clone(), u32::MAX);
+                if let (Some(b), Some(n)) = (&req.batch, self.batches.as_mut()) {
+                    n.insert(b.clone(), u32::MAX);
                 }
                 out.blocked = true;
                 return Ok(Step::Skipped);
@@ -301,8 +335,8 @@ impl Round<'_> {
                 );
                 out.taken += 1;
                 self.room = Some(free - 1);
-                if let Some(b) = &req.batch {
-                    *self.batches.entry(b.clone()).or_default() += 1;
+                if let (Some(b), Some(n)) = (&req.batch, self.batches.as_mut()) {
+                    *n.entry(b.clone()).or_default() += 1;
                 }
             }
             Err(why) => {

@@ -6,9 +6,14 @@
 //! count as installed: cron does not start them here, but the queue may.
 //! A job name that two installed entries share is ambiguous and left out (a request
 //! names a job, so the worker must know which command that is).
+//!
+//! A watching worker keeps what it read in a [`Cache`]: the files are parsed again only
+//! when one of them changed (its inode, size, modification or change time), so a round
+//! woken by the queue costs one `lstat` per installed file, not a parse of every entry.
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::dispatch::bundle;
 use crate::dispatch::crontab;
@@ -30,9 +35,58 @@ pub struct Installed {
 /// greasesnatch's header, unreadable files, symlinks and entries that are not greaserun
 /// commands are skipped; a job installed twice is left out with a warning.
 pub fn installed(cron_dir: &Path, prefix: &str) -> std::io::Result<BTreeMap<String, Installed>> {
-    let own = format!("{}__", bundle::sanitize(prefix));
-    // Relative to the opened directory, never following a symlink (as greasesnatch).
     let dir = Dir::open(cron_dir)?;
+    let names = own_files(&dir, prefix)?;
+    Ok(read_files(&dir, names, cron_dir))
+}
+
+/// The installed entries as last read, and the identity of each file they came from.
+#[derive(Debug, Default)]
+pub struct Cache {
+    stamps: Vec<(String, Stamp)>,
+    entries: Arc<BTreeMap<String, Installed>>,
+}
+
+/// What tells a file changed: device, inode, size, modification and change time.
+type Stamp = (u64, u64, i64, i64, i64, i64, i64);
+
+impl Cache {
+    /// [`installed`], parsing the files again only when one of them changed (or was
+    /// added or removed) since the last call.
+    pub fn installed(
+        &mut self,
+        cron_dir: &Path,
+        prefix: &str,
+    ) -> std::io::Result<Arc<BTreeMap<String, Installed>>> {
+        let dir = Dir::open(cron_dir)?;
+        let names = own_files(&dir, prefix)?;
+        // Stamped before reading: a file changed after its stamp is read again next time.
+        let mut stamps = Vec::with_capacity(names.len());
+        for n in &names {
+            if let Some(s) = dir.stat(std::ffi::OsStr::new(n))? {
+                let stamp = (
+                    s.st_dev,
+                    s.st_ino,
+                    s.st_size,
+                    s.st_mtime,
+                    s.st_mtime_nsec,
+                    s.st_ctime,
+                    s.st_ctime_nsec,
+                );
+                stamps.push((n.clone(), stamp));
+            }
+        }
+        if stamps != self.stamps || self.stamps.is_empty() {
+            self.entries = Arc::new(read_files(&dir, names, cron_dir));
+            self.stamps = stamps;
+        }
+        Ok(Arc::clone(&self.entries))
+    }
+}
+
+/// The names of greasesnatch's files in `dir` (prefix `<prefix>__`), sorted.
+fn own_files(dir: &Dir, prefix: &str) -> std::io::Result<Vec<String>> {
+    let own = format!("{}__", bundle::sanitize(prefix));
     let mut names: Vec<String> = dir
         .names()?
         .into_iter()
@@ -40,6 +94,12 @@ pub fn installed(cron_dir: &Path, prefix: &str) -> std::io::Result<BTreeMap<Stri
         .filter(|n| n.starts_with(&own))
         .collect();
     names.sort();
+    Ok(names)
+}
+
+/// Reads and parses the files `names` of `dir` (relative to the opened directory, never
+/// following a symlink, as greasesnatch).
+fn read_files(dir: &Dir, names: Vec<String>, cron_dir: &Path) -> BTreeMap<String, Installed> {
     let mut out: BTreeMap<String, Installed> = BTreeMap::new();
     let mut twice: Vec<String> = Vec::new();
     for file in names {
@@ -73,7 +133,7 @@ pub fn installed(cron_dir: &Path, prefix: &str) -> std::io::Result<BTreeMap<Stri
             );
         }
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
@@ -126,5 +186,44 @@ mod tests {
             ("u", "p__g__a__one")
         );
         assert_eq!(it.project, p);
+    }
+
+    #[test]
+    fn the_cache_parses_again_only_when_a_file_changed() {
+        let d = tempfile::tempdir().unwrap();
+        let p = Project {
+            group: "g".into(),
+            artifact: "a".into(),
+        };
+        let write = |name: &str, jobs: &[&str]| {
+            let text: String = jobs
+                .iter()
+                .map(|j| format!("0 3 * * * u greaserun --job {j} -r shell g:a\n"))
+                .collect();
+            let tmp = d.path().join(".tmp");
+            std::fs::write(&tmp, installed_content(&p, "x", &text)).unwrap();
+            std::fs::rename(&tmp, d.path().join(name)).unwrap();
+        };
+        write("p__g__a__one", &["one"]);
+        let mut cache = Cache::default();
+        let first = cache.installed(d.path(), "p").unwrap();
+        assert_eq!(first.keys().collect::<Vec<_>>(), ["one"]);
+        let again = cache.installed(d.path(), "p").unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "nothing changed: not parsed again"
+        );
+        write("p__g__a__one", &["one", "two"]);
+        let changed = cache.installed(d.path(), "p").unwrap();
+        assert_eq!(changed.keys().collect::<Vec<_>>(), ["one", "two"]);
+        write("p__g__a__three", &["three"]);
+        std::fs::remove_file(d.path().join("p__g__a__one")).unwrap();
+        let got = cache.installed(d.path(), "p").unwrap();
+        assert_eq!(got.keys().collect::<Vec<_>>(), ["three"]);
+        let fresh = installed(d.path(), "p").unwrap();
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            fresh.keys().collect::<Vec<_>>()
+        );
     }
 }

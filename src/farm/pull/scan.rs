@@ -11,9 +11,16 @@
 //!
 //! Requests further back wait for a later round (under `--watch`, the next one, which
 //! reads [`SCAN_PAST`] further) or for another worker.
+//!
+//! [`Seen`] is all a watching worker carries from one round to the next: besides the
+//! markers, the installed entries as last parsed ([`super::installed::Cache`]) and when
+//! it last looked at the requests in flight (housekeeping: at most every
+//! [`HOUSEKEEPING`], not on every change to the queue).
 
 use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
+use super::installed::Cache;
 use crate::arbitration::queue;
 use crate::model::request::Request;
 use crate::store::{Store, StoreError};
@@ -21,10 +28,17 @@ use crate::store::{Store, StoreError};
 /// The most new markers one round reads and skips.
 pub const SCAN_PAST: usize = 64;
 
-/// The markers a worker has read, by key: the request, or why it is not a valid one.
+/// The shortest time between two looks of a watching worker at the requests in flight
+/// (lapsed takes and runs are judged against `funnel.abandon_after`, minutes).
+pub const HOUSEKEEPING: Duration = Duration::from_secs(5);
+
+/// What a worker remembers between rounds: the markers it has read, by key (the request,
+/// or why it is not a valid one), the installed entries, and its last housekeeping.
 #[derive(Debug, Default)]
 pub struct Seen {
     markers: HashMap<String, Result<Request, String>>,
+    pub(super) installed: Cache,
+    housekept: Option<Instant>,
 }
 
 impl Seen {
@@ -39,6 +53,16 @@ impl Seen {
             let listed: HashSet<&str> = listed.iter().map(String::as_str).collect();
             self.markers.retain(|k, _| listed.contains(k.as_str()));
         }
+    }
+
+    /// Whether this round looks at the requests in flight (always, for a fresh memory);
+    /// if so, from now on the next is [`HOUSEKEEPING`] away.
+    pub(super) fn housekeeping_due(&mut self) -> bool {
+        let due = self.housekept.is_none_or(|t| t.elapsed() >= HOUSEKEEPING);
+        if due {
+            self.housekept = Some(Instant::now());
+        }
+        due
     }
 
     /// Whether marker `key` was read already.

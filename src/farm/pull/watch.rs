@@ -6,6 +6,12 @@
 //! abandoned requests are noticed without any change. While a request waits for room,
 //! the wait is at most [`BLOCKED`], and ends as soon as one of this worker's jobs ends
 //! (which does not change the queue).
+//!
+//! Every worker is woken by every change to the queue. After a change, each waits a
+//! random part of [`STAGGER`] before it lists the queue: of the workers woken by one
+//! submission the first usually takes it before most others list, and those find it
+//! gone without reading it or racing for its take (fewer store operations per request,
+//! and less work competing with the winner's take on a busy host).
 //! Children are reaped on threads. Store failures are reported and retried every
 //! [`RETRY`]; they never end the loop.
 
@@ -18,11 +24,15 @@ use super::spawn::Children;
 use super::{PullOptions, Pulled, round_of};
 use crate::model::keys;
 use crate::store::{Store, StoreError};
+use crate::util::random;
 
 /// The longest wait between rounds with nothing queued.
 pub const IDLE: Duration = Duration::from_secs(10);
 /// The longest wait while a request waits for room here.
 pub const BLOCKED: Duration = Duration::from_secs(1);
+/// The longest random pause between a reported change to the queue and the round that
+/// looks at it.
+pub const STAGGER: Duration = Duration::from_millis(100);
 /// The pause before retrying after a store failure.
 pub const RETRY: Duration = Duration::from_secs(1);
 
@@ -61,9 +71,13 @@ pub fn watch(
             timeout = timeout.min(until);
         }
         let timeout = timeout.max(Duration::from_millis(50));
-        if let Err(e) = store.wait_keys_changed(keys::QUEUE, version, timeout) {
-            report(Err(&e));
-            std::thread::sleep(RETRY);
+        match store.wait_keys_changed(keys::QUEUE, version, timeout) {
+            Ok(true) => std::thread::sleep(STAGGER.mul_f64(random::unit())),
+            Ok(false) => {}
+            Err(e) => {
+                report(Err(&e));
+                std::thread::sleep(RETRY);
+            }
         }
     }
 }
