@@ -10,13 +10,14 @@
 //! - A worker lists the keys of `queue/` (one keys-only range read: its whole idle
 //!   cost; ids sort by submission time), reads the markers it comes to
 //!   ([`read_marker`]; [`pending`] reads them all, for status), [`take`]s a
-//!   request (exclusive create of `taken/<id>`, then removing the pending marker; a
-//!   marker already gone means it was cancelled or dropped meanwhile, and the take is
-//!   undone), and starts greaserun, which writes `running` and the end with [`finish`].
-//! - [`cancel`] withdraws a queued request or asks the running one to end.
+//!   request (exclusive create of `taken/<id>`, then removing the pending marker: only
+//!   the holder of the take removes it, so a marker found gone is the taker's own
+//!   delete applied twice across an etcd failover, unless the request has ended), and
+//!   starts greaserun, which writes `running` and the end with [`finish`].
+//! - [`cancel`] withdraws a queued request (by taking it first) or asks the running one
+//!   to end.
 
 use chrono::Utc;
-use sha2::{Digest, Sha256};
 
 use crate::model::keys;
 use crate::model::request::{Phase, Request, RequestState, Take, check_request_id};
@@ -190,12 +191,9 @@ pub fn take_for(store: &dyn Store, req: &Request, host: &str) -> Result<Took, St
             false
         }
     };
-    if !store.delete(&keys::request(keys::QUEUE, &req.id))? {
-        // Cancelled or dropped between our listing and our take (or, for a take of ours
-        // found in place, already taken all the way: it stays as it is).
-        if created {
-            drop_take(store, &req.id)?;
-        }
+    if !store.delete(&keys::request(keys::QUEUE, &req.id))?
+        && !marker_was_ours(store, &req.id, created)?
+    {
         return Ok(Took::Lost);
     }
     set_state(
@@ -208,127 +206,22 @@ pub fn take_for(store: &dyn Store, req: &Request, host: &str) -> Result<Took, St
     Ok(Took::Won)
 }
 
-/// How long a run token may stay without its holder's take before anyone may free it (a
-/// worker that died between the token and the take).
-pub const STALE_TOKEN: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// A run token's value: which request on which host holds it since when.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct Token {
-    id: String,
-    host: String,
-    at: chrono::DateTime<Utc>,
-}
-
-/// Gets a free run token of `batch` (of `limit`) for request `id` on `host` (or the one
-/// it got in an earlier round whose answer was lost), freeing stale ones (held by no take
-/// for [`STALE_TOKEN`]); `None` when all are held.
-fn acquire_token(
-    store: &dyn Store,
-    batch: &str,
-    limit: u32,
-    id: &str,
-    host: &str,
-) -> Result<Option<u32>, StoreError> {
-    let body = serde_json::to_vec(&Token {
-        id: id.to_string(),
-        host: host.to_string(),
-        at: Utc::now(),
-    })
-    .expect("tokens serialise");
-    // Probing from a point of the request's own, a batch with a large limit costs one
-    // create per take, not one per request in flight.
-    let start = id
-        .bytes()
-        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b.into()))
-        % limit;
-    for k in (0..limit).map(|i| (start + i) % limit) {
-        let key = keys::batch_token(batch, k);
-        let (held, raw) = match create_token(store, &key, &body)? {
-            Holder::Us => return Ok(Some(k)),
-            Holder::Churning => continue,
-            Holder::Them(raw) => (serde_json::from_slice::<Token>(&raw).ok(), raw),
-        };
-        let stale = match &held {
-            Some(t) if t.id == id && t.host == host => return Ok(Some(k)),
-            Some(t) => {
-                Utc::now() - t.at > chrono::TimeDelta::from_std(STALE_TOKEN).expect("small")
-                    && take_of(store, &t.id)?.is_none()
-            }
-            None => true,
-        };
-        // Only the worker whose exclusive create of this token's freeing mark wins frees
-        // it: two freers deleting in turn would each delete the other's fresh token.
-        let mark = format!("{key}.freed.{}", &hex::encode(Sha256::digest(&raw))[..16]);
-        if stale && free_mark(store, &mark)? {
-            tracing::warn!("freeing run token {key} of batch {batch}: no take holds it");
-            store.delete(&key)?;
-            if store.create(&key, &body, None)? == Created::Created {
-                return Ok(Some(k));
-            }
-        }
+/// Whether a pending marker found gone after our take was removed by us. Only the
+/// holder of a request's take removes its marker ([`cancel`] takes it first, too), so
+/// a marker gone under our new take is our own delete applied twice: an etcd member
+/// failing over after applying it, retried on the next member, answers "nothing
+/// deleted". Unless the request has ended meanwhile (a stale listing: it was taken,
+/// run and finished before our take), it is ours. A take of ours found in place is an
+/// earlier round's, taken all the way or not: it stays as it is.
+fn marker_was_ours(store: &dyn Store, id: &str, created: bool) -> Result<bool, StoreError> {
+    if !created {
+        return Ok(false);
     }
-    Ok(None)
-}
-
-/// Creates a token's freeing `mark` (its value the time): `true` when this worker may
-/// free the token. A mark older than [`STALE_TOKEN`] is a freer that died between its
-/// mark and the delete: it is removed, so the next round may free the token.
-fn free_mark(store: &dyn Store, mark: &str) -> Result<bool, StoreError> {
-    let now = Utc::now();
-    match store.create(mark, now.to_rfc3339().as_bytes(), Some(STALE_TOKEN))? {
-        Created::Created => Ok(true),
-        Created::Exists(v) => {
-            let old = std::str::from_utf8(&v)
-                .ok()
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                .is_none_or(|t| {
-                    now - t.to_utc() > chrono::TimeDelta::from_std(STALE_TOKEN).expect("small")
-                });
-            if old {
-                store.delete(mark)?;
-            }
-            Ok(false)
-        }
+    if state(store, id)?.is_some_and(|st| st.phase.is_final()) {
+        drop_take(store, id)?;
+        return Ok(false);
     }
-}
-
-/// Who holds a run token after [`create_token`].
-enum Holder {
-    /// The create won: this request holds it.
-    Us,
-    /// Someone holds it: the token's value as stored.
-    Them(Vec<u8>),
-    /// It kept being freed between a failed create and the read of its holder.
-    Churning,
-}
-
-/// Creates run token `key` with `body`. A token freed between the failed create and
-/// its read comes back empty: that is no holder to judge (judging it stale would delete
-/// whatever token is created there next), so the create is tried again, a few times.
-fn create_token(store: &dyn Store, key: &str, body: &[u8]) -> Result<Holder, StoreError> {
-    for _ in 0..3 {
-        match store.create(key, body, None)? {
-            Created::Created => return Ok(Holder::Us),
-            Created::Exists(v) if v.is_empty() => continue,
-            Created::Exists(v) => return Ok(Holder::Them(v)),
-        }
-    }
-    Ok(Holder::Churning)
-}
-
-/// Frees the run token `t` holds, if any (and if it still holds it).
-pub fn release_token(store: &dyn Store, t: &Take) -> Result<(), StoreError> {
-    let (Some(b), Some(k)) = (&t.batch, t.token) else {
-        return Ok(());
-    };
-    let key = keys::batch_token(b, k);
-    if let Some(v) = store.get(&key)?
-        && serde_json::from_slice::<Token>(&v).is_ok_and(|h| h.id == t.id && h.host == t.host)
-    {
-        store.delete(&key)?;
-    }
-    Ok(())
+    Ok(true)
 }
 
 /// Removes request `id`'s take, freeing its run token first.
@@ -429,15 +322,38 @@ pub fn cancel(store: &dyn Store, id: &str, by: &str) -> Result<Cancelled, StoreE
     let Some(req) = get(store, id)? else {
         return Ok(Cancelled::Unknown);
     };
-    if store.delete(&keys::request(keys::QUEUE, id))? {
-        finish(
-            store,
-            &RequestState {
-                reason: Some(format!("cancelled by {by} while queued")),
-                ..RequestState::new(id, Phase::Cancelled)
-            },
-        )?;
-        return Ok(Cancelled::Withdrawn);
+    // Withdrawing goes through the take like a worker's start, so the holder of a take
+    // is the only one who ever removes a pending marker.
+    let t = Take {
+        id: id.to_string(),
+        job: req.job.clone(),
+        slot: req.slot.clone(),
+        host: format!("(cancelled by {by})"),
+        at: Utc::now(),
+        batch: None,
+        token: None,
+    };
+    let body = serde_json::to_vec(&t).expect("takes serialise");
+    if store.create(&keys::request(keys::TAKEN, id), &body, None)? == Created::Created {
+        let queued = store.delete(&keys::request(keys::QUEUE, id))?;
+        let ended = state(store, id)?.filter(|st| st.phase.is_final());
+        match ended {
+            // Not queued but ended: a stale take of ours, undone.
+            Some(st) if !queued => {
+                store.delete(&keys::request(keys::TAKEN, id))?;
+                return Ok(Cancelled::AlreadyEnded(st));
+            }
+            _ => {
+                finish(
+                    store,
+                    &RequestState {
+                        reason: Some(format!("cancelled by {by} while queued")),
+                        ..RequestState::new(id, Phase::Cancelled)
+                    },
+                )?;
+                return Ok(Cancelled::Withdrawn);
+            }
+        }
     }
     let st = state(store, id)?.unwrap_or_else(|| RequestState::new(id, Phase::Taken));
     if st.phase.is_final() {
@@ -446,6 +362,10 @@ pub fn cancel(store: &dyn Store, id: &str, by: &str) -> Result<Cancelled, StoreE
     store.put(&cancel_key(&req), by.as_bytes(), None)?;
     Ok(Cancelled::Asked(st))
 }
+
+mod tokens;
+use tokens::acquire_token;
+pub use tokens::{STALE_TOKEN, release_token};
 
 #[cfg(test)]
 mod tests;

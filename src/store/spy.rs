@@ -1,7 +1,7 @@
 //! A store wrapper for tests and benchmarks: it forwards every call to the store it
 //! wraps (to that store's own implementation of each method, so what it sees are the
 //! requests the real backend would get), logs each operation with its key or prefix and
-//! the entries it returned, and may inject a fault into `create`: how the cost of a
+//! the entries it returned, and may inject a fault into `create` or `delete`: how the cost of a
 //! greasesnatch or ledger round is measured, and how a race too narrow to hit by chance
 //! is forced.
 
@@ -13,6 +13,8 @@ use crate::store::{Created, Entry, Store, StoreError, Version};
 
 /// A hook that may answer a `create` in the wrapped store's place (`Some`), by key.
 type CreateFault = Box<dyn Fn(&str) -> Option<Created> + Send + Sync>;
+/// A hook that may answer a `delete` after the wrapped store did it (`Some`), by key.
+type DeleteFault = Box<dyn Fn(&str) -> Option<bool> + Send + Sync>;
 
 /// A [`Store`] that forwards every call to `inner` and logs it.
 pub struct Spy<'a> {
@@ -20,6 +22,7 @@ pub struct Spy<'a> {
     log: Mutex<Vec<(&'static str, String)>>,
     entries: Mutex<u64>,
     create_fault: Option<CreateFault>,
+    delete_fault: Option<DeleteFault>,
 }
 
 impl<'a> Spy<'a> {
@@ -30,6 +33,7 @@ impl<'a> Spy<'a> {
             log: Mutex::default(),
             entries: Mutex::default(),
             create_fault: None,
+            delete_fault: None,
         }
     }
 
@@ -40,6 +44,17 @@ impl<'a> Spy<'a> {
         fault: impl Fn(&str) -> Option<Created> + Send + Sync + 'static,
     ) -> Self {
         self.create_fault = Some(Box::new(fault));
+        self
+    }
+
+    /// Lets `fault` change the answer of any `delete` the wrapped store has done: when
+    /// it returns `Some`, that is the answer (a delete applied twice across an etcd
+    /// failover answers `false` the second time).
+    pub fn with_delete_fault(
+        mut self,
+        fault: impl Fn(&str) -> Option<bool> + Send + Sync + 'static,
+    ) -> Self {
+        self.delete_fault = Some(Box::new(fault));
         self
     }
 
@@ -115,7 +130,12 @@ impl Store for Spy<'_> {
     }
     fn delete(&self, key: &str) -> Result<bool, StoreError> {
         self.note("delete", key, 0);
-        self.inner.delete(key)
+        let done = self.inner.delete(key)?;
+        Ok(self
+            .delete_fault
+            .as_ref()
+            .and_then(|f| f(key))
+            .unwrap_or(done))
     }
     fn list(&self, prefix: &str) -> Result<Vec<Entry>, StoreError> {
         let v = self.inner.list(prefix)?;

@@ -1,8 +1,10 @@
 //! Unit tests of the farm queue on the directory store, with a fault-injecting fake
 //! store where a race must be forced.
 
+use super::tokens::Token;
 use super::*;
 use crate::model::request::{Kind, request_id};
+use sha2::Digest;
 
 fn req(n: u32) -> Request {
     Request {
@@ -244,4 +246,55 @@ fn a_stale_token_is_freed_by_one_worker_only() {
     });
     assert_eq!(wins, 1);
     assert_eq!(in_flight(&*store).unwrap().len(), 1);
+}
+
+#[test]
+fn a_marker_delete_applied_twice_still_wins_the_take() {
+    let (_d, store, _cfg) = crate::arbitration::claim::tests::setup();
+    // The marker's delete is applied, then answers "nothing deleted", as a delete
+    // retried on the next etcd member after the first applied it and failed over.
+    let twice = crate::store::spy::Spy::new(&*store)
+        .with_delete_fault(|k| k.starts_with(keys::QUEUE).then_some(false));
+    let r = req(4);
+    submit(&*store, &r).unwrap();
+    assert!(take(&twice, &r, "h1").unwrap(), "the take is ours");
+    assert!(pending(&*store).unwrap().0.is_empty());
+    assert_eq!(take_of(&*store, &r.id).unwrap().unwrap().host, "h1");
+    assert_eq!(state(&*store, &r.id).unwrap().unwrap().phase, Phase::Taken);
+    // A stale listing of a request that has ended since: no take, nothing left behind.
+    finish(&*store, &RequestState::new(&r.id, Phase::Succeeded)).unwrap();
+    assert!(!take(&twice, &r, "h2").unwrap());
+    assert!(take_of(&*store, &r.id).unwrap().is_none());
+    assert_eq!(
+        state(&*store, &r.id).unwrap().unwrap().phase,
+        Phase::Succeeded
+    );
+}
+
+#[test]
+fn cancel_takes_a_queued_request_before_withdrawing_it() {
+    let (_d, store, _cfg) = crate::arbitration::claim::tests::setup();
+    let r = req(5);
+    submit(&*store, &r).unwrap();
+    // A worker holds the take but has not removed the marker yet: cancel asks, it does
+    // not withdraw what the worker is starting.
+    store
+        .create(&keys::request(keys::TAKEN, &r.id), b"{}", None)
+        .unwrap();
+    assert!(matches!(
+        cancel(&*store, &r.id, "u@h").unwrap(),
+        Cancelled::Asked(_)
+    ));
+    assert!(store.get(&cancel_key(&r)).unwrap().is_some());
+    // Withdrawn once no one holds it, with the marker delete applied twice.
+    store.delete(&keys::request(keys::TAKEN, &r.id)).unwrap();
+    let twice = crate::store::spy::Spy::new(&*store)
+        .with_delete_fault(|k| k.starts_with(keys::QUEUE).then_some(false));
+    assert_eq!(cancel(&twice, &r.id, "u@h").unwrap(), Cancelled::Withdrawn);
+    assert!(pending(&*store).unwrap().0.is_empty());
+    assert!(take_of(&*store, &r.id).unwrap().is_none());
+    assert_eq!(
+        state(&*store, &r.id).unwrap().unwrap().phase,
+        Phase::Cancelled
+    );
 }
