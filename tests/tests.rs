@@ -56,3 +56,4 @@ mod store_urls;
 mod web;
 mod web_browser;
 mod web_etcd;
+mod web_metrics;
