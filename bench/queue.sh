@@ -33,7 +33,8 @@ if [ "$profile" = release ]; then
 else
   cargo build -q --features etcd --bins
 fi
-BIN="${CARGO_TARGET_DIR:-target}/$profile"
+# Absolute: the crontab entries name greaserun by this path, run from any directory.
+BIN="$(cd "${CARGO_TARGET_DIR:-target}/$profile" && pwd)"
 W=$(mktemp -d "${TMPDIR:-/tmp}/sg-bench-queue.XXXXXX")
 export SG_ETCD_DIR=$W/etcd SG_ETCD_PORT=${SG_ETCD_PORT:-23890}
 pids=()
