@@ -21,12 +21,7 @@ fn each_event_is_created_once_farm_wide_and_delivered_once() {
     record(&*store, t0.offset_secs(1200), Status::Succeeded, "w2");
     let now = t0.offset_secs(31 * 60).time();
     let out = d.path().join("out");
-    let mut a = AlertOptions {
-        published: Default::default(),
-        config: cfg.clone(),
-        host: "a".into(),
-        trusted_keys: Vec::new(),
-    };
+    let mut a = on_host(cfg.clone(), "a");
     a.config.alerts.command = vec![
         "sh".into(),
         "-c".into(),
@@ -81,12 +76,7 @@ fn a_failed_delivery_is_retried_with_backoff_then_given_up() {
     let t0 = Slot::parse("2026-11-23T03:00Z").unwrap();
     record(&*store, t0, Status::Failed, "w1");
     let now = t0.offset_secs(5 * 60).time();
-    let mut a = AlertOptions {
-        published: Default::default(),
-        config: cfg,
-        host: "a".into(),
-        trusted_keys: Vec::new(),
-    };
+    let mut a = on_host(cfg, "a");
     a.config.alerts.command = vec!["sh".into(), "-c".into(), "echo nope >&2; exit 3".into()];
     assert_eq!(check_round(&*store, &a, now, &|_| true).unwrap().events, 1);
     let r = deliver::deliver_round(&*store, &a, now).unwrap();
@@ -122,12 +112,7 @@ fn a_check_costs_the_same_store_operations_however_long_the_history() {
             );
         }
         let counting = crate::store::spy::Spy::new(&*store);
-        let a = AlertOptions {
-            published: Default::default(),
-            config: cfg,
-            host: "a".into(),
-            trusted_keys: Vec::new(),
-        };
+        let a = on_host(cfg, "a");
         let r = round(&counting, &a, newest.time(), &|_| true).unwrap();
         assert_eq!(r.checked.events, 0);
         (counting.ops(), counting.entries())
@@ -142,12 +127,7 @@ fn a_check_reads_the_bundles_again_only_when_their_stamp_moved() {
     let (_d, store, cfg) = crate::arbitration::claim::tests::setup();
     let one = "CRON_TZ=UTC\n*/5 * * * * u greaserun --job j -r shell g:a\n";
     publish_at(&*store, one, "2026-10-01T00:00:00Z");
-    let a = AlertOptions {
-        published: Default::default(),
-        config: cfg,
-        host: "a".into(),
-        trusted_keys: Vec::new(),
-    };
+    let a = on_host(cfg, "a");
     let now = Slot::parse("2026-11-23T03:00Z").unwrap().time();
     let counting = crate::store::spy::Spy::new(&*store);
     // The directory store trusts its stamp once bundles/ has not changed for 2 s: round
@@ -178,4 +158,14 @@ fn a_check_reads_the_bundles_again_only_when_their_stamp_moved() {
         2
     );
     assert_eq!(counting.ops().get("list"), Some(&1));
+}
+
+/// A worker `host`'s alert options under `config`, with nothing cached or trusted.
+fn on_host(config: crate::config::Config, host: &str) -> AlertOptions {
+    AlertOptions {
+        published: Default::default(),
+        config,
+        host: host.into(),
+        trusted_keys: Vec::new(),
+    }
 }
