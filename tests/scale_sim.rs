@@ -59,9 +59,23 @@ fn k_holders_start_each_slot_and_it_runs_once_while_workers_die() {
         "{}",
         o.starts
     );
-    // Greasesnatch: a beat, the generation and the member list per round, whatever W and J.
+    // Greasesnatch, whatever W and J: each round a beat, the bundles' stamp and the
+    // member list; the bundles themselves (one listing) only on a full round, when the
+    // stamp or the members changed or every skip::RESYNC, so at most once a round.
+    let n = |kind: &'static str, area: &str| {
+        o.snatch_counts
+            .get(&(kind, area.to_string()))
+            .copied()
+            .unwrap_or(0)
+    };
+    let wm = o.worker_minutes;
+    assert_eq!(n("write", "members"), wm, "{:?}", o.snatch_counts);
+    assert_eq!(n("read", "members"), wm, "{:?}", o.snatch_counts);
+    assert_eq!(n("read", "bundles:stamp"), wm, "{:?}", o.snatch_counts);
+    let listings = n("read", "bundles");
+    assert!(listings > 0 && listings < wm, "{:?}", o.snatch_counts);
     let snatch: u64 = o.snatch_counts.values().sum();
-    assert_eq!(snatch, 3 * o.worker_minutes);
+    assert_eq!(snatch, 3 * wm + listings, "{:?}", o.snatch_counts);
 }
 
 #[test]
