@@ -78,7 +78,10 @@ pub fn claim(
     }
 }
 
-/// Records that `me` declined (job, slot) and why.
+/// Records that `me` declined (job, slot) and why. A decline is kept twice
+/// `funnel.retention`: the slot turns `dropped` once its latest decline is `retention`
+/// old, and the earlier declines (on etcd, each on its own lease) must still be there
+/// for the dropped record to hold them all.
 pub fn decline(
     store: &dyn Store,
     cfg: &Funnel,
@@ -98,7 +101,7 @@ pub fn decline(
     store.put(
         &keys::decline(job, slot, &me.host),
         &body,
-        Some(cfg.retention),
+        Some(cfg.retention.saturating_mul(2)),
     )
 }
 
