@@ -46,7 +46,8 @@ fn drain(w: World, mut during: impl FnMut(&Farm, usize)) {
             }
             assert!(
                 Instant::now() < deadline,
-                "only {n} of {REQUESTS} requests ran within 240 s\n{}",
+                "only {n} of {REQUESTS} requests ran within 240 s\n{}\n{}",
+                f.unsettled(),
                 f.logs()
             );
             std::thread::sleep(Duration::from_millis(100));

@@ -243,18 +243,17 @@ pub fn take_of(store: &dyn Store, id: &str) -> Result<Option<Take>, StoreError> 
 /// Why greaserun on `host` must not serve request `id`: the request is not taken, or
 /// taken by another host (a worker starts greaserun only after winning the take; any
 /// other start, by hand or forged, is refused and leaves the request as it is).
-pub fn not_taken_by(store: &dyn Store, id: &str, host: &str) -> Option<String> {
-    match take_of(store, id) {
-        Ok(Some(t)) if t.host == host => None,
-        Ok(Some(t)) => Some(format!(
+pub fn not_taken_by(store: &dyn Store, id: &str, host: &str) -> Result<Option<String>, StoreError> {
+    Ok(match take_of(store, id)? {
+        Some(t) if t.host == host => None,
+        Some(t) => Some(format!(
             "it was taken by {}, not by this host {host} (greaserun serves only a request its own worker took)",
             t.host
         )),
-        Ok(None) => Some(format!(
+        None => Some(format!(
             "no worker took it (no taken/{id}), so it is not this host's {host} to run (greaserun serves only a request its own worker took)"
         )),
-        Err(e) => Some(format!("cannot read its take: {e}")),
-    }
+    })
 }
 
 /// The takes in flight (requests taken and not yet ended).

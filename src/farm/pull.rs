@@ -28,6 +28,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 mod abandon;
+mod early;
 mod expire;
 pub mod installed;
 pub mod scan;
@@ -154,7 +155,8 @@ pub fn round_of(
     let mut out = Pulled::default();
     let ended = children.take_ended();
     let mine: Vec<String> = children.alive().into_iter().map(|(_, r)| r).collect();
-    out.failed += abandon::ended_early(store, opts, ended, &mine)?;
+    out.failed += early::ended_early(store, opts, children, ended, &mine)?;
+    early::put_back_unfinished(store, opts, &mut seen.unfinished, &mine)?;
     // Housekeeping: a watching worker looks at the requests in flight every few seconds,
     // not on every change to the queue (each take changes it).
     let mut batches = None;
@@ -190,7 +192,9 @@ pub fn round_of(
             continue;
         };
         let step = match marker {
-            Ok(req) => r.consider(&req)?,
+            Ok(req) => r
+                .consider(&req)
+                .inspect_err(|_| seen.unfinished.push(req))?,
             Err(why) => r.garbled(key, &why)?,
         };
         skipped += usize::from(new && step == Step::Skipped);

@@ -19,7 +19,7 @@ use crate::model::NOTICE;
 use crate::model::record::{RunRecord, Status};
 use crate::model::request::{Kind, Phase, Request, RequestState, check_request_id};
 use crate::model::slot::Slot;
-use crate::store::{self, Store};
+use crate::store::{self, Store, StoreError};
 
 /// How this run relates to the farm queue.
 #[derive(Clone, Default)]
@@ -43,7 +43,9 @@ pub enum Served {
 /// Opens the store and loads request `id`, narrowing `funnel` to what it asks: its one
 /// slot, claimed by attempt 1 only (later attempts' take is their exclusivity). A
 /// missing or garbled request is ended refused; one this host did not take
-/// (`taken/<id>` missing or naming another host) is refused and left as it is.
+/// (`taken/<id>` missing or naming another host) is refused and left as it is. A store
+/// that does not answer is an error (exit [`exit::UNAVAILABLE`]) that leaves the request
+/// as it is: its worker puts it back in the queue.
 pub fn open(
     cfg: &Config,
     store_flag: Option<&str>,
@@ -53,7 +55,8 @@ pub fn open(
     let s: Arc<dyn Store> = Arc::from(store::open(&cfg.store_config(store_flag))?);
     let req = match load(&*s, id) {
         Ok(r) => r,
-        Err(why) => {
+        Err(Unloaded::Store(e)) => return Err(e.into()),
+        Err(Unloaded::Invalid(why)) => {
             return Ok(Served::Refused(refuse(
                 Some(&*s),
                 id,
@@ -63,7 +66,7 @@ pub fn open(
         }
     };
     // Not this host's to run: refused, and the request is left to whoever holds it.
-    if let Some(why) = queue::not_taken_by(&*s, id, &cfg.hostname()) {
+    if let Some(why) = queue::not_taken_by(&*s, id, &cfg.hostname())? {
         return Ok(Served::Refused(refuse(None, id, &cfg.hostname(), &why)));
     }
     funnel.slot = Slot::from_key(&req.slot);
@@ -87,19 +90,30 @@ pub fn check_job(farm: &FarmRun, session: &Session, host: &str) -> Option<i32> {
     Some(refuse(session.store().ok().as_deref(), &req.id, host, &why))
 }
 
-/// Loads request `id`: why not when it is missing or not a valid request.
-pub fn load(store: &dyn Store, id: &str) -> Result<Request, String> {
+/// Why [`load`] returned no request.
+pub enum Unloaded {
+    /// The store did not answer: nothing is known about the request.
+    Store(StoreError),
+    /// The request is missing or not a valid one: why.
+    Invalid(String),
+}
+
+/// Loads request `id`.
+pub fn load(store: &dyn Store, id: &str) -> Result<Request, Unloaded> {
+    let invalid = |why: String| Err(Unloaded::Invalid(why));
     if !check_request_id(id) {
-        return Err(format!("{id:?} is not a request id"));
+        return invalid(format!("{id:?} is not a request id"));
     }
     let key = crate::model::keys::request(crate::model::keys::REQUESTS, id);
-    let bytes = store
-        .get(&key)
-        .map_err(|e| format!("cannot read request {id}: {e}"))?
-        .ok_or_else(|| format!("no request {id} in the store"))?;
-    let req = queue::parse(&bytes).map_err(|why| format!("request {id} is garbled: {why}"))?;
+    let Some(bytes) = store.get(&key).map_err(Unloaded::Store)? else {
+        return invalid(format!("no request {id} in the store"));
+    };
+    let req = match queue::parse(&bytes) {
+        Ok(r) => r,
+        Err(why) => return invalid(format!("request {id} is garbled: {why}")),
+    };
     if req.id != id {
-        return Err(format!("request {id} holds the id {:?}", req.id));
+        return invalid(format!("request {id} holds the id {:?}", req.id));
     }
     Ok(req)
 }

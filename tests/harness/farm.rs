@@ -145,7 +145,7 @@ impl Farm {
             .env("SCALEGREASE_CONFIG", &wk.config)
             .env("SCALEGREASE_HOSTNAME", &wk.host)
             .env("RUST_LOG", "info")
-            .args(["--watch", "-q"])
+            .args(["--watch"])
             .stdin(Stdio::null())
             .stdout(log("stdout.log"))
             .stderr(log("stderr.log"))
@@ -263,6 +263,28 @@ impl Farm {
             .filter_map(|e| serde_json::from_slice::<RequestState>(&e.value).ok())
             .map(|s| (s.id.clone(), s))
             .collect()
+    }
+
+    /// The requests not succeeded (state, host, reason), the takes in flight and the
+    /// pending markers: what a failed drain shows of the requests it waited for.
+    pub fn unsettled(&self) -> String {
+        let st = self.states();
+        let not_ok: Vec<String> = st
+            .values()
+            .filter(|s| s.phase != scalegrease::model::request::Phase::Succeeded)
+            .map(|s| format!("{} {:?} on {:?}: {:?}", s.id, s.phase, s.host, s.reason))
+            .collect();
+        let takes: Vec<String> = queue::in_flight(self.store())
+            .unwrap()
+            .iter()
+            .map(|t| format!("{} by {} at {}", t.id, t.host, t.at))
+            .collect();
+        let (pending, _) = queue::pending(self.store()).unwrap();
+        let pending: Vec<&str> = pending.iter().map(|r| r.id.as_str()).collect();
+        format!(
+            "{} states, not succeeded: {not_ok:#?}\ntakes: {takes:#?}\npending: {pending:?}",
+            st.len()
+        )
     }
 
     /// Every run record in the store.

@@ -5,15 +5,14 @@
 //! installed entry's `--retries` allows another attempt, attempt + 1 is queued as a
 //! retry (the attempt reservation makes exactly one worker do it).
 //!
-//! A command this worker started that exits before greaserun took the request over ends
-//! it `failed` at once ([`ended_early`]).
+//! A command this worker started that exits before greaserun took the request over is
+//! handled at once ([`super::early`]).
 //!
 //! Only takes of jobs installed here are judged, so the retry policy is the entry's.
 //! Removing the take (`taken/<id>`) is the exclusive step: of several workers noticing
 //! the same lapse, only the one whose delete removed it writes the end.
 
 use std::collections::BTreeMap;
-use std::process::ExitStatus;
 
 use chrono::{DateTime, Utc};
 
@@ -93,54 +92,6 @@ pub(super) fn abandon(
         }
     }
     Ok((abandoned, retried))
-}
-
-/// Ends `failed` each request whose command this worker started and saw exit while the
-/// request was still `taken` here: greaserun never served it (a missing greaserun, an
-/// unreadable config). Returns how many. A request with another command of this worker
-/// still alive (`mine`) is left alone: the ended command put it back (its guard refused)
-/// and this worker took it again, so the take is the new command's.
-pub(super) fn ended_early(
-    store: &dyn Store,
-    opts: &PullOptions,
-    ended: Vec<(String, ExitStatus)>,
-    mine: &[String],
-) -> Result<usize, StoreError> {
-    let mut n = 0;
-    for (id, status) in ended {
-        if mine.contains(&id) {
-            continue;
-        }
-        let Some(st) = queue::state(store, &id)? else {
-            continue;
-        };
-        if st.phase != Phase::Taken || st.host.as_deref() != Some(opts.host.as_str()) {
-            continue;
-        }
-        let take = queue::take_of(store, &id)?;
-        if !store.delete(&keys::request(keys::TAKEN, &id))? {
-            continue;
-        }
-        if let Some(t) = &take {
-            queue::release_token(store, t)?;
-        }
-        let why = format!(
-            "its command ended ({status}) before greaserun served the request (see the entry's command and greaserun's log on {})",
-            opts.host
-        );
-        tracing::warn!("request {id} failed: {why}");
-        queue::finish(
-            store,
-            &RequestState {
-                host: Some(opts.host.clone()),
-                exit_code: status.code(),
-                reason: Some(why),
-                ..RequestState::new(&id, Phase::Failed)
-            },
-        )?;
-        n += 1;
-    }
-    Ok(n)
 }
 
 /// Why take `t` counts as abandoned at `now`, or `None` while it may still be alive.
@@ -276,30 +227,6 @@ fn retry(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_ended_command_fails_its_request_unless_a_newer_command_of_this_worker_holds_it() {
-        use crate::model::request::{Kind, request_id};
-        use std::os::unix::process::ExitStatusExt;
-        let (d, store, cfg) = crate::arbitration::claim::tests::setup();
-        let opts = PullOptions::for_test(d.path().join("cron.d"), "w1", &cfg);
-        let r = Request {
-            id: request_id(Utc::now(), 1),
-            ..Request::new("j", "2026-11-23T03:00Z", Kind::Demand, "u@h", Utc::now())
-        };
-        queue::submit(&*store, &r).unwrap();
-        assert!(queue::take(&*store, &r, "w1").unwrap());
-        let ended = || vec![(r.id.clone(), ExitStatus::from_raw(75 << 8))];
-        let phase = || queue::state(&*store, &r.id).unwrap().unwrap().phase;
-        // The ended command put the request back and this worker took it again: the take
-        // is the new command's, alive.
-        let mine = [r.id.clone()];
-        assert_eq!(ended_early(&*store, &opts, ended(), &mine).unwrap(), 0);
-        assert_eq!(phase(), Phase::Taken);
-        // No command of this worker holds it: greaserun never served it.
-        assert_eq!(ended_early(&*store, &opts, ended(), &[]).unwrap(), 1);
-        assert_eq!(phase(), Phase::Failed);
-    }
 
     #[test]
     fn heartbeat_key_of_a_run_key() {

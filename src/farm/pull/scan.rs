@@ -39,6 +39,9 @@ pub struct Seen {
     markers: HashMap<String, Result<Request, String>>,
     pub(super) installed: Cache,
     housekept: Option<Instant>,
+    /// Requests whose consideration failed on the store, possibly after this worker
+    /// took them ([`super::early::put_back_unfinished`]).
+    pub(super) unfinished: Vec<Request>,
 }
 
 impl Seen {

@@ -106,6 +106,12 @@ impl Children {
         std::mem::take(&mut *self.ended.0.lock().expect("children lock"))
     }
 
+    /// Gives back ended children whose ends could not be handled (the store failed):
+    /// the next [`Children::take_ended`] returns them again.
+    pub fn put_back_ended(&self, ended: Vec<(String, ExitStatus)>) {
+        self.ended.0.lock().expect("children lock").extend(ended);
+    }
+
     /// Waits until a reaped child has ended (one not yet taken by [`Children::take_ended`])
     /// or `timeout` passes.
     pub fn wait_ended(&self, timeout: Duration) {
