@@ -91,6 +91,39 @@ pub fn is_refusal(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|i| i.is::<Refused>())
 }
 
+/// How a file is opened for reading: non-blocking, so a fifo does not hang us (for a
+/// regular file the flag changes nothing), and never through a symlink.
+const READ_FLAGS: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_NONBLOCK)
+    .union(OFlag::O_NOFOLLOW)
+    .union(OFlag::O_CLOEXEC);
+
+/// Reads all of `fd` (opened from `path`) when it is a regular file, sized by its
+/// `fstat` (one read, and one more to see the end).
+fn read_regular(fd: OwnedFd, path: &Path) -> io::Result<Vec<u8>> {
+    let st = fstat(fd.as_fd()).map_err(err)?;
+    let kind = Kind::of_stat(&st);
+    if kind != Kind::File {
+        return Err(unsafe_kind(path, kind, "a regular file"));
+    }
+    let mut f = File::from(fd);
+    let mut buf = vec![0; usize::try_from(st.st_size).unwrap_or(0) + 1];
+    let mut n = 0;
+    loop {
+        if n == buf.len() {
+            buf.resize(2 * n, 0);
+        }
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(n);
+    Ok(buf)
+}
+
 const NOFOLLOW_DIR: OFlag = OFlag::O_DIRECTORY
     .union(OFlag::O_NOFOLLOW)
     .union(OFlag::O_RDONLY)
@@ -156,6 +189,17 @@ impl Dir {
     /// parent's permission bits (so a setgid group area or a sticky world-writable area
     /// passes its mode on), or `create`'s bits where the parent is this top directory.
     pub fn descend(&self, rel: &Path, create: Option<u32>) -> io::Result<Dir> {
+        // Most directories exist: one call opens them (walked when the kernel says no).
+        match open_beneath(self.fd.as_fd(), rel, NOFOLLOW_DIR) {
+            Beneath::Open(fd) => {
+                return Ok(Dir {
+                    fd,
+                    path: self.path.join(rel),
+                });
+            }
+            Beneath::Missing if create.is_none() => return Err(err(Errno::ENOENT)),
+            Beneath::Missing | Beneath::Walk => {}
+        }
         let mut cur = self.sub(OsStr::new("."))?;
         cur.path = self.path.clone();
         let mut top = true;
@@ -221,12 +265,31 @@ impl Dir {
 
     /// Reads the regular file `name`; `None` when nothing is there.
     pub fn read(&self, name: &OsStr) -> io::Result<Option<Vec<u8>>> {
-        match self.open_file(name, OFlag::O_RDONLY, 0) {
-            Ok(mut f) => {
-                let mut buf = Vec::new();
-                f.read_to_end(&mut buf)?;
-                Ok(Some(buf))
-            }
+        let fd = match openat(self.fd.as_fd(), name, READ_FLAGS, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => return Ok(None),
+            Err(e) => return Err(self.refuse(name, e, "a regular file")),
+        };
+        read_regular(fd, &self.path.join(name)).map(Some)
+    }
+
+    /// Reads the regular file at the relative path `rel` below this directory, through
+    /// no symlink; `None` when nothing is there (a missing directory on the way
+    /// included).
+    pub fn read_at(&self, rel: &Path) -> io::Result<Option<Vec<u8>>> {
+        match open_beneath(self.fd.as_fd(), rel, READ_FLAGS) {
+            Beneath::Open(fd) => return read_regular(fd, &self.path.join(rel)).map(Some),
+            Beneath::Missing => return Ok(None),
+            Beneath::Walk => {}
+        }
+        let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
+            return Err(io::Error::other(format!(
+                "{}: not a file's relative path",
+                rel.display()
+            )));
+        };
+        match self.descend(parent, None) {
+            Ok(d) => d.read(name),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
@@ -364,6 +427,9 @@ impl Dir {
         nix::unistd::fsync(self.fd.as_fd()).map_err(err)
     }
 }
+
+mod beneath;
+use beneath::{Beneath, open_beneath};
 
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,9 @@
 //! renamed into place; `create` hard-links a fully written temp file to the key, which is
 //! atomic and exclusive on local disks and on NFS. The root holds a marker file written by
 //! `init`; without it every operation refuses, because an unmounted NFS share looks like
-//! an empty store and must never wipe a farm's crontabs. A store this user cannot read or
+//! an empty store and must never wipe a farm's crontabs. Writes look at the marker first;
+//! reads look at it when they find nothing (what they find proves the store is there),
+//! so a read of what exists costs no extra system call. A store this user cannot read or
 //! write, one mounted read-only and a mount that went away are unavailable as a whole
 //! (`faults`); any other file error is an error of one key.
 //!
@@ -110,7 +112,6 @@ impl DirStore {
         with_values: bool,
         range: Option<(usize, &str)>,
     ) -> Result<Vec<Entry>, StoreError> {
-        self.check()?;
         let base = if prefix.is_empty() {
             self.root.clone()
         } else {
@@ -119,6 +120,7 @@ impl DirStore {
         let mut out = Vec::new();
         match fs::symlink_metadata(&base) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.check()?;
                 return self.missing_area(prefix, &base).map(|()| out);
             }
             Err(e) => return Err(self.io("list", prefix, &base, e)),
@@ -216,8 +218,7 @@ impl DirStore {
     }
 
     fn read_io(&self, key: &str) -> io::Result<Option<Vec<u8>>> {
-        self.parent_dir(key, false)
-            .and_then(|d| d.map_or(Ok(None), |(dir, name)| dir.read(&name)))
+        Dir::open(&self.root)?.read_at(Path::new(key))
     }
 }
 
@@ -228,11 +229,13 @@ impl Store for DirStore {
 
     fn stamp(&self, prefix: &str) -> Result<Option<Version>, StoreError> {
         use std::os::unix::fs::MetadataExt;
-        self.check()?;
         let path = self.path(prefix)?;
         let m = match fs::symlink_metadata(&path) {
             Ok(m) => m,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Some(Version(0))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.check()?;
+                return Ok(Some(Version(0)));
+            }
             Err(e) => return Err(self.io("stat", prefix, &path, e)),
         };
         let settled = m
@@ -290,8 +293,11 @@ impl Store for DirStore {
 
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.path(key)?;
-        self.check()?;
-        self.read(key)
+        let found = self.read(key)?;
+        if found.is_none() {
+            self.check()?;
+        }
+        Ok(found)
     }
 
     fn put(&self, key: &str, value: &[u8], _ttl: Option<Duration>) -> Result<(), StoreError> {
@@ -355,7 +361,6 @@ impl Store for DirStore {
 
     /// One directory read: `prefix`'s own entries, dot-named ones left out.
     fn children(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.check()?;
         let base = if prefix.is_empty() {
             self.root.clone()
         } else {
@@ -363,6 +368,7 @@ impl Store for DirStore {
         };
         match fs::symlink_metadata(&base) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.check()?;
                 return self.missing_area(prefix, &base).map(|()| Vec::new());
             }
             Err(e) => return Err(self.io("list", prefix, &base, e)),
