@@ -75,3 +75,124 @@ pub fn latest_of(
     let here: Vec<&RunRecord> = all.iter().collect();
     Ok(pick(&here))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arbitration::claim::decline;
+    use crate::debugging::runs::runs;
+    use crate::model::funnel::{Beat, Claimant};
+    use crate::model::record::Status;
+    use crate::store::dir::DirStore;
+    use std::time::Duration;
+
+    /// One slot's keys as the funnel leaves them: claim (by host `c`, with a beat `at`),
+    /// records (`(host, claimed, status)`), declines (by host).
+    struct Case {
+        claim: Option<(&'static str, DateTime<Utc>)>,
+        records: &'static [(&'static str, bool, Status)],
+        declines: &'static [&'static str],
+    }
+
+    #[test]
+    fn reading_one_slot_for_latest_shows_what_reading_everything_shows() {
+        let d = tempfile::tempdir().unwrap();
+        let s = DirStore::new(d.path());
+        s.init().unwrap();
+        let mut cfg = Config::default();
+        cfg.funnel.abandon_after = Duration::from_secs(60);
+        let now = Utc::now();
+        let (fresh, stale) = (now, now - chrono::TimeDelta::seconds(600));
+        let who = |h: &str| Claimant {
+            host: h.into(),
+            pid: 9,
+            user: "u".into(),
+        };
+        let cases = [
+            Case {
+                claim: Some(("a", fresh)),
+                records: &[("a", true, Status::Succeeded)],
+                declines: &[],
+            },
+            Case {
+                claim: Some(("a", fresh)),
+                records: &[("a", true, Status::Running)],
+                declines: &[],
+            },
+            Case {
+                claim: Some(("a", stale)),
+                records: &[("a", true, Status::Running)],
+                declines: &["b"],
+            },
+            Case {
+                claim: Some(("a", fresh)),
+                records: &[],
+                declines: &["b"],
+            },
+            Case {
+                claim: Some(("a", stale)),
+                records: &[],
+                declines: &[],
+            },
+            Case {
+                claim: None,
+                records: &[],
+                declines: &["b", "c"],
+            },
+            Case {
+                claim: None,
+                records: &[("m", false, Status::Failed)],
+                declines: &["b"],
+            },
+            Case {
+                claim: None,
+                records: &[("m", false, Status::Running)],
+                declines: &[],
+            },
+            Case {
+                claim: Some(("a", fresh)),
+                records: &[("m", false, Status::Succeeded), ("a", true, Status::Failed)],
+                declines: &[],
+            },
+        ];
+        for (i, case) in cases.iter().enumerate() {
+            let job = format!("j{i}");
+            let slot = Slot::parse("2026-11-23T03:00Z").unwrap();
+            if let Some((host, at)) = case.claim {
+                let c = who(host).claim(&job, slot, stale);
+                s.put(
+                    &keys::claim(&job, slot),
+                    &serde_json::to_vec(&c).unwrap(),
+                    None,
+                )
+                .unwrap();
+                let beat = Beat {
+                    host: host.into(),
+                    pid: 9,
+                    at,
+                };
+                let key = keys::heartbeat(&job, slot, &c.run_id());
+                s.put(&key, &serde_json::to_vec(&beat).unwrap(), None)
+                    .unwrap();
+            }
+            for (host, claimed, status) in case.records {
+                let r = RunRecord {
+                    host: (*host).into(),
+                    pid: 9,
+                    claimed: *claimed,
+                    start: Some(stale),
+                    ..RunRecord::new(&job, &slot.key(), *status)
+                };
+                records::write(&s, &r, Duration::from_secs(3600)).unwrap();
+            }
+            for host in case.declines {
+                decline(&s, &cfg.funnel, &job, slot, &who(host), "load").unwrap();
+            }
+            let all = runs(&s, &cfg, Some(&job), None, now).unwrap();
+            let one = runs_in(&s, &cfg, Some(&job), Slots::At(slot), now).unwrap();
+            assert_eq!(one, all, "case {i}");
+            let shown = latest_of(&s, &cfg, &job, now).unwrap();
+            assert_eq!(shown, pick(&all.iter().collect::<Vec<_>>()), "case {i}");
+        }
+    }
+}

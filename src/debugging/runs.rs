@@ -128,7 +128,10 @@ pub fn runs(
 }
 
 /// [`runs`] over the slots `slots` says, reading nothing else: with a slot, for one job
-/// one range (or one slot's keys) per top, for every job one range per job.
+/// one range (or one slot's keys) per top, for every job one range per job. For one
+/// job's one slot (`--latest`) only what can change the answer is read: the slot's
+/// claim when no record holds it, its declines when nothing ran or claimed it, its
+/// heartbeats when a run may be alive.
 pub fn runs_in(
     store: &dyn Store,
     cfg: &Config,
@@ -143,17 +146,11 @@ pub fn runs_in(
         (Slots::All, _) => true,
         (_, None) => false,
     };
+    let one_slot = matches!((slots, job), (Slots::At(_), Some(_)));
     let read = |top: &str| match (slots, job) {
         (Slots::At(at), Some(_)) => store.list(&format!("{}/{}", sub(top), segment(&at.key()))),
         (Slots::Since(s) | Slots::At(s), _) => records::slot_range(store, top, job, s),
         (Slots::All, _) => store.list(&sub(top)),
-    };
-    let beats: HashMap<String, DateTime<Utc>> = read(keys::HEARTBEATS)?
-        .into_iter()
-        .filter_map(|e| Some((e.key, serde_json::from_slice::<Beat>(&e.value).ok()?.at)))
-        .collect();
-    let beat_of = |job: &str, slot: &str, run_id: &str| {
-        Slot::from_key(slot).and_then(|s| beats.get(&keys::heartbeat(job, s, run_id)).copied())
     };
 
     let mut by_slot: BTreeMap<(String, String), Vec<RunRecord>> = BTreeMap::new();
@@ -164,6 +161,31 @@ pub fn runs_in(
             .or_default()
             .push(r);
     }
+    let held = by_slot.values().flatten().any(|r| r.claimed);
+    let claims: Vec<ClaimInfo> = if one_slot && held {
+        Vec::new()
+    } else {
+        read(keys::CLAIMS)?
+            .iter()
+            .filter_map(|e| serde_json::from_slice(&e.value).ok())
+            .collect()
+    };
+    let may_live = by_slot
+        .values()
+        .flatten()
+        .any(|r| r.status == Status::Running);
+    let beats: HashMap<String, DateTime<Utc>> = if one_slot && !may_live && claims.is_empty() {
+        HashMap::new()
+    } else {
+        read(keys::HEARTBEATS)?
+            .into_iter()
+            .filter_map(|e| Some((e.key, serde_json::from_slice::<Beat>(&e.value).ok()?.at)))
+            .collect()
+    };
+    let beat_of = |job: &str, slot: &str, run_id: &str| {
+        Slot::from_key(slot).and_then(|s| beats.get(&keys::heartbeat(job, s, run_id)).copied())
+    };
+
     let mut out = Vec::new();
     for mut r in by_slot.values().flatten().cloned() {
         if r.status == Status::Running {
@@ -176,10 +198,7 @@ pub fn runs_in(
     }
 
     let mut claimed: std::collections::HashSet<(String, String)> = Default::default();
-    for e in read(keys::CLAIMS)? {
-        let Ok(c) = serde_json::from_slice::<ClaimInfo>(&e.value) else {
-            continue;
-        };
+    for c in claims {
         let key = (c.job.clone(), c.slot.clone());
         claimed.insert(key.clone());
         let recorded = by_slot
@@ -199,7 +218,12 @@ pub fn runs_in(
     }
 
     let mut declined: BTreeMap<(String, String), Vec<Decline>> = BTreeMap::new();
-    for e in read(keys::DECLINES)? {
+    let unheld = by_slot.is_empty() && claimed.is_empty();
+    for e in if one_slot && !unheld {
+        Vec::new()
+    } else {
+        read(keys::DECLINES)?
+    } {
         if let Ok(d) = serde_json::from_slice::<Decline>(&e.value) {
             declined
                 .entry((d.job.clone(), d.slot.clone()))
