@@ -17,6 +17,7 @@ use crate::model::keys;
 use crate::model::record::RunRecord;
 use crate::model::slot::Slot;
 use crate::store::{Store, StoreError};
+use crate::util::parallel::read_each;
 
 /// The tops a job's slots are found under (attempts only exist beside a claim or run).
 const TOPS: [&str; 3] = [keys::RUNS, keys::CLAIMS, keys::DECLINES];
@@ -43,7 +44,8 @@ pub fn newest_slot(store: &dyn Store, job: &str) -> Result<Option<Slot>, StoreEr
 }
 
 /// The latest run of every job the store has history of, newest first: each job's
-/// newest slot, and in it the run [`pick`] chooses, with its status as of `now`.
+/// newest slot, and in it the run [`pick`] chooses, with its status as of `now` (the
+/// jobs read on a few threads, [`read_each`]).
 pub fn latest(
     store: &dyn Store,
     cfg: &Config,
@@ -53,10 +55,11 @@ pub fn latest(
     for top in TOPS {
         jobs.extend(store.children(top)?);
     }
-    let mut out = Vec::new();
-    for seg in jobs {
-        out.extend(latest_of(store, cfg, &keys::unsegment(&seg), now)?);
-    }
+    let jobs: Vec<String> = jobs.iter().map(|s| keys::unsegment(s)).collect();
+    let mut out: Vec<RunRecord> = read_each(&jobs, |job| latest_of(store, cfg, job, now))?
+        .into_iter()
+        .flatten()
+        .collect();
     out.sort_by(|a, b| b.slot.cmp(&a.slot).then_with(|| a.job.cmp(&b.job)));
     Ok(out)
 }
