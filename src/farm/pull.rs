@@ -31,11 +31,12 @@ mod abandon;
 mod early;
 mod expire;
 pub mod installed;
+mod room;
 pub mod scan;
 pub mod spawn;
 pub mod watch;
 
-use crate::arbitration::{guard, queue};
+use crate::arbitration::queue;
 use crate::config::{Funnel, Guard};
 use crate::dispatch::snatch::{SnatchOptions, UserCheck};
 use crate::model::keys;
@@ -43,6 +44,7 @@ use crate::model::request::{Phase, Request, RequestState, Take};
 use crate::store::{Store, StoreError};
 use expire::{drop_request, expired};
 use installed::Installed;
+use room::measure_room;
 use scan::Seen;
 use spawn::{Children, PassThrough};
 
@@ -350,36 +352,6 @@ impl Round<'_> {
             }
         }
         Ok(Step::Done)
-    }
-}
-
-/// How many requests this host may start now: `guard.max_running` minus greaserun jobs
-/// running here and this worker's own children; 0 when load or memory is over its limit
-/// or the host cannot be measured.
-fn measure_room(opts: &PullOptions, children: &Children) -> u32 {
-    let own: Vec<u32> = children.alive().into_iter().map(|(p, _)| p).collect();
-    let exe = opts
-        .greaserun
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
-    let m = guard::measure_of(&exe, &own).map(|mut m| {
-        if opts.greaserun.is_none() {
-            m.running = 0;
-        }
-        m.running += own.len() as u32;
-        m
-    });
-    match guard::judge(m, &opts.guard, &opts.host) {
-        Ok(m) => opts.guard.max_running.saturating_sub(m.running),
-        Err(guard::GuardError::Refused(r)) => {
-            let why: Vec<String> = r.exceeded.iter().map(ToString::to_string).collect();
-            tracing::info!("no room for queued requests here: {}", why.join(", "));
-            0
-        }
-        Err(e) => {
-            tracing::info!("no room for queued requests here: {e}");
-            0
-        }
     }
 }
 

@@ -10,7 +10,7 @@
 
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
@@ -89,39 +89,6 @@ pub fn unsafe_kind(path: &Path, kind: Kind, want: &str) -> io::Error {
 /// belong ([`unsafe_kind`]), as opposed to an ordinary I/O error.
 pub fn is_refusal(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|i| i.is::<Refused>())
-}
-
-/// How a file is opened for reading: non-blocking, so a fifo does not hang us (for a
-/// regular file the flag changes nothing), and never through a symlink.
-const READ_FLAGS: OFlag = OFlag::O_RDONLY
-    .union(OFlag::O_NONBLOCK)
-    .union(OFlag::O_NOFOLLOW)
-    .union(OFlag::O_CLOEXEC);
-
-/// Reads all of `fd` (opened from `path`) when it is a regular file, sized by its
-/// `fstat` (one read, and one more to see the end).
-fn read_regular(fd: OwnedFd, path: &Path) -> io::Result<Vec<u8>> {
-    let st = fstat(fd.as_fd()).map_err(err)?;
-    let kind = Kind::of_stat(&st);
-    if kind != Kind::File {
-        return Err(unsafe_kind(path, kind, "a regular file"));
-    }
-    let mut f = File::from(fd);
-    let mut buf = vec![0; usize::try_from(st.st_size).unwrap_or(0) + 1];
-    let mut n = 0;
-    loop {
-        if n == buf.len() {
-            buf.resize(2 * n, 0);
-        }
-        match f.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    buf.truncate(n);
-    Ok(buf)
 }
 
 const NOFOLLOW_DIR: OFlag = OFlag::O_DIRECTORY
@@ -263,38 +230,6 @@ impl Dir {
         Ok(f)
     }
 
-    /// Reads the regular file `name`; `None` when nothing is there.
-    pub fn read(&self, name: &OsStr) -> io::Result<Option<Vec<u8>>> {
-        let fd = match openat(self.fd.as_fd(), name, READ_FLAGS, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(Errno::ENOENT) => return Ok(None),
-            Err(e) => return Err(self.refuse(name, e, "a regular file")),
-        };
-        read_regular(fd, &self.path.join(name)).map(Some)
-    }
-
-    /// Reads the regular file at the relative path `rel` below this directory, through
-    /// no symlink; `None` when nothing is there (a missing directory on the way
-    /// included).
-    pub fn read_at(&self, rel: &Path) -> io::Result<Option<Vec<u8>>> {
-        match open_beneath(self.fd.as_fd(), rel, READ_FLAGS) {
-            Beneath::Open(fd) => return read_regular(fd, &self.path.join(rel)).map(Some),
-            Beneath::Missing => return Ok(None),
-            Beneath::Walk => {}
-        }
-        let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
-            return Err(io::Error::other(format!(
-                "{}: not a file's relative path",
-                rel.display()
-            )));
-        };
-        match self.descend(parent, None) {
-            Ok(d) => d.read(name),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
     /// Opens `name` for appending, creating it with `mode` (before umask) if missing.
     pub fn append(&self, name: &OsStr, mode: u32) -> io::Result<File> {
         self.open_file(
@@ -429,6 +364,7 @@ impl Dir {
 }
 
 mod beneath;
+mod read;
 use beneath::{Beneath, open_beneath};
 
 #[cfg(test)]
