@@ -28,6 +28,7 @@ mod expand;
 mod keys;
 mod message;
 mod sections;
+mod values;
 
 pub use alerts::{AlertFormat, Alerts, ProjectAlerts};
 pub use sections::*;
@@ -98,7 +99,7 @@ pub struct Config {
     pub luigi_runner: LegacyRunner,
     #[serde(rename = "HadoopRunner")]
     pub hadoop_runner: LegacyRunner,
-    #[serde(deserialize_with = "sections::url_or_opt")]
+    #[serde(deserialize_with = "values::url_or_opt")]
     pub store: Option<StoreConfig>,
     pub funnel: Funnel,
     pub history: History,

@@ -1,15 +1,15 @@
 //! The config file's sections, one type each, with their defaults. Two settings may be
 //! written as a bare URL string or as an object ([`Repository`], [`StoreConfig`]); both go
-//! through [`UrlOr`], so an error inside the object still names its line and column.
+//! through [`super::values::UrlOr`], so an error inside the object still names its
+//! line and column.
 
-use std::fmt;
-use std::marker::PhantomData;
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 
-use crate::util::duration::{self, serde_duration};
+use super::values;
+pub use super::values::UrlOr;
+use crate::util::duration::serde_duration;
 
 /// `common`: settings every tool uses.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -116,7 +116,7 @@ impl Default for Launch {
 #[serde(default)]
 pub struct Maven {
     /// Repositories in the order they are asked.
-    #[serde(deserialize_with = "url_or_seq")]
+    #[serde(deserialize_with = "values::url_or_seq")]
     pub repositories: Vec<Repository>,
     /// The local cache, in Maven layout (shared with the user's Maven by default).
     pub cache_dir: String,
@@ -185,7 +185,7 @@ pub struct Guard {
     /// Refuse to start when less memory than this is available, in MiB.
     pub min_available_memory_mb: u64,
     /// The random delay before a cron-started run, at most this many seconds (0 to a day).
-    #[serde(deserialize_with = "delay_secs")]
+    #[serde(deserialize_with = "values::delay_secs")]
     pub max_delay_s: f64,
 }
 
@@ -235,10 +235,18 @@ pub struct StoreConfig {
     /// etcd: environment variable holding the password (never printed).
     pub password_env: Option<String>,
     /// etcd: connect timeout (`connect_timeout_s` in the file, seconds).
-    #[serde(rename = "connect_timeout_s", default, deserialize_with = "opt_secs")]
+    #[serde(
+        rename = "connect_timeout_s",
+        default,
+        deserialize_with = "values::opt_secs"
+    )]
     pub connect_timeout: Option<Duration>,
     /// etcd: per-request timeout (`request_timeout_s` in the file, seconds).
-    #[serde(rename = "request_timeout_s", default, deserialize_with = "opt_secs")]
+    #[serde(
+        rename = "request_timeout_s",
+        default,
+        deserialize_with = "values::opt_secs"
+    )]
     pub request_timeout: Option<Duration>,
     /// directory store: the group of every job user; `greaselaunch --init-store` makes the
     /// shared areas group-writable and setgid for it (else sticky and world-writable).
@@ -353,69 +361,4 @@ impl Default for History {
             retention: Duration::from_secs(30 * 86400),
         }
     }
-}
-
-/// A setting written as a URL string or as an object of `T`'s fields.
-pub struct UrlOr<T>(pub T);
-
-impl<'de, T: Deserialize<'de> + From<String>> Deserialize<'de> for UrlOr<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T>(PhantomData<fn() -> T>);
-        impl<'de, T: Deserialize<'de> + From<String>> Visitor<'de> for V<T> {
-            type Value = T;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a URL string or an object with a \"url\"")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
-                Ok(T::from(v.to_string()))
-            }
-            fn visit_map<M: MapAccess<'de>>(self, m: M) -> Result<T, M::Error> {
-                T::deserialize(de::value::MapAccessDeserializer::new(m))
-            }
-        }
-        d.deserialize_any(V(PhantomData)).map(UrlOr)
-    }
-}
-
-fn url_or_seq<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + From<String>,
-{
-    Ok(Vec::<UrlOr<T>>::deserialize(d)?
-        .into_iter()
-        .map(|u| u.0)
-        .collect())
-}
-
-/// For an optional [`UrlOr`] setting (`Config::store`).
-pub(super) fn url_or_opt<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + From<String>,
-{
-    Ok(Option::<UrlOr<T>>::deserialize(d)?.map(|u| u.0))
-}
-
-fn opt_secs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    let Some(s) = Option::<f64>::deserialize(d)? else {
-        return Ok(None);
-    };
-    duration::secs_in(s, duration::CONFIG, &duration::show(s))
-        .map(Some)
-        .map_err(de::Error::custom)
-}
-
-/// The longest random start delay, `guard.max_delay_s`: a day.
-const MAX_DELAY_S: f64 = 86400.0;
-
-fn delay_secs<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    let s = f64::deserialize(d)?;
-    if (0.0..=MAX_DELAY_S).contains(&s) {
-        return Ok(s);
-    }
-    Err(de::Error::custom(format!(
-        "{} is out of range: use from 0 to {MAX_DELAY_S} seconds (a day)",
-        duration::show(s)
-    )))
 }

@@ -5,8 +5,8 @@
 //! atomic and exclusive on local disks and on NFS. The root holds a marker file written by
 //! `init`; without it every operation refuses, because an unmounted NFS share looks like
 //! an empty store and must never wipe a farm's crontabs. Writes look at the marker first;
-//! reads look at it when they find nothing (what they find proves the store is there),
-//! so a read of what exists costs no extra system call. A store this user cannot read or
+//! reads look at it when they find nothing, and otherwise trust a marker seen less than
+//! a second ago, so reading what exists costs no extra system call. A store this user cannot read or
 //! write, one mounted read-only and a mount that went away are unavailable as a whole
 //! (`faults`); any other file error is an error of one key.
 //!
@@ -22,7 +22,8 @@ use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::{Created, Entry, Store, StoreError, Version, check_key};
 use crate::util::dirfd::{self, Dir};
@@ -35,16 +36,35 @@ pub use areas::{AREA_MODE, Areas};
 
 pub use super::MARKER;
 
+/// How long reads that find what they look for trust a marker seen (a read that finds
+/// nothing, and every write, looks at it again).
+const MARKER_TRUSTED: Duration = Duration::from_secs(1);
+
 /// A store in a directory.
 #[derive(Debug, Clone)]
 pub struct DirStore {
     root: PathBuf,
+    /// When the marker was last seen (shared by clones).
+    marked: Arc<Mutex<Option<Instant>>>,
 }
 
 impl DirStore {
     /// A store rooted at `root` (nothing is checked until it is used).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        DirStore { root: root.into() }
+        DirStore {
+            root: root.into(),
+            marked: Arc::default(),
+        }
+    }
+
+    /// [`Store::check`], unless the marker was seen less than [`MARKER_TRUSTED`] ago:
+    /// for reads, which look again when they find nothing.
+    pub(super) fn check_recent(&self) -> Result<(), StoreError> {
+        let seen = *self.marked.lock().expect("marker time");
+        if seen.is_some_and(|t| t.elapsed() < MARKER_TRUSTED) {
+            return Ok(());
+        }
+        self.check()
     }
 
     /// The root directory.
@@ -113,6 +133,7 @@ impl Store for DirStore {
     fn stamp(&self, prefix: &str) -> Result<Option<Version>, StoreError> {
         use std::os::unix::fs::MetadataExt;
         let path = self.path(prefix)?;
+        self.check_recent()?;
         let m = match fs::symlink_metadata(&path) {
             Ok(m) => m,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -165,7 +186,10 @@ impl Store for DirStore {
         }
         let marker = self.root.join(MARKER);
         match fs::metadata(&marker) {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                *self.marked.lock().expect("marker time") = Some(Instant::now());
+                Ok(())
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::Unmarked {
                 location: self.location(),
                 marker: MARKER.into(),
@@ -176,6 +200,7 @@ impl Store for DirStore {
 
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.path(key)?;
+        self.check_recent()?;
         let found = self.read(key)?;
         if found.is_none() {
             self.check()?;
@@ -249,6 +274,7 @@ impl Store for DirStore {
         } else {
             self.path(prefix)?
         };
+        self.check_recent()?;
         match fs::symlink_metadata(&base) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 self.check()?;

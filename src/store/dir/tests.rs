@@ -27,6 +27,22 @@ fn refuses_without_marker() {
 }
 
 #[test]
+fn a_marker_gone_is_noticed_by_every_write_and_by_a_read_that_finds_nothing() {
+    let (_d, s) = store();
+    s.init().unwrap();
+    s.put("runs/j/a", b"x", None).unwrap();
+    fs::remove_file(s.root().join(MARKER)).unwrap();
+    let unmarked = |r: Result<_, StoreError>| matches!(r, Err(StoreError::Unmarked { .. }));
+    assert!(unmarked(s.get("runs/j/none").map(|_| ())));
+    assert!(unmarked(s.children("runs/none").map(|_| ())));
+    assert!(unmarked(s.put("runs/j/b", b"y", None)));
+    // A fresh store (a new process) refuses from its first read on.
+    let fresh = DirStore::new(s.root());
+    assert!(unmarked(fresh.get("runs/j/a").map(|_| ())));
+    assert!(unmarked(fresh.list("runs").map(|_| ())));
+}
+
+#[test]
 fn put_get_list_delete() {
     let (_d, s) = store();
     s.init().unwrap();

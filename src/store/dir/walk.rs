@@ -26,6 +26,7 @@ impl DirStore {
         } else {
             self.path(prefix)?
         };
+        self.check_recent()?;
         let mut out = Vec::new();
         match fs::symlink_metadata(&base) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
