@@ -85,7 +85,11 @@ fn drain(w: World, mut during: impl FnMut(&Farm, usize)) {
         .filter(|s| ids.contains(&s.id.as_str()))
         .filter(|s| s.phase != Phase::Succeeded)
         .collect();
-    assert!(not_ok.is_empty(), "requests not succeeded: {not_ok:?}");
+    assert!(
+        not_ok.is_empty(),
+        "requests not succeeded: {not_ok:?}\n{}",
+        not_ok.iter().map(|s| f.mentions(&s.id)).collect::<String>()
+    );
     // A worker whose listing was stale may create a take of an ended request and undo
     // it at once (its pending marker is gone): such a take is transient, a stuck one is
     // not.

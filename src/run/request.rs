@@ -21,6 +21,9 @@ use crate::model::request::{Kind, Phase, Request, RequestState, check_request_id
 use crate::model::slot::Slot;
 use crate::store::{self, Store, StoreError};
 
+/// The longest pause between tries of writing a request's end (0.5 + 1 + 2 + 4 s).
+const ENDED_PATIENCE: Duration = Duration::from_secs(4);
+
 /// How this run relates to the farm queue.
 #[derive(Clone, Default)]
 pub struct FarmRun {
@@ -214,7 +217,16 @@ impl FarmRun {
                 reason: rec.reason.clone(),
                 ..RequestState::new(&r.id, phase)
             };
-            if let Err(e) = queue::finish(s, &st) {
+            // The request's outcome is what its requester waits for: a store failing
+            // over (an etcd election) is waited out a few seconds.
+            let mut pause = Duration::from_millis(500);
+            let mut written = queue::finish(s, &st);
+            while written.is_err() && pause <= ENDED_PATIENCE {
+                std::thread::sleep(pause);
+                pause *= 2;
+                written = queue::finish(s, &st);
+            }
+            if let Err(e) = written {
                 tracing::warn!("state of request {} not written: {e}", r.id);
             }
         }

@@ -160,6 +160,18 @@ impl Farm {
             .unwrap_or_default()
     }
 
+    /// Every worker's log lines that mention `needle` (a request id), each after its
+    /// host, for failure messages.
+    pub fn mentions(&self, needle: &str) -> String {
+        let mut out = String::new();
+        for (i, wk) in self.workers.iter().enumerate() {
+            for line in self.worker_log(i).lines().filter(|l| l.contains(needle)) {
+                out.push_str(&format!("{}: {line}\n", wk.host));
+            }
+        }
+        out
+    }
+
     /// The worker hosts' logs' last lines, for failure messages.
     pub fn logs(&self) -> String {
         (0..self.workers.len())

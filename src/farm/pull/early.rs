@@ -4,10 +4,8 @@
 //! ([`put_back_unfinished`]). What nothing ran goes back to the queue; a command that
 //! ran and exited early ends its request `failed`.
 
-use std::process::ExitStatus;
-
 use super::PullOptions;
-use super::spawn::Children;
+use super::spawn::{Children, Ended};
 use crate::arbitration::queue;
 use crate::exit;
 use crate::model::keys;
@@ -15,32 +13,32 @@ use crate::model::request::{Phase, Request, RequestState};
 use crate::store::{Store, StoreError};
 
 /// Ends `failed` each request whose command this worker started and saw exit while the
-/// request was still `taken` here: greaserun never served it (a missing greaserun, an
-/// unreadable config). A command that exited because the store did not answer
-/// ([`exit::UNAVAILABLE`], or [`exit::TEMP_FAIL`] when it could not claim the slot) ran
-/// nothing: its request goes back to the queue instead. Returns how many failed; the
-/// `ended` not handled because the store failed here are given back to `children`. A
-/// request with another command of this worker still alive (`mine`) is left alone: the
-/// ended command put it back (its guard refused) and this worker took it again, so the
-/// take is the new command's.
+/// request was still `taken` here by that command's take: greaserun never served it (a
+/// missing greaserun, an unreadable config). A command that exited because the store
+/// did not answer ([`exit::UNAVAILABLE`], or [`exit::TEMP_FAIL`] when it could not
+/// claim the slot) ran nothing: its request goes back to the queue instead. Returns how
+/// many failed; the `ended` not handled because the store failed here are given back to
+/// `children`. A request with another command of this worker still alive (`mine`), or
+/// taken again after this command started, is left alone: the ended command put it
+/// back (its guard refused) and the take is a newer command's.
 pub(super) fn ended_early(
     store: &dyn Store,
     opts: &PullOptions,
     children: &Children,
-    ended: Vec<(String, ExitStatus)>,
+    ended: Vec<Ended>,
     mine: &[String],
 ) -> Result<usize, StoreError> {
     let mut ended = ended.into_iter();
     let mut n = 0;
-    while let Some((id, status)) = ended.next() {
-        if mine.contains(&id) {
+    while let Some(e) = ended.next() {
+        if mine.contains(&e.request) {
             continue;
         }
-        match ended_one(store, opts, &id, status) {
+        match ended_one(store, opts, &e) {
             Ok(failed) => n += usize::from(failed),
-            Err(e) => {
-                children.put_back_ended(std::iter::once((id, status)).chain(ended).collect());
-                return Err(e);
+            Err(err) => {
+                children.put_back_ended(std::iter::once(e).chain(ended).collect());
+                return Err(err);
             }
         }
     }
@@ -48,16 +46,18 @@ pub(super) fn ended_early(
 }
 
 /// [`ended_early`] for one command: whether it ended its request `failed`.
-fn ended_one(
-    store: &dyn Store,
-    opts: &PullOptions,
-    id: &str,
-    status: ExitStatus,
-) -> Result<bool, StoreError> {
+fn ended_one(store: &dyn Store, opts: &PullOptions, e: &Ended) -> Result<bool, StoreError> {
+    let (id, status) = (e.request.as_str(), e.status);
     let Some(st) = queue::state(store, id)? else {
         return Ok(false);
     };
     if st.phase != Phase::Taken || st.host.as_deref() != Some(opts.host.as_str()) {
+        return Ok(false);
+    }
+    let Some(take) = queue::take_of(store, id)? else {
+        return Ok(false);
+    };
+    if take.host != opts.host || take.at > e.started {
         return Ok(false);
     }
     if matches!(status.code(), Some(exit::UNAVAILABLE | exit::TEMP_FAIL)) {
@@ -69,13 +69,10 @@ fn ended_one(
         }
         return Ok(false);
     }
-    let take = queue::take_of(store, id)?;
     if !store.delete(&keys::request(keys::TAKEN, id))? {
         return Ok(false);
     }
-    if let Some(t) = &take {
-        queue::release_token(store, t)?;
-    }
+    queue::release_token(store, &take)?;
     let why = format!(
         "its command ended ({status}) before greaserun served the request (see the entry's command and greaserun's log on {})",
         opts.host
@@ -133,12 +130,11 @@ mod tests {
 
     #[test]
     fn an_ended_command_fails_its_request_unless_a_newer_command_of_this_worker_holds_it() {
-        use std::os::unix::process::ExitStatusExt;
         let (d, store, cfg) = crate::arbitration::claim::tests::setup();
         let opts = PullOptions::for_test(d.path().join("cron.d"), "w1", &cfg);
         let r = taken(&*store, "2026-11-23T03:00Z", 1);
         let children = Children::new(false);
-        let ended = || vec![(r.id.clone(), ExitStatus::from_raw(1 << 8))];
+        let ended = || vec![ended_now(&r.id, 1)];
         let phase = || queue::state(&*store, &r.id).unwrap().unwrap().phase;
         // The ended command put the request back and this worker took it again: the take
         // is the new command's, alive.
@@ -158,14 +154,13 @@ mod tests {
 
     #[test]
     fn a_command_that_could_not_reach_the_store_puts_its_request_back() {
-        use std::os::unix::process::ExitStatusExt;
         let (d, store, cfg) = crate::arbitration::claim::tests::setup();
         let opts = PullOptions::for_test(d.path().join("cron.d"), "w1", &cfg);
         let children = Children::new(false);
         let codes = [exit::UNAVAILABLE, exit::TEMP_FAIL];
         for (n, code) in (1..).zip(codes) {
             let r = taken(&*store, &format!("2026-11-23T0{n}:00Z"), n);
-            let ended = vec![(r.id.clone(), ExitStatus::from_raw(code << 8))];
+            let ended = vec![ended_now(&r.id, code)];
             assert_eq!(
                 ended_early(&*store, &opts, &children, ended, &[]).unwrap(),
                 0
@@ -185,15 +180,11 @@ mod tests {
 
     #[test]
     fn ends_not_handled_for_a_store_fault_are_handled_next_time() {
-        use std::os::unix::process::ExitStatusExt;
         let (d, _store, cfg) = crate::arbitration::claim::tests::setup();
         let opts = PullOptions::for_test(d.path().join("cron.d"), "w1", &cfg);
         let broken = crate::store::dir::DirStore::new(d.path().join("no store here"));
         let children = Children::new(false);
-        let ended = vec![
-            ("a".to_string(), ExitStatus::from_raw(1 << 8)),
-            ("b".to_string(), ExitStatus::from_raw(0)),
-        ];
+        let ended = vec![ended_now("a", 1), ended_now("b", 0)];
         assert!(ended_early(&broken, &opts, &children, ended.clone(), &[]).is_err());
         assert_eq!(children.take_ended(), ended);
     }
@@ -220,6 +211,42 @@ mod tests {
         assert!(queue::take_of(&*store, &a.id).unwrap().is_none());
         assert_eq!(queue::take_of(&*store, &b.id).unwrap().unwrap().host, "w1");
         assert_eq!(queue::take_of(&*store, &c.id).unwrap().unwrap().host, "w2");
+    }
+
+    #[test]
+    fn a_command_started_before_the_requests_current_take_leaves_it_alone() {
+        let (d, store, cfg) = crate::arbitration::claim::tests::setup();
+        let opts = PullOptions::for_test(d.path().join("cron.d"), "w1", &cfg);
+        let started = Utc::now();
+        // The command put the request back (its guard refused) and exited; this worker
+        // took it again for a newer command, which ended too, its state unwritten.
+        let r = taken(&*store, "2026-11-23T03:00Z", 1);
+        for code in [exit::TEMP_FAIL, exit::UNAVAILABLE, 1] {
+            let old = Ended {
+                started,
+                ..ended_now(&r.id, code)
+            };
+            let children = Children::new(false);
+            assert_eq!(
+                ended_early(&*store, &opts, &children, vec![old], &[]).unwrap(),
+                0
+            );
+            assert_eq!(queue::take_of(&*store, &r.id).unwrap().unwrap().host, "w1");
+            assert_eq!(
+                queue::state(&*store, &r.id).unwrap().unwrap().phase,
+                Phase::Taken
+            );
+        }
+    }
+
+    /// Request `id`'s command, started now, ended with exit `code`.
+    fn ended_now(id: &str, code: i32) -> Ended {
+        use std::os::unix::process::ExitStatusExt;
+        Ended {
+            request: id.to_string(),
+            started: Utc::now(),
+            status: std::process::ExitStatus::from_raw(code << 8),
+        }
     }
 
     /// A request for job `j` at `slot`, queued and taken by `w1`.

@@ -18,6 +18,8 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use nix::unistd::{Gid, Uid, User};
 
 use super::installed::Installed;
@@ -44,11 +46,19 @@ pub struct Children {
     ended: Arc<(Mutex<Vec<Ended>>, Condvar)>,
 }
 
-/// A child that ended: its request id and exit status.
-type Ended = (String, ExitStatus);
+/// A command that ended: the request it was started for, when, and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    pub request: String,
+    /// When this worker started it (a take of the request made later is a newer
+    /// command's).
+    pub started: DateTime<Utc>,
+    pub status: ExitStatus,
+}
 
-/// A child: pid, request id, and the handle when this tracker polls instead of reaping.
-type Tracked = (u32, String, Option<std::process::Child>);
+/// A child: pid, request id, when it started, and the handle when this tracker polls
+/// instead of reaping.
+type Tracked = (u32, String, DateTime<Utc>, Option<std::process::Child>);
 
 impl Children {
     /// A tracker; `reap`: wait for each child on a thread.
@@ -60,26 +70,28 @@ impl Children {
     }
 
     fn add(&self, child: std::process::Child, request: &str) {
-        let pid = child.id();
+        let (pid, started) = (child.id(), Utc::now());
         let mut alive = self.alive.lock().expect("children lock");
         if !self.reap {
-            alive.push((pid, request.to_string(), Some(child)));
+            alive.push((pid, request.to_string(), started, Some(child)));
             return;
         }
-        alive.push((pid, request.to_string(), None));
+        alive.push((pid, request.to_string(), started, None));
         let (list, ended) = (Arc::clone(&self.alive), Arc::clone(&self.ended));
         let (mut child, request) = (child, request.to_string());
         std::thread::spawn(move || {
             let status = child.wait();
-            list.lock()
-                .expect("children lock")
-                .retain(|(p, _, _)| *p != pid);
+            // Both lists under their locks at once: a round never sees the child in
+            // neither.
+            let mut list = list.lock().expect("children lock");
+            let mut done = ended.0.lock().expect("children lock");
+            list.retain(|(p, ..)| *p != pid);
             if let Ok(status) = status {
-                ended
-                    .0
-                    .lock()
-                    .expect("children lock")
-                    .push((request, status));
+                done.push(Ended {
+                    request,
+                    started,
+                    status,
+                });
                 ended.1.notify_all();
             }
         });
@@ -89,26 +101,32 @@ impl Children {
     pub fn alive(&self) -> Vec<(u32, String)> {
         let mut alive = self.alive.lock().expect("children lock");
         let mut ended = self.ended.0.lock().expect("children lock");
-        alive.retain_mut(|(_, r, c)| match c.as_mut().map(|c| c.try_wait()) {
-            Some(Ok(Some(status))) => {
-                ended.push((r.clone(), status));
-                false
-            }
-            Some(Ok(None)) | None => true,
-            Some(Err(_)) => false,
-        });
-        alive.iter().map(|(p, r, _)| (*p, r.clone())).collect()
+        alive.retain_mut(
+            |(_, r, started, c)| match c.as_mut().map(|c| c.try_wait()) {
+                Some(Ok(Some(status))) => {
+                    ended.push(Ended {
+                        request: r.clone(),
+                        started: *started,
+                        status,
+                    });
+                    false
+                }
+                Some(Ok(None)) | None => true,
+                Some(Err(_)) => false,
+            },
+        );
+        alive.iter().map(|(p, r, ..)| (*p, r.clone())).collect()
     }
 
-    /// The children that ended since the last call: `(request id, exit status)`.
-    pub fn take_ended(&self) -> Vec<(String, ExitStatus)> {
+    /// The children that ended since the last call.
+    pub fn take_ended(&self) -> Vec<Ended> {
         self.alive();
         std::mem::take(&mut *self.ended.0.lock().expect("children lock"))
     }
 
     /// Gives back ended children whose ends could not be handled (the store failed):
     /// the next [`Children::take_ended`] returns them again.
-    pub fn put_back_ended(&self, ended: Vec<(String, ExitStatus)>) {
+    pub fn put_back_ended(&self, ended: Vec<Ended>) {
         self.ended.0.lock().expect("children lock").extend(ended);
     }
 
