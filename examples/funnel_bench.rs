@@ -105,6 +105,7 @@ fn claims(args: &[String]) {
                             host: format!("claimer{c}"),
                             pid: c as u32,
                             user: "bench".into(),
+                            request: None,
                         };
                         let mut wins = 0;
                         let mut beats = Vec::new();

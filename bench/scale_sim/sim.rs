@@ -177,6 +177,7 @@ impl Sim {
                     host: host.clone(),
                     pid: 1,
                     user: "sim".into(),
+                    request: None,
                 };
                 Worker {
                     host,

@@ -30,6 +30,7 @@ pub fn me(host: String) -> Claimant {
         host,
         pid: std::process::id(),
         user: crate::util::host::user_name(),
+        request: None,
     }
 }
 
@@ -59,21 +60,41 @@ pub fn claim(
             pid: 0,
             user: String::new(),
             at: Utc::now(),
+            request: None,
             ..info.clone()
         }))
     };
-    // Most losers arrive after the winner: a read tells them without writing anything.
-    if let Some(other) = store.get(&key)? {
-        return Ok(taken(other));
-    }
-    let body = serde_json::to_vec(&info).expect("claims serialise");
-    match store.create(&key, &body, Some(cfg.retention))? {
-        Created::Created => Ok(Claim::Won(Heartbeat::start(
+    let won = || {
+        Claim::Won(Heartbeat::start(
             store.clone(),
             keys::heartbeat(job, slot, &me.run_id()),
             me,
             cfg,
-        ))),
+        ))
+    };
+    // A claim made for this very request by an earlier greaserun of it is taken over:
+    // only the holder of the request's take serves it, so that greaserun has ended
+    // without running anything (its store failed after the claim was applied).
+    let earlier_of_ours = |other: &[u8]| {
+        me.request.is_some()
+            && serde_json::from_slice::<ClaimInfo>(other).is_ok_and(|c| c.request == me.request)
+    };
+    let body = serde_json::to_vec(&info).expect("claims serialise");
+    // Most losers arrive after the winner: a read tells them without writing anything.
+    let answer = match store.get(&key)? {
+        Some(other) => Created::Exists(other),
+        None => store.create(&key, &body, Some(cfg.retention))?,
+    };
+    match answer {
+        Created::Created => Ok(won()),
+        Created::Exists(other) if earlier_of_ours(&other) => {
+            tracing::warn!(
+                "{job} slot {slot}: taking over the claim an earlier greaserun of request {} made",
+                me.request.as_deref().unwrap_or_default()
+            );
+            store.put(&key, &body, Some(cfg.retention))?;
+            Ok(won())
+        }
         Created::Exists(other) => Ok(taken(other)),
     }
 }
@@ -136,6 +157,7 @@ pub(crate) mod tests {
             host: host.into(),
             pid: 7,
             user: "u".into(),
+            request: None,
         }
     }
 
@@ -192,5 +214,54 @@ pub(crate) mod tests {
         let later = now + chrono::TimeDelta::seconds(120);
         let last = abandoned(&*store, &cfg.funnel, &c, later).unwrap().unwrap();
         assert!(last >= c.at && last <= now, "{last} {}", c.at);
+    }
+
+    #[test]
+    fn a_claim_an_earlier_greaserun_of_the_same_request_made_is_taken_over() {
+        let (_d, store, cfg) = setup();
+        let slot = Slot::parse("2026-11-23T03:00Z").unwrap();
+        let serving = |host: &str, pid: u32, request: Option<&str>| Claimant {
+            pid,
+            request: request.map(Into::into),
+            ..me(host)
+        };
+        // The first greaserun of request r1 claimed the slot, then ended without running
+        // (its store failed after the claim was applied).
+        let Claim::Won(hb) = claim(
+            &store,
+            &cfg.funnel,
+            "j",
+            slot,
+            &serving("w02", 1, Some("r1")),
+        )
+        .unwrap() else {
+            panic!("first claim lost")
+        };
+        hb.stop();
+        // Neither a scheduled run nor another request's greaserun may take it over.
+        for other in [serving("w05", 2, None), serving("w05", 3, Some("r2"))] {
+            let Claim::Taken(c) = claim(&store, &cfg.funnel, "j", slot, &other).unwrap() else {
+                panic!("{other:?} took over a claim of r1")
+            };
+            assert_eq!((c.host.as_str(), c.request.as_deref()), ("w02", Some("r1")));
+        }
+        // The next greaserun of r1 (on another worker) holds the slot now.
+        let Claim::Won(hb) = claim(
+            &store,
+            &cfg.funnel,
+            "j",
+            slot,
+            &serving("w13", 4, Some("r1")),
+        )
+        .unwrap() else {
+            panic!("the request's next greaserun was refused its own claim")
+        };
+        hb.stop();
+        let Claim::Taken(c) =
+            claim(&store, &cfg.funnel, "j", slot, &serving("w05", 5, None)).unwrap()
+        else {
+            panic!("won twice")
+        };
+        assert_eq!((c.host.as_str(), c.pid), ("w13", 4));
     }
 }

@@ -103,6 +103,13 @@ impl Session {
         self
     }
 
+    /// Claims for farm-queue request `id`: a claim an earlier greaserun of the same
+    /// request made is taken over ([`claim::claim`]).
+    pub fn with_request(mut self, id: &str) -> Session {
+        self.me.request = Some(id.to_string());
+        self
+    }
+
     /// Overrides who claims (tests and benchmarks simulating several workers).
     pub fn with_claimant(mut self, me: Claimant) -> Session {
         self.me = me;

@@ -110,6 +110,7 @@ mod tests {
             host: h.into(),
             pid: 9,
             user: "u".into(),
+            request: None,
         };
         let cases = [
             Case {

@@ -275,6 +275,7 @@ mod tests {
             host: h.into(),
             pid: 9,
             user: "u".into(),
+            request: None,
         }
     }
 

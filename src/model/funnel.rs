@@ -18,6 +18,8 @@ pub struct Claimant {
     pub host: String,
     pub pid: u32,
     pub user: String,
+    /// The farm-queue request this process serves, if any.
+    pub request: Option<String>,
 }
 
 impl Claimant {
@@ -35,6 +37,7 @@ impl Claimant {
             pid: self.pid,
             user: self.user.clone(),
             at,
+            request: self.request.clone(),
         }
     }
 }
@@ -48,6 +51,9 @@ pub struct ClaimInfo {
     pub pid: u32,
     pub user: String,
     pub at: DateTime<Utc>,
+    /// The farm-queue request the claim was made for (absent for a scheduled run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
 }
 
 impl ClaimInfo {

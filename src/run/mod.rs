@@ -146,6 +146,9 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Outcome, Error> {
     if let Some(s) = store {
         session = session.with_store(s);
     }
+    if let Some(r) = &farm.request {
+        session = session.with_request(&r.id);
+    }
     if let Some(code) = request::check_job(&farm, &session, &cfg.hostname()) {
         return Ok(Outcome::Exit(code));
     }

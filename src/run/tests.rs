@@ -58,6 +58,7 @@ fn session(f: &Farm, opts: SlotOptions, host: &str) -> Session {
             host: host.into(),
             pid: 1,
             user: "u".into(),
+            request: None,
         })
 }
 
