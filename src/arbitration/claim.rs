@@ -225,41 +225,26 @@ pub(crate) mod tests {
             request: request.map(Into::into),
             ..me(host)
         };
+        let claim_as = |who: &Claimant| claim(&store, &cfg.funnel, "j", slot, who).unwrap();
         // The first greaserun of request r1 claimed the slot, then ended without running
         // (its store failed after the claim was applied).
-        let Claim::Won(hb) = claim(
-            &store,
-            &cfg.funnel,
-            "j",
-            slot,
-            &serving("w02", 1, Some("r1")),
-        )
-        .unwrap() else {
+        let Claim::Won(hb) = claim_as(&serving("w02", 1, Some("r1"))) else {
             panic!("first claim lost")
         };
         hb.stop();
         // Neither a scheduled run nor another request's greaserun may take it over.
         for other in [serving("w05", 2, None), serving("w05", 3, Some("r2"))] {
-            let Claim::Taken(c) = claim(&store, &cfg.funnel, "j", slot, &other).unwrap() else {
+            let Claim::Taken(c) = claim_as(&other) else {
                 panic!("{other:?} took over a claim of r1")
             };
             assert_eq!((c.host.as_str(), c.request.as_deref()), ("w02", Some("r1")));
         }
         // The next greaserun of r1 (on another worker) holds the slot now.
-        let Claim::Won(hb) = claim(
-            &store,
-            &cfg.funnel,
-            "j",
-            slot,
-            &serving("w13", 4, Some("r1")),
-        )
-        .unwrap() else {
+        let Claim::Won(hb) = claim_as(&serving("w13", 4, Some("r1"))) else {
             panic!("the request's next greaserun was refused its own claim")
         };
         hb.stop();
-        let Claim::Taken(c) =
-            claim(&store, &cfg.funnel, "j", slot, &serving("w05", 5, None)).unwrap()
-        else {
+        let Claim::Taken(c) = claim_as(&serving("w05", 5, None)) else {
             panic!("won twice")
         };
         assert_eq!((c.host.as_str(), c.pid), ("w13", 4));
