@@ -91,6 +91,16 @@ pub fn is_refusal(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|i| i.is::<Refused>())
 }
 
+/// `fd`'s `fstat` when it is a regular file (opened from `path`); anything else is
+/// refused ([`unsafe_kind`]).
+fn regular(fd: &OwnedFd, path: &Path) -> io::Result<FileStat> {
+    let st = fstat(fd.as_fd()).map_err(err)?;
+    match Kind::of_stat(&st) {
+        Kind::File => Ok(st),
+        kind => Err(unsafe_kind(path, kind, "a regular file")),
+    }
+}
+
 const NOFOLLOW_DIR: OFlag = OFlag::O_DIRECTORY
     .union(OFlag::O_NOFOLLOW)
     .union(OFlag::O_RDONLY)
@@ -218,10 +228,7 @@ impl Dir {
         let flags = flags | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK;
         let fd = openat(self.fd.as_fd(), name, flags, Mode::from_bits_truncate(mode))
             .map_err(|e| self.refuse(name, e, "a regular file"))?;
-        let kind = Kind::of_stat(&fstat(fd.as_fd()).map_err(err)?);
-        if kind != Kind::File {
-            return Err(unsafe_kind(&self.path.join(name), kind, "a regular file"));
-        }
+        regular(&fd, &self.path.join(name))?;
         let f = File::from(fd);
         // Back to blocking I/O for the regular file.
         let fl = nix::fcntl::fcntl(f.as_fd(), nix::fcntl::FcntlArg::F_GETFL).map_err(err)?;

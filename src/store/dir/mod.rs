@@ -6,9 +6,9 @@
 //! `init`; without it every operation refuses, because an unmounted NFS share looks like
 //! an empty store and must never wipe a farm's crontabs. Writes look at the marker first;
 //! reads look at it when they find nothing, and otherwise trust a marker seen less than
-//! a second ago, so reading what exists costs no extra system call. A store this user cannot read or
-//! write, one mounted read-only and a mount that went away are unavailable as a whole
-//! (`faults`); any other file error is an error of one key.
+//! a second ago, so reading what exists costs no extra system call. A store this user
+//! cannot read or write, one mounted read-only and a mount that went away are
+//! unavailable as a whole (`faults`); any other file error is an error of one key.
 //!
 //! Every user of a farm writes here, so nothing below the root is followed: each key's
 //! directories are opened (and made) one by one with `O_NOFOLLOW`, files are written,

@@ -50,6 +50,12 @@ impl DirStore {
             Ok(m) if !m.is_dir() => return Err(self.odd_area(prefix, &base, &m)),
             Ok(_) => {}
         }
+        // The root, opened once for every file the walk reads below it.
+        let top = if with_values {
+            Some(Dir::open(&self.root).map_err(|e| self.io("list", prefix, &self.root, e))?)
+        } else {
+            None
+        };
         let walker = walkdir::WalkDir::new(&base)
             .min_depth(1)
             .follow_links(false)
@@ -96,9 +102,9 @@ impl DirStore {
                 });
                 continue;
             }
-            let value = if with_values {
+            let value = if let Some(top) = &top {
                 // Deleted between listing and reading (pruned): skip it.
-                match self.read_io(&key) {
+                match top.read_at(rel) {
                     Ok(Some(v)) => v,
                     Ok(None) => continue,
                     Err(e) if dirfd::is_refusal(&e) => {

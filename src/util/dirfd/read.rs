@@ -11,9 +11,9 @@ use std::path::Path;
 
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, openat};
-use nix::sys::stat::{Mode, fstat};
+use nix::sys::stat::Mode;
 
-use super::{Beneath, Dir, Kind, err, open_beneath, unsafe_kind};
+use super::{Beneath, Dir, open_beneath, regular};
 
 impl Dir {
     /// Reads the regular file `name`; `None` when nothing is there.
@@ -59,11 +59,7 @@ const READ_FLAGS: OFlag = OFlag::O_RDONLY
 /// Reads all of `fd` (opened from `path`) when it is a regular file, sized by its
 /// `fstat` (one read, and one more to see the end).
 fn read_regular(fd: OwnedFd, path: &Path) -> io::Result<Vec<u8>> {
-    let st = fstat(fd.as_fd()).map_err(err)?;
-    let kind = Kind::of_stat(&st);
-    if kind != Kind::File {
-        return Err(unsafe_kind(path, kind, "a regular file"));
-    }
+    let st = regular(&fd, path)?;
     let mut f = File::from(fd);
     let mut buf = vec![0; usize::try_from(st.st_size).unwrap_or(0) + 1];
     let mut n = 0;
